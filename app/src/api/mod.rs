@@ -1,0 +1,6 @@
+//! Server functions, one file per page: thin — read the session, call the core, map errors.
+
+pub mod activity;
+pub mod admin;
+pub mod auth;
+pub mod servers;

@@ -1,0 +1,292 @@
+//! Command line: clap definitions and the operator commands. Each prints one clear line on
+//! failure and exits non-zero.
+
+use std::io::{BufRead, IsTerminal, Write};
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use clap::{Parser, Subcommand};
+use gatehouse::config::Config;
+use gatehouse::domain::Username;
+use gatehouse::service::{accounts, servers, Actor, ServiceError};
+use gatehouse::state::Core;
+use gatehouse::store;
+use gatehouse_app::server;
+
+#[derive(Parser)]
+#[command(name = "gatehouse", version, about = "Self-hosted OAuth hub for MCP servers", long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the server (the default command).
+    Serve,
+    /// Apply database migrations and exit.
+    Migrate,
+    /// Manage accounts.
+    #[command(subcommand)]
+    User(UserCommand),
+    /// Manage users' upstream MCP servers.
+    #[command(subcommand)]
+    Server(ServerCommand),
+}
+
+#[derive(Subcommand)]
+enum UserCommand {
+    /// Create an account (asks for the password, or reads it from stdin).
+    Add {
+        name: String,
+        /// Make the account an administrator.
+        #[arg(long)]
+        admin: bool,
+        /// Read the password from the first line of standard input.
+        #[arg(long)]
+        password_stdin: bool,
+    },
+    /// List accounts.
+    List,
+    /// Set an account's password.
+    SetPassword {
+        name: String,
+        #[arg(long)]
+        password_stdin: bool,
+    },
+}
+
+#[derive(Subcommand)]
+enum ServerCommand {
+    /// Register an upstream MCP server for a user.
+    Add {
+        user: String,
+        slug: String,
+        url: String,
+        /// Display name (defaults to the slug).
+        #[arg(long, default_value = "")]
+        name: String,
+        /// Read a static bearer credential for the upstream from standard input.
+        #[arg(long)]
+        bearer_stdin: bool,
+    },
+    /// List servers (of one user, or of everyone).
+    List { user: Option<String> },
+}
+
+pub async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_tracing();
+    let config = match Config::from_env() {
+        Ok(config) => config,
+        Err(err) => return fail(&err.to_string()),
+    };
+    let result = match cli.command.unwrap_or(Command::Serve) {
+        Command::Serve => serve(config).await,
+        Command::Migrate => migrate(config).await,
+        Command::User(cmd) => user(config, cmd).await,
+        Command::Server(cmd) => server_cmd(config, cmd).await,
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => fail(&message),
+    }
+}
+
+fn fail(message: &str) -> ExitCode {
+    eprintln!("error: {message}");
+    ExitCode::FAILURE
+}
+
+fn init_tracing() {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+}
+
+async fn serve(config: Config) -> Result<(), String> {
+    let data_dir = config.data_dir.display().to_string();
+    let server = server::build(config).await.map_err(|e| e.to_string())?;
+    let url = server.core.public_url.issuer();
+    let addr = server.local_addr().map_err(|e| e.to_string())?;
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(out, "Gatehouse listening on {addr}, public URL {url}");
+    let _ = writeln!(out, "Data directory: {data_dir}");
+    if let Some(code) = &server.setup_code {
+        let _ = writeln!(
+            out,
+            "First run: open {url}/setup and enter this one-time setup code: {}",
+            code.expose()
+        );
+        let _ = writeln!(
+            out,
+            "(or create the administrator with: gatehouse user add <name> --admin)"
+        );
+    }
+    let _ = out.flush();
+    drop(out);
+    server.run().await.map_err(|e| e.to_string())
+}
+
+async fn open(config: Config) -> Result<Core, String> {
+    let pool = store::connect(&config).await.map_err(|e| e.to_string())?;
+    store::migrate(&pool).await.map_err(|e| e.to_string())?;
+    let public_url = config.public_url_for(config.bind);
+    Ok(Core::new(pool, config, public_url))
+}
+
+async fn migrate(config: Config) -> Result<(), String> {
+    let core = open(config).await?;
+    let applied = store::MIGRATOR.iter().count();
+    core.pool.close().await;
+    println!("Database is up to date ({applied} migrations).");
+    Ok(())
+}
+
+fn service_err(err: ServiceError) -> String {
+    match err {
+        ServiceError::NotFound => "no such account or server".into(),
+        other => other.to_string(),
+    }
+}
+
+/// A password from stdin's first line, or asked twice on the terminal.
+fn read_password(from_stdin: bool) -> Result<String, String> {
+    if from_stdin {
+        let mut line = String::new();
+        std::io::stdin()
+            .lock()
+            .read_line(&mut line)
+            .map_err(|e| format!("cannot read standard input: {e}"))?;
+        return Ok(line.trim_end_matches(['\r', '\n']).to_owned());
+    }
+    if !std::io::stdin().is_terminal() {
+        return Err("no terminal to ask for the password; pass --password-stdin".into());
+    }
+    let first = rpassword::prompt_password("Password: ").map_err(|e| e.to_string())?;
+    let second = rpassword::prompt_password("Repeat password: ").map_err(|e| e.to_string())?;
+    if first != second {
+        return Err("the passwords do not match".into());
+    }
+    Ok(first)
+}
+
+async fn user(config: Config, cmd: UserCommand) -> Result<(), String> {
+    let core = open(config).await?;
+    let actor = Actor::cli();
+    match cmd {
+        UserCommand::Add {
+            name,
+            admin,
+            password_stdin,
+        } => {
+            let password = read_password(password_stdin)?;
+            let account = accounts::add_with_password(&core, &actor, &name, password, admin)
+                .await
+                .map_err(service_err)?;
+            let role = if account.is_admin {
+                "administrator"
+            } else {
+                "user"
+            };
+            println!("Created {role} '{}'.", account.username);
+        }
+        UserCommand::List => {
+            let users = accounts::list(&core, &actor).await.map_err(service_err)?;
+            println!("{:<32} {:<14} {:<8} CREATED", "USERNAME", "ROLE", "STATUS");
+            for u in users {
+                let role = if u.is_admin { "administrator" } else { "user" };
+                let status = if u.password_hash.is_some() {
+                    "active"
+                } else {
+                    "invited"
+                };
+                println!(
+                    "{:<32} {:<14} {:<8} {}",
+                    u.username,
+                    role,
+                    status,
+                    gatehouse::clock::format_utc(u.created_at)
+                );
+            }
+        }
+        UserCommand::SetPassword {
+            name,
+            password_stdin,
+        } => {
+            let password = read_password(password_stdin)?;
+            accounts::set_password(&core, &actor, &name, password)
+                .await
+                .map_err(service_err)?;
+            println!("Password set for '{name}'.");
+        }
+    }
+    core.pool.close().await;
+    Ok(())
+}
+
+async fn user_id(core: &Core, name: &str) -> Result<gatehouse::domain::UserId, String> {
+    let parsed = Username::parse(name).map_err(|e| e.to_string())?;
+    store::users::by_name(&core.pool, &parsed)
+        .await
+        .map_err(|e| e.to_string())?
+        .map(|u| u.id)
+        .ok_or_else(|| format!("no account named '{name}'"))
+}
+
+async fn server_cmd(config: Config, cmd: ServerCommand) -> Result<(), String> {
+    let core = Arc::new(open(config).await?);
+    match cmd {
+        ServerCommand::Add {
+            user,
+            slug,
+            url,
+            name,
+            bearer_stdin,
+        } => {
+            if bearer_stdin {
+                return Err("--bearer-stdin is not available yet: static credentials need the encrypted token vault, \
+                            and Gatehouse never stores a credential in plain text. Add the server without it."
+                    .into());
+            }
+            let owner = user_id(&core, &user).await?;
+            let new = servers::NewServer::parse(&slug, &name, &url).map_err(service_err)?;
+            let row = servers::add(&core, &Actor::cli(), owner, new)
+                .await
+                .map_err(service_err)?;
+            println!(
+                "Added server '{}' for '{user}': {}",
+                row.slug,
+                core.public_url.join(&format!("/mcp/{}", row.slug))
+            );
+        }
+        ServerCommand::List { user } => {
+            let rows = match user {
+                Some(name) => {
+                    let id = user_id(&core, &name).await?;
+                    store::servers::list_for_user(&core.pool, id)
+                        .await
+                        .map_err(|e| e.to_string())?
+                        .into_iter()
+                        .map(|r| (name.clone(), r))
+                        .collect()
+                }
+                None => store::servers::list_all(&core.pool)
+                    .await
+                    .map_err(|e| e.to_string())?,
+            };
+            println!("{:<24} {:<24} {:<24} URL", "USER", "SLUG", "NAME");
+            for (owner, row) in rows {
+                let url = gatehouse::domain::UpstreamUrl::parse(&row.url)
+                    .map(|u| u.redacted())
+                    .unwrap_or_default();
+                println!("{owner:<24} {:<24} {:<24} {url}", row.slug, row.name);
+            }
+        }
+    }
+    core.pool.close().await;
+    Ok(())
+}

@@ -1,0 +1,86 @@
+//! View types shared by pages and server functions (they compile for wasm too).
+
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UserView {
+    pub username: String,
+    pub is_admin: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FlashView {
+    pub success: bool,
+    pub text: String,
+}
+
+/// What every page needs: who is signed in, the form token, a one-shot message.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PageContext {
+    pub user: Option<UserView>,
+    pub csrf: String,
+    pub flash: Option<FlashView>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuthPageData {
+    pub ctx: PageContext,
+    pub setup_pending: bool,
+    pub open_signup: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ServerView {
+    pub slug: String,
+    pub name: String,
+    /// Redacted: query strings are hidden, they often hold keys.
+    pub url: String,
+    pub mcp_url: String,
+    pub added: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ServersData {
+    pub ctx: PageContext,
+    pub servers: Vec<ServerView>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EventView {
+    pub id: i64,
+    pub at: String,
+    pub user: Option<String>,
+    pub actor: String,
+    pub kind: String,
+    pub detail: String,
+    pub ip: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ActivityData {
+    pub ctx: PageContext,
+    pub all_users: bool,
+    pub events: Vec<EventView>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AccountRow {
+    pub username: String,
+    pub is_admin: bool,
+    pub active: bool,
+    pub created: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AdminData {
+    pub ctx: PageContext,
+    pub users: Vec<AccountRow>,
+    pub server_count: usize,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InviteData {
+    pub ctx: PageContext,
+    /// `None` when the link is invalid, used or expired.
+    pub username: Option<String>,
+}

@@ -1,0 +1,8 @@
+//! One file per page.
+
+pub mod activity;
+pub mod admin;
+pub mod auth;
+pub mod coming;
+pub mod not_found;
+pub mod servers;

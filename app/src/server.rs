@@ -1,0 +1,195 @@
+//! Assembly: bind (port 0 works), open and migrate the database, build the router with the
+//! core's routes, the Leptos pages, sessions and security headers. Used by `main` and tests.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::FromRef;
+use axum::Router;
+use gatehouse::config::Config;
+use gatehouse::domain::SecretToken;
+use gatehouse::state::{Core, SharedCore};
+use gatehouse::{http, store};
+use leptos::prelude::*;
+use leptos_axum::{generate_route_list, LeptosRoutes};
+use tokio::net::TcpListener;
+use tower::ServiceBuilder;
+
+use crate::{shell, App};
+
+#[derive(Clone)]
+pub struct AppState {
+    pub leptos_options: LeptosOptions,
+    pub core: SharedCore,
+}
+
+impl FromRef<AppState> for LeptosOptions {
+    fn from_ref(state: &AppState) -> Self {
+        state.leptos_options.clone()
+    }
+}
+
+impl FromRef<AppState> for SharedCore {
+    fn from_ref(state: &AppState) -> Self {
+        state.core.clone()
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("cannot listen on {addr}: {source}. Fix: choose a free address with GATEHOUSE_BIND")]
+    Bind {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+    #[error(transparent)]
+    Store(#[from] store::StoreError),
+    #[error("{0}")]
+    Other(String),
+}
+
+/// A bound, ready server. `setup_code` is set when no account exists yet (print it).
+pub struct Server {
+    listener: TcpListener,
+    router: Router,
+    pub core: SharedCore,
+    pub setup_code: Option<SecretToken>,
+}
+
+/// Where the built site (wasm bundle, CSS, public files) is: `LEPTOS_SITE_ROOT`, as cargo-leptos
+/// and the Makefile set it, or `target/site`.
+fn leptos_options() -> LeptosOptions {
+    let site_root = std::env::var("LEPTOS_SITE_ROOT").unwrap_or_else(|_| "target/site".into());
+    LeptosOptions::builder()
+        .output_name("gatehouse")
+        .site_root(site_root)
+        .site_pkg_dir("pkg")
+        .build()
+}
+
+pub async fn build(config: Config) -> Result<Server, StartError> {
+    let listener = TcpListener::bind(config.bind)
+        .await
+        .map_err(|source| StartError::Bind {
+            addr: config.bind,
+            source,
+        })?;
+    let addr = listener
+        .local_addr()
+        .map_err(|e| StartError::Other(e.to_string()))?;
+    let public_url = config.public_url_for(addr);
+    let pool = store::connect(&config).await?;
+    store::migrate(&pool).await?;
+    let core: SharedCore = Arc::new(Core::new(pool, config, public_url));
+    let setup_code = core
+        .issue_setup_code()
+        .await
+        .map_err(|e| StartError::Store(e.into()))?;
+    let router = router(core.clone())?;
+    // Argon2's dummy hash is computed now, not on the first sign-in request.
+    tokio::task::spawn_blocking(gatehouse::password::warm_up);
+    spawn_housekeeping(core.clone());
+    Ok(Server {
+        listener,
+        router,
+        core,
+        setup_code,
+    })
+}
+
+pub fn router(core: SharedCore) -> Result<Router, StartError> {
+    let leptos_options = leptos_options();
+    let state = AppState {
+        leptos_options,
+        core: core.clone(),
+    };
+    let routes = generate_route_list(App);
+    let context = {
+        let core = core.clone();
+        move || provide_context(core.clone())
+    };
+    let sessions = http::session::layer(&core).map_err(StartError::Other)?;
+    let [csp, frame, sniff, referrer] = http::headers::layers();
+    let app = http::routes::<AppState>()
+        .leptos_routes_with_context(&state, routes, context.clone(), {
+            let options = state.leptos_options.clone();
+            move || shell(options.clone())
+        })
+        .fallback(leptos_axum::file_and_error_handler_with_context::<
+            AppState,
+            _,
+        >(context, shell))
+        .with_state(state)
+        .layer(
+            ServiceBuilder::new()
+                .layer(csp)
+                .layer(frame)
+                .layer(sniff)
+                .layer(referrer)
+                .layer(sessions),
+        );
+    Ok(app)
+}
+
+/// Sweeps expired sessions and idle rate-limit keys.
+fn spawn_housekeeping(core: SharedCore) {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs(15 * 60));
+        loop {
+            tick.tick().await;
+            core.limits.retain_recent();
+            if let Ok(store) = http::session::store(&core) {
+                use tower_sessions::session_store::ExpiredDeletion;
+                if let Err(err) = store.delete_expired().await {
+                    tracing::warn!(%err, "session sweep failed");
+                }
+            }
+        }
+    });
+}
+
+impl Server {
+    pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
+        self.listener.local_addr()
+    }
+
+    /// Serves until Ctrl-C / SIGTERM, then finishes in-flight requests.
+    pub async fn run(self) -> std::io::Result<()> {
+        let service = self
+            .router
+            .into_make_service_with_connect_info::<SocketAddr>();
+        axum::serve(self.listener, service)
+            .with_graceful_shutdown(shutdown_signal())
+            .await
+    }
+
+    /// Serves until `stop` resolves (tests).
+    pub async fn run_until(
+        self,
+        stop: impl std::future::Future<Output = ()> + Send + 'static,
+    ) -> std::io::Result<()> {
+        let service = self
+            .router
+            .into_make_service_with_connect_info::<SocketAddr>();
+        axum::serve(self.listener, service)
+            .with_graceful_shutdown(stop)
+            .await
+    }
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        {
+            s.recv().await;
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! { _ = ctrl_c => {}, _ = term => {} }
+}

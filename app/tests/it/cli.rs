@@ -1,0 +1,183 @@
+//! The operator CLI, run as the real binary against a temp data directory.
+
+use std::io::Write;
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+
+pub fn gatehouse(data: &Path, args: &[&str], stdin: Option<&str>) -> Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_gatehouse"))
+        .args(args)
+        .env("GATEHOUSE_DATA_DIR", data)
+        .env("RUST_LOG", "warn")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut input = child.stdin.take().unwrap();
+    if let Some(text) = stdin {
+        input.write_all(text.as_bytes()).unwrap();
+    }
+    drop(input);
+    child.wait_with_output().unwrap()
+}
+
+fn text(out: &Output) -> (String, String) {
+    (
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn user_and_server_commands() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+
+    let out = gatehouse(d, &["migrate"], None);
+    assert!(out.status.success(), "{:?}", text(&out));
+
+    let out = gatehouse(
+        d,
+        &["user", "add", "Root", "--admin", "--password-stdin"],
+        Some("root password 1\n"),
+    );
+    assert!(out.status.success(), "{:?}", text(&out));
+    assert!(text(&out).0.contains("Created administrator 'root'"));
+
+    let out = gatehouse(
+        d,
+        &["user", "add", "root", "--password-stdin"],
+        Some("another password\n"),
+    );
+    assert!(!out.status.success());
+    assert!(
+        text(&out).1.contains("the username 'root' is taken"),
+        "{:?}",
+        text(&out)
+    );
+
+    let out = gatehouse(
+        d,
+        &["user", "add", "weak", "--password-stdin"],
+        Some("short\n"),
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out).1.contains("at least 8 characters"));
+
+    let out = gatehouse(d, &["user", "add", "nopass"], None);
+    assert!(!out.status.success());
+    assert!(
+        text(&out).1.contains("--password-stdin"),
+        "no terminal: tells how to pass the password"
+    );
+
+    let out = gatehouse(
+        d,
+        &[
+            "server",
+            "add",
+            "root",
+            "gmail",
+            "https://gmail.example.com/mcp?token=abc",
+        ],
+        None,
+    );
+    assert!(out.status.success(), "{:?}", text(&out));
+    assert!(text(&out).0.contains("/mcp/gmail"));
+
+    let out = gatehouse(
+        d,
+        &["server", "add", "ghost", "gmail", "https://x.example.com/"],
+        None,
+    );
+    assert!(!out.status.success());
+    assert!(text(&out).1.contains("no account named 'ghost'"));
+
+    let out = gatehouse(
+        d,
+        &[
+            "server",
+            "add",
+            "root",
+            "static",
+            "https://x.example.com/",
+            "--bearer-stdin",
+        ],
+        Some("secret-token\n"),
+    );
+    assert!(!out.status.success());
+    assert!(
+        text(&out).1.contains("not available yet"),
+        "{:?}",
+        text(&out)
+    );
+
+    let out = gatehouse(d, &["server", "list"], None);
+    let listing = text(&out).0;
+    assert!(
+        listing.contains("gmail") && listing.contains("root"),
+        "{listing}"
+    );
+    assert!(
+        !listing.contains("token=abc"),
+        "query strings are redacted: {listing}"
+    );
+    assert!(!listing.contains("static"));
+
+    let out = gatehouse(
+        d,
+        &["user", "set-password", "root", "--password-stdin"],
+        Some("new root password\n"),
+    );
+    assert!(out.status.success(), "{:?}", text(&out));
+    let out = gatehouse(
+        d,
+        &["user", "set-password", "ghost", "--password-stdin"],
+        Some("new root password\n"),
+    );
+    assert!(!out.status.success());
+
+    let out = gatehouse(d, &["user", "list"], None);
+    let listing = text(&out).0;
+    assert!(
+        listing.contains("root") && listing.contains("administrator") && listing.contains("active"),
+        "{listing}"
+    );
+}
+
+#[test]
+fn bad_configuration_stops_with_one_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_gatehouse"))
+        .args(["migrate"])
+        .env("GATEHOUSE_DATA_DIR", dir.path())
+        .env("GATEHOUSE_ACCESS_TOKEN_TTL", "forever")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
+    assert!(
+        err.contains("GATEHOUSE_ACCESS_TOKEN_TTL") && err.contains("Fix:"),
+        "{err}"
+    );
+}
+
+#[test]
+fn help_and_usage_errors() {
+    let out = Command::new(env!("CARGO_BIN_EXE_gatehouse"))
+        .arg("--help")
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let help = String::from_utf8_lossy(&out.stdout);
+    for cmd in ["serve", "migrate", "user", "server"] {
+        assert!(help.contains(cmd), "{help}");
+    }
+    let out = Command::new(env!("CARGO_BIN_EXE_gatehouse"))
+        .args(["user", "frobnicate"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "usage errors exit 2");
+}

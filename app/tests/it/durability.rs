@@ -1,0 +1,126 @@
+//! A killed process loses nothing it acknowledged, and the database stays consistent.
+
+use std::sync::{Arc, Mutex};
+
+use reqwest::StatusCode;
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::sync::Notify;
+
+use crate::cli::gatehouse;
+use crate::helpers::*;
+
+#[tokio::test]
+async fn kill_9_during_writes_loses_no_committed_row() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = gatehouse(
+        dir.path(),
+        &["user", "add", ADMIN, "--admin", "--password-stdin"],
+        Some(&format!("{ADMIN_PASSWORD}\n")),
+    );
+    assert!(out.status.success());
+
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_gatehouse"))
+        .arg("serve")
+        .env("GATEHOUSE_DATA_DIR", dir.path())
+        .env("GATEHOUSE_BIND", "127.0.0.1:0")
+        .env("RUST_LOG", "warn")
+        .stdout(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut base = String::new();
+    while let Some(line) = lines.next_line().await.unwrap() {
+        if let Some(url) = line.split("public URL ").nth(1) {
+            base = url.trim().to_owned();
+            break;
+        }
+    }
+    assert!(
+        base.starts_with("http://127.0.0.1:"),
+        "server announced its URL"
+    );
+
+    let browser = Browser {
+        client: browser_client(),
+        base,
+    };
+    assert_eq!(
+        location(&browser.sign_in(ADMIN, ADMIN_PASSWORD).await),
+        "/servers"
+    );
+    let csrf = browser.csrf("/servers").await;
+
+    let acknowledged = Arc::new(Mutex::new(Vec::<String>::new()));
+    let enough = Arc::new(Notify::new());
+    let mut workers = Vec::new();
+    for w in 0..8 {
+        let (client, url, csrf) = (
+            browser.client.clone(),
+            format!("{}/servers", browser.base),
+            csrf.clone(),
+        );
+        let (acknowledged, enough) = (acknowledged.clone(), enough.clone());
+        workers.push(tokio::spawn(async move {
+            for i in 0..200 {
+                let slug = format!("s{w}x{i}");
+                let sent = client
+                    .post(&url)
+                    .form(&[
+                        ("_csrf", csrf.as_str()),
+                        ("slug", &slug),
+                        ("url", "https://x.example.com/mcp"),
+                    ])
+                    .send()
+                    .await;
+                match sent {
+                    Ok(res) if res.status() == StatusCode::SEE_OTHER => {
+                        let mut done = acknowledged.lock().unwrap();
+                        done.push(slug);
+                        if done.len() == 60 {
+                            enough.notify_one();
+                        }
+                    }
+                    _ => return,
+                }
+            }
+        }));
+    }
+    enough.notified().await;
+    child.start_kill().unwrap(); // SIGKILL: no graceful shutdown, no WAL checkpoint
+    child.wait().await.unwrap();
+    for w in workers {
+        let _ = w.await;
+    }
+
+    let acknowledged = acknowledged.lock().unwrap().clone();
+    assert!(acknowledged.len() >= 60);
+    let db = dir.path().join("gatehouse.db");
+    let pool = sqlx::SqlitePool::connect(&format!("sqlite://{}", db.display()))
+        .await
+        .unwrap();
+    let check: String = sqlx::query_scalar("PRAGMA integrity_check")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(check, "ok");
+    let stored: Vec<String> = sqlx::query_scalar("SELECT slug FROM mcp_servers")
+        .fetch_all(&pool)
+        .await
+        .unwrap();
+    let missing: Vec<_> = acknowledged
+        .iter()
+        .filter(|s| !stored.contains(s))
+        .collect();
+    assert!(missing.is_empty(), "acknowledged but lost: {missing:?}");
+    let events: i64 =
+        sqlx::query_scalar("SELECT COUNT(*) FROM audit_events WHERE kind = 'server.added'")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    assert_eq!(
+        events as usize,
+        stored.len(),
+        "each row and its audit event commit together"
+    );
+}

@@ -1,0 +1,234 @@
+//! `spawn_app` and `Browser`: a running Gatehouse and a cookie-keeping client for it.
+
+use std::collections::BTreeMap;
+
+use gatehouse::config::Config;
+use gatehouse::state::SharedCore;
+use reqwest::header::{ACCEPT, LOCATION};
+use reqwest::{redirect, Response, StatusCode};
+use tempfile::TempDir;
+use tokio::sync::oneshot;
+
+pub const ADMIN: &str = "admin";
+pub const ADMIN_PASSWORD: &str = "correct horse battery staple";
+
+pub struct TestApp {
+    pub base: String,
+    pub core: SharedCore,
+    pub setup_code: Option<String>,
+    _dir: TempDir,
+    _stop: oneshot::Sender<()>,
+}
+
+/// Starts Gatehouse on 127.0.0.1:0 with a fresh data directory and `extra` settings.
+pub async fn spawn_app_with(extra: &[(&str, &str)]) -> TestApp {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut env: BTreeMap<String, String> = BTreeMap::new();
+    env.insert("GATEHOUSE_BIND".into(), "127.0.0.1:0".into());
+    env.insert(
+        "GATEHOUSE_DATA_DIR".into(),
+        dir.path().display().to_string(),
+    );
+    for (k, v) in extra {
+        env.insert((*k).into(), (*v).into());
+    }
+    let config = Config::from_sources(None, &env).expect("config");
+    let server = gatehouse_app::server::build(config)
+        .await
+        .expect("server builds");
+    let addr = server.local_addr().expect("bound");
+    let core = server.core.clone();
+    let setup_code = server.setup_code.as_ref().map(|c| c.expose().to_owned());
+    let (stop, stopped) = oneshot::channel::<()>();
+    tokio::spawn(server.run_until(async move {
+        let _ = stopped.await;
+    }));
+    TestApp {
+        base: format!("http://{addr}"),
+        core,
+        setup_code,
+        _dir: dir,
+        _stop: stop,
+    }
+}
+
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with(&[]).await
+}
+
+/// An app whose administrator exists and is signed in with the returned browser.
+pub async fn spawn_app_with_admin() -> (TestApp, Browser) {
+    let app = spawn_app().await;
+    let admin = app.browser();
+    let res = admin
+        .setup(app.setup_code.as_deref().unwrap(), ADMIN, ADMIN_PASSWORD)
+        .await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    assert_eq!(location(&res), "/servers");
+    (app, admin)
+}
+
+impl TestApp {
+    /// A new browser: its own cookie jar, redirects not followed.
+    pub fn browser(&self) -> Browser {
+        Browser {
+            client: browser_client(),
+            base: self.base.clone(),
+        }
+    }
+
+    /// An account created by the administrator's invite, password set, signed in.
+    pub async fn user(&self, admin: &Browser, name: &str) -> Browser {
+        let invite = admin.invite(name).await;
+        let user = self.browser();
+        let path = invite.strip_prefix(&self.base).unwrap().to_owned();
+        let csrf = user.csrf(&path).await;
+        let res = user
+            .post(
+                &path,
+                &[("_csrf", &csrf), ("password", "user password 123")],
+            )
+            .await;
+        assert_eq!(location(&res), "/servers", "invite accepted");
+        user
+    }
+
+    pub async fn count(&self, sql: &str) -> i64 {
+        sqlx::query_scalar(sql)
+            .fetch_one(&self.core.pool)
+            .await
+            .unwrap()
+    }
+}
+
+/// A client like a browser without JavaScript: cookies kept, redirects not followed.
+pub fn browser_client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .cookie_store(true)
+        .redirect(redirect::Policy::none())
+        .default_headers({
+            let mut h = reqwest::header::HeaderMap::new();
+            h.insert(ACCEPT, "text/html".parse().unwrap());
+            h
+        })
+        .build()
+        .unwrap()
+}
+
+pub struct Browser {
+    pub client: reqwest::Client,
+    pub base: String,
+}
+
+pub fn location(res: &Response) -> String {
+    res.headers()
+        .get(LOCATION)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_owned()
+}
+
+/// The value of the first `name="_csrf"` field in a page.
+pub fn csrf_in(html: &str) -> String {
+    let re = regex_lite::Regex::new(r#"name="_csrf" value="([^"]+)""#).unwrap();
+    re.captures(html)
+        .map(|c| c[1].to_owned())
+        .unwrap_or_default()
+}
+
+/// The text of the page's flash message, if any.
+pub fn flash_in(html: &str) -> Option<String> {
+    let re = regex_lite::Regex::new(
+        r#"<p role="(?:status|alert)" class="flash (?:success|error)">([^<]*)<"#,
+    )
+    .unwrap();
+    re.captures(html).map(|c| {
+        c[1].replace("&lt;", "<")
+            .replace("&gt;", ">")
+            .replace("&quot;", "\"")
+            .replace("&#x27;", "'")
+            .replace("&amp;", "&")
+    })
+}
+
+impl Browser {
+    pub async fn get(&self, path: &str) -> Response {
+        self.client
+            .get(format!("{}{path}", self.base))
+            .send()
+            .await
+            .unwrap()
+    }
+
+    pub async fn page(&self, path: &str) -> String {
+        let res = self.get(path).await;
+        assert_eq!(res.status(), StatusCode::OK, "GET {path}");
+        res.text().await.unwrap()
+    }
+
+    pub async fn csrf(&self, path: &str) -> String {
+        let token = csrf_in(&self.page(path).await);
+        assert!(!token.is_empty(), "{path} has a CSRF field");
+        token
+    }
+
+    pub async fn post(&self, path: &str, form: &[(&str, &str)]) -> Response {
+        self.client
+            .post(format!("{}{path}", self.base))
+            .form(form)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// Posts a form from `page` with that page's CSRF token.
+    pub async fn submit(&self, page: &str, action: &str, form: &[(&str, &str)]) -> Response {
+        let csrf = self.csrf(page).await;
+        let mut fields = vec![("_csrf", csrf.as_str())];
+        fields.extend_from_slice(form);
+        self.post(action, &fields).await
+    }
+
+    /// Follows a 303 and returns the flash message shown there.
+    pub async fn flash_after(&self, res: Response) -> Option<String> {
+        assert_eq!(res.status(), StatusCode::SEE_OTHER, "form answers 303");
+        flash_in(&self.page(&location(&res)).await)
+    }
+
+    pub async fn setup(&self, code: &str, user: &str, password: &str) -> Response {
+        self.submit(
+            "/setup",
+            "/setup",
+            &[("code", code), ("username", user), ("password", password)],
+        )
+        .await
+    }
+
+    pub async fn sign_in(&self, user: &str, password: &str) -> Response {
+        self.submit(
+            "/login",
+            "/login",
+            &[("username", user), ("password", password)],
+        )
+        .await
+    }
+
+    pub async fn add_server(&self, slug: &str, url: &str) -> Response {
+        self.submit(
+            "/servers",
+            "/servers",
+            &[("slug", slug), ("url", url), ("name", "")],
+        )
+        .await
+    }
+
+    /// Creates an invited account; returns the one-time link from the flash message.
+    pub async fn invite(&self, name: &str) -> String {
+        let res = self
+            .submit("/admin", "/admin/users", &[("username", name)])
+            .await;
+        let flash = self.flash_after(res).await.unwrap();
+        let start = flash.find("http://").expect("invite link in flash");
+        flash[start..].split_whitespace().next().unwrap().to_owned()
+    }
+}

@@ -1,0 +1,11 @@
+//! The one integration-test binary: the real server on a random loopback port with a temp
+//! SQLite file, driven over HTTP like a browser without JavaScript.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod helpers;
+
+mod accounts;
+mod cli;
+mod durability;
+mod security;
+mod servers;

@@ -1,0 +1,141 @@
+//! The servers registry through the dashboard's forms, and user isolation.
+
+use reqwest::StatusCode;
+
+use crate::helpers::*;
+
+#[tokio::test]
+async fn add_list_and_delete_a_server() {
+    let (app, admin) = spawn_app_with_admin().await;
+    let res = admin
+        .add_server("gmail", "https://gmail-mcp.example.com/mcp")
+        .await;
+    assert_eq!(
+        admin.flash_after(res).await.as_deref(),
+        Some("Added server 'gmail'.")
+    );
+    let page = admin.page("/servers").await;
+    assert!(page.contains("https://gmail-mcp.example.com/mcp"));
+    assert!(
+        page.contains(&format!("{}/mcp/gmail", app.base)),
+        "shows the Gatehouse URL to give clients"
+    );
+
+    let res = admin.submit("/servers", "/servers/gmail/delete", &[]).await;
+    assert_eq!(
+        admin.flash_after(res).await.as_deref(),
+        Some("Deleted server 'gmail'.")
+    );
+    assert_eq!(app.count("SELECT COUNT(*) FROM mcp_servers").await, 0);
+}
+
+#[tokio::test]
+async fn bad_server_input_is_refused_and_nothing_is_written() {
+    let (app, admin) = spawn_app_with_admin().await;
+    let cases = [
+        (
+            "Gmail",
+            "https://x.example.com/mcp",
+            "Slug: a slug uses only lowercase",
+        ),
+        (
+            "gmail",
+            "javascript:alert(1)",
+            "URL: the URL must start with https://",
+        ),
+        (
+            "gmail",
+            "https://user:pw@x.example.com/",
+            "URL: the URL must not carry a user name",
+        ),
+        (
+            "",
+            "https://x.example.com/mcp",
+            "Slug: a slug needs 1 to 40",
+        ),
+    ];
+    for (slug, url, message) in cases {
+        let res = admin.add_server(slug, url).await;
+        let shown = admin.flash_after(res).await.unwrap();
+        assert!(shown.starts_with(message), "{slug} {url}: {shown}");
+    }
+    assert_eq!(app.count("SELECT COUNT(*) FROM mcp_servers").await, 0);
+}
+
+#[tokio::test]
+async fn duplicate_slug_is_a_clear_error() {
+    let (app, admin) = spawn_app_with_admin().await;
+    admin.add_server("drive", "https://a.example.com/mcp").await;
+    let res = admin.add_server("drive", "https://b.example.com/mcp").await;
+    assert_eq!(
+        admin.flash_after(res).await.as_deref(),
+        Some("You already have a server with the slug 'drive'")
+    );
+    assert_eq!(app.count("SELECT COUNT(*) FROM mcp_servers").await, 1);
+}
+
+#[tokio::test]
+async fn user_a_cannot_see_or_delete_user_b_servers() {
+    let (app, admin) = spawn_app_with_admin().await;
+    let alice = app.user(&admin, "alice").await;
+    let bob = app.user(&admin, "bob").await;
+    bob.add_server("bobs-mail", "https://bob.example.com/mcp")
+        .await;
+    alice
+        .add_server("alices-mail", "https://alice.example.com/mcp")
+        .await;
+
+    let alice_page = alice.page("/servers").await;
+    assert!(!alice_page.contains("bobs-mail") && !alice_page.contains("bob.example.com"));
+    assert!(alice_page.contains("alices-mail"));
+
+    let res = alice
+        .submit("/servers", "/servers/bobs-mail/delete", &[])
+        .await;
+    assert_eq!(alice.flash_after(res).await.as_deref(), Some("Not found"));
+    assert!(
+        bob.page("/servers").await.contains("bob.example.com"),
+        "bob's server survives"
+    );
+
+    // The same slug is free for another user.
+    let res = alice
+        .add_server("bobs-mail", "https://alice2.example.com/mcp")
+        .await;
+    assert_eq!(
+        alice.flash_after(res).await.as_deref(),
+        Some("Added server 'bobs-mail'.")
+    );
+    assert_eq!(app.count("SELECT COUNT(*) FROM mcp_servers").await, 3);
+}
+
+#[tokio::test]
+async fn pages_need_sign_in() {
+    let (app, _) = spawn_app_with_admin().await;
+    let anon = app.browser();
+    for path in ["/servers", "/activity", "/admin", "/clients", "/keys"] {
+        let res = anon.get(path).await;
+        assert_eq!(res.status(), StatusCode::FOUND, "{path}");
+        assert_eq!(location(&res), "/login", "{path}");
+    }
+    let post = anon
+        .post(
+            "/servers",
+            &[
+                ("_csrf", &anon.csrf("/login").await),
+                ("slug", "x"),
+                ("url", "https://x.example.com"),
+            ],
+        )
+        .await;
+    assert_eq!(location(&post), "/login");
+    assert_eq!(app.count("SELECT COUNT(*) FROM mcp_servers").await, 0);
+}
+
+#[tokio::test]
+async fn unknown_page_is_404() {
+    let (_app, admin) = spawn_app_with_admin().await;
+    let res = admin.get("/no/such/page").await;
+    assert_eq!(res.status(), StatusCode::NOT_FOUND);
+    assert!(res.text().await.unwrap().contains("Page not found"));
+}

@@ -1,0 +1,495 @@
+//! Typed configuration: defaults → optional TOML file (`GATEHOUSE_CONFIG`) → `GATEHOUSE_*`
+//! environment. Every value is parsed here once; a bad one is a single line naming the
+//! setting and the fix.
+
+use std::collections::BTreeMap;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::path::PathBuf;
+use std::str::FromStr;
+use std::time::Duration;
+
+use base64::{engine::general_purpose::STANDARD, Engine};
+use ipnet::IpNet;
+use secrecy::{SecretBox, SecretString};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqliteSynchronous};
+use url::Url;
+
+/// Settings known to Gatehouse, by their environment name without the `GATEHOUSE_` prefix.
+/// A TOML file uses the same names in lowercase; `GOOGLE_*` live in a `[google]` section.
+const SETTINGS: &[&str] = &[
+    "BIND",
+    "PUBLIC_URL",
+    "DATA_DIR",
+    "DATABASE_URL",
+    "ENCRYPTION_KEYS",
+    "ALLOW_PRIVATE_NETWORKS",
+    "CIMD_ALLOW_PRIVATE_NETWORKS",
+    "EXTRA_CA_FILE",
+    "TRUSTED_PROXIES",
+    "GOOGLE_CLIENT_ID",
+    "GOOGLE_CLIENT_SECRET",
+    "GOOGLE_AUTH_URL",
+    "GOOGLE_TOKEN_URL",
+    "GOOGLE_REVOKE_URL",
+    "GOOGLE_USERINFO_URL",
+    "ACCESS_TOKEN_TTL",
+    "REFRESH_TOKEN_TTL",
+    "REFRESH_GRACE",
+    "OPEN_SIGNUP",
+];
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{setting}: {problem}. Fix: {fix}")]
+pub struct ConfigError {
+    pub setting: String,
+    pub problem: String,
+    pub fix: String,
+}
+
+fn bad(setting: &str, problem: impl Into<String>, fix: impl Into<String>) -> ConfigError {
+    ConfigError {
+        setting: format!("GATEHOUSE_{setting}"),
+        problem: problem.into(),
+        fix: fix.into(),
+    }
+}
+
+/// The public origin of this Gatehouse: the OAuth issuer. Scheme + host + port, no path.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PublicUrl(Url);
+
+impl PublicUrl {
+    pub fn parse(raw: &str) -> Result<Self, String> {
+        let url = Url::parse(raw.trim()).map_err(|e| format!("'{raw}' is not a URL ({e})"))?;
+        if !matches!(url.scheme(), "http" | "https") {
+            return Err(format!("'{raw}' must start with https:// or http://"));
+        }
+        if url.host_str().is_none() || !url.username().is_empty() || url.password().is_some() {
+            return Err(format!("'{raw}' needs a host and no user name"));
+        }
+        if url.path() != "/" || url.query().is_some() || url.fragment().is_some() {
+            return Err(format!("'{raw}' must not have a path, query or fragment"));
+        }
+        if url.scheme() == "http" && !host_is_loopback(&url) {
+            return Err(format!(
+                "'{raw}' uses http off loopback; OAuth needs https there"
+            ));
+        }
+        Ok(Self(url))
+    }
+
+    pub fn is_https(&self) -> bool {
+        self.0.scheme() == "https"
+    }
+
+    /// The origin without a trailing slash, byte-identical wherever the issuer is printed.
+    pub fn issuer(&self) -> String {
+        self.0.as_str().trim_end_matches('/').to_owned()
+    }
+
+    /// An absolute URL for a path on this origin (`path` starts with `/`).
+    pub fn join(&self, path: &str) -> String {
+        format!("{}{path}", self.issuer())
+    }
+}
+
+fn host_is_loopback(url: &Url) -> bool {
+    match url.host() {
+        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        None => false,
+    }
+}
+
+/// One `id:base64` entry of `GATEHOUSE_ENCRYPTION_KEYS`: a 256-bit AES key and its id.
+pub struct EncryptionKey {
+    pub id: String,
+    pub key: SecretBox<[u8; 32]>,
+}
+
+impl std::fmt::Debug for EncryptionKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "EncryptionKey({}: <redacted>)", self.id)
+    }
+}
+
+#[derive(Debug)]
+pub struct GoogleConfig {
+    pub client_id: Option<String>,
+    pub client_secret: Option<SecretString>,
+    pub auth_url: Url,
+    pub token_url: Url,
+    pub revoke_url: Url,
+    pub userinfo_url: Url,
+}
+
+#[derive(Debug)]
+pub struct Config {
+    pub bind: SocketAddr,
+    /// `None` means "derive from the bound address" (see [`Config::public_url_for`]).
+    pub public_url: Option<PublicUrl>,
+    pub data_dir: PathBuf,
+    pub database_url: String,
+    /// `None` means "use (or generate) the key file in the data directory".
+    pub encryption_keys: Option<Vec<EncryptionKey>>,
+    pub allow_private_networks: Vec<IpNet>,
+    pub cimd_allow_private_networks: Vec<IpNet>,
+    pub extra_ca_file: Option<PathBuf>,
+    pub trusted_proxies: Vec<IpNet>,
+    pub google: GoogleConfig,
+    pub access_token_ttl: Duration,
+    pub refresh_token_ttl: Duration,
+    pub refresh_grace: Duration,
+    pub open_signup: bool,
+}
+
+impl Config {
+    /// Reads `GATEHOUSE_CONFIG` (if set) and the process environment.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        let env: BTreeMap<String, String> = std::env::vars().collect();
+        let file = match env.get("GATEHOUSE_CONFIG") {
+            Some(path) => Some(std::fs::read_to_string(path).map_err(|e| ConfigError {
+                setting: "GATEHOUSE_CONFIG".into(),
+                problem: format!("cannot read '{path}' ({e})"),
+                fix: "point it at a readable TOML file or unset it".into(),
+            })?),
+            None => None,
+        };
+        Self::from_sources(file.as_deref(), &env)
+    }
+
+    /// Builds the configuration from a TOML text and an environment map (env wins).
+    pub fn from_sources(
+        toml_text: Option<&str>,
+        env: &BTreeMap<String, String>,
+    ) -> Result<Self, ConfigError> {
+        let mut raw = match toml_text {
+            Some(text) => flatten_toml(text)?,
+            None => BTreeMap::new(),
+        };
+        for name in SETTINGS {
+            if let Some(value) = env.get(&format!("GATEHOUSE_{name}")) {
+                raw.insert((*name).to_owned(), value.clone());
+            }
+        }
+        Self::parse(&raw)
+    }
+
+    fn parse(raw: &BTreeMap<String, String>) -> Result<Self, ConfigError> {
+        let get = |name: &str| raw.get(name).map(|s| s.trim()).filter(|s| !s.is_empty());
+
+        let bind = match get("BIND") {
+            Some(v) => SocketAddr::from_str(v).map_err(|_| {
+                bad(
+                    "BIND",
+                    format!("'{v}' is not an address"),
+                    "use IP:PORT, e.g. 127.0.0.1:3000",
+                )
+            })?,
+            None => SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 3000),
+        };
+        let public_url = get("PUBLIC_URL")
+            .map(PublicUrl::parse)
+            .transpose()
+            .map_err(|p| {
+                bad(
+                    "PUBLIC_URL",
+                    p,
+                    "use an origin like https://gatehouse.example.com",
+                )
+            })?;
+        if public_url.is_none() && !bind_defaults_public_url(bind) {
+            return Err(bad(
+                "PUBLIC_URL",
+                format!("is required when binding to {bind}"),
+                "set it to the https origin clients use to reach this server",
+            ));
+        }
+        let data_dir = PathBuf::from(get("DATA_DIR").unwrap_or("./data"));
+        let database_url = match get("DATABASE_URL") {
+            Some(v) if v.starts_with("sqlite:") => v.to_owned(),
+            Some(v) => {
+                return Err(bad(
+                    "DATABASE_URL",
+                    format!(
+                        "'{}' is not a sqlite: URL",
+                        v.split('@').next_back().unwrap_or("")
+                    ),
+                    "use sqlite://path/to/gatehouse.db (Postgres is not supported yet)",
+                ))
+            }
+            None => format!("sqlite://{}", data_dir.join("gatehouse.db").display()),
+        };
+        let encryption_keys = get("ENCRYPTION_KEYS").map(parse_keys).transpose()?;
+        let extra_ca_file = get("EXTRA_CA_FILE").map(PathBuf::from);
+        if let Some(path) = &extra_ca_file {
+            if !path.is_file() {
+                return Err(bad(
+                    "EXTRA_CA_FILE",
+                    format!("'{}' is not a readable file", path.display()),
+                    "point it at a PEM certificate file or unset it",
+                ));
+            }
+        }
+        Ok(Self {
+            bind,
+            public_url,
+            data_dir,
+            database_url,
+            encryption_keys,
+            allow_private_networks: parse_cidrs(
+                "ALLOW_PRIVATE_NETWORKS",
+                get("ALLOW_PRIVATE_NETWORKS"),
+            )?,
+            cimd_allow_private_networks: parse_cidrs(
+                "CIMD_ALLOW_PRIVATE_NETWORKS",
+                get("CIMD_ALLOW_PRIVATE_NETWORKS"),
+            )?,
+            extra_ca_file,
+            trusted_proxies: parse_cidrs("TRUSTED_PROXIES", get("TRUSTED_PROXIES"))?,
+            google: GoogleConfig {
+                client_id: get("GOOGLE_CLIENT_ID").map(str::to_owned),
+                client_secret: get("GOOGLE_CLIENT_SECRET")
+                    .map(|s| SecretString::from(s.to_owned())),
+                auth_url: parse_url(
+                    "GOOGLE_AUTH_URL",
+                    get("GOOGLE_AUTH_URL"),
+                    "https://accounts.google.com/o/oauth2/v2/auth",
+                )?,
+                token_url: parse_url(
+                    "GOOGLE_TOKEN_URL",
+                    get("GOOGLE_TOKEN_URL"),
+                    "https://oauth2.googleapis.com/token",
+                )?,
+                revoke_url: parse_url(
+                    "GOOGLE_REVOKE_URL",
+                    get("GOOGLE_REVOKE_URL"),
+                    "https://oauth2.googleapis.com/revoke",
+                )?,
+                userinfo_url: parse_url(
+                    "GOOGLE_USERINFO_URL",
+                    get("GOOGLE_USERINFO_URL"),
+                    "https://openidconnect.googleapis.com/v1/userinfo",
+                )?,
+            },
+            access_token_ttl: parse_duration("ACCESS_TOKEN_TTL", get("ACCESS_TOKEN_TTL"), 3600)?,
+            refresh_token_ttl: parse_duration(
+                "REFRESH_TOKEN_TTL",
+                get("REFRESH_TOKEN_TTL"),
+                30 * 86400,
+            )?,
+            refresh_grace: parse_duration("REFRESH_GRACE", get("REFRESH_GRACE"), 30)?,
+            open_signup: parse_bool("OPEN_SIGNUP", get("OPEN_SIGNUP"))?,
+        })
+    }
+
+    /// The issuer origin: the configured one, or `http://127.0.0.1:<port>` of the bound socket.
+    pub fn public_url_for(&self, bound: SocketAddr) -> PublicUrl {
+        match &self.public_url {
+            Some(url) => url.clone(),
+            None => PublicUrl(
+                #[allow(clippy::unwrap_used)] // a literal origin with a port always parses
+                Url::parse(&format!("http://127.0.0.1:{}", bound.port())).unwrap(),
+            ),
+        }
+    }
+
+    /// SQLite as DESIGN.md §7 wants it: WAL, synchronous=FULL, foreign keys, a busy timeout.
+    pub fn sqlite_connect_options(&self) -> Result<SqliteConnectOptions, ConfigError> {
+        let options = SqliteConnectOptions::from_str(&self.database_url).map_err(|e| {
+            bad(
+                "DATABASE_URL",
+                format!("cannot be used ({e})"),
+                "use sqlite://path/to/gatehouse.db",
+            )
+        })?;
+        Ok(options
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Full)
+            .foreign_keys(true)
+            .busy_timeout(Duration::from_secs(5)))
+    }
+}
+
+fn bind_defaults_public_url(bind: SocketAddr) -> bool {
+    bind.ip().is_loopback() || bind.ip().is_unspecified() || bind.port() == 0
+}
+
+fn flatten_toml(text: &str) -> Result<BTreeMap<String, String>, ConfigError> {
+    let table: toml::Table = text.parse().map_err(|e: toml::de::Error| ConfigError {
+        setting: "GATEHOUSE_CONFIG".into(),
+        problem: format!("the file is not valid TOML ({})", e.message()),
+        fix: "correct the file's syntax".into(),
+    })?;
+    let mut out = BTreeMap::new();
+    for (key, value) in table {
+        match value {
+            toml::Value::Table(section) => {
+                for (inner, value) in section {
+                    insert_toml(&mut out, &format!("{key}_{inner}"), value)?;
+                }
+            }
+            value => insert_toml(&mut out, &key, value)?,
+        }
+    }
+    Ok(out)
+}
+
+fn insert_toml(
+    out: &mut BTreeMap<String, String>,
+    key: &str,
+    value: toml::Value,
+) -> Result<(), ConfigError> {
+    let name = key.to_ascii_uppercase();
+    if !SETTINGS.contains(&name.as_str()) {
+        return Err(ConfigError {
+            setting: "GATEHOUSE_CONFIG".into(),
+            problem: format!("unknown setting '{key}'"),
+            fix: "remove it or correct its name (see the README's configuration table)".into(),
+        });
+    }
+    let text = match value {
+        toml::Value::Array(items) => items.iter().map(scalar_text).collect::<Vec<_>>().join(","),
+        other => scalar_text(&other),
+    };
+    out.insert(name, text);
+    Ok(())
+}
+
+fn scalar_text(value: &toml::Value) -> String {
+    match value {
+        toml::Value::String(s) => s.clone(),
+        toml::Value::Integer(i) => i.to_string(),
+        toml::Value::Float(f) => f.to_string(),
+        toml::Value::Boolean(b) => b.to_string(),
+        // Tables and dates are no setting's type; the setting's own parser reports it.
+        _ => String::from("(unsupported value)"),
+    }
+}
+
+fn parse_bool(name: &str, value: Option<&str>) -> Result<bool, ConfigError> {
+    match value.map(str::to_ascii_lowercase).as_deref() {
+        None | Some("false" | "0" | "no" | "off") => Ok(false),
+        Some("true" | "1" | "yes" | "on") => Ok(true),
+        Some(other) => Err(bad(
+            name,
+            format!("'{other}' is not a boolean"),
+            "use true or false",
+        )),
+    }
+}
+
+/// `90`, `90s`, `15m`, `1h`, `30d`.
+fn parse_duration(
+    name: &str,
+    value: Option<&str>,
+    default_secs: u64,
+) -> Result<Duration, ConfigError> {
+    let Some(v) = value else {
+        return Ok(Duration::from_secs(default_secs));
+    };
+    let (digits, unit) = v.split_at(v.find(|c: char| !c.is_ascii_digit()).unwrap_or(v.len()));
+    let multiplier = match unit {
+        "" | "s" => 1,
+        "m" => 60,
+        "h" => 3600,
+        "d" => 86400,
+        _ => 0,
+    };
+    match digits.parse::<u64>() {
+        Ok(n) if multiplier > 0 && n > 0 => Ok(Duration::from_secs(n.saturating_mul(multiplier))),
+        _ => Err(bad(
+            name,
+            format!("'{v}' is not a duration"),
+            "use a number with s, m, h or d, e.g. 1h",
+        )),
+    }
+}
+
+fn parse_cidrs(name: &str, value: Option<&str>) -> Result<Vec<IpNet>, ConfigError> {
+    let Some(v) = value else {
+        return Ok(Vec::new());
+    };
+    v.split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(|item| {
+            IpNet::from_str(item)
+                .or_else(|_| IpAddr::from_str(item).map(IpNet::from))
+                .map_err(|_| {
+                    bad(
+                        name,
+                        format!("'{item}' is not a CIDR range"),
+                        "use a comma-separated list like 10.0.0.0/8,::1/128",
+                    )
+                })
+        })
+        .collect()
+}
+
+fn parse_url(name: &str, value: Option<&str>, default: &str) -> Result<Url, ConfigError> {
+    let raw = value.unwrap_or(default);
+    match Url::parse(raw) {
+        Ok(url) if matches!(url.scheme(), "https" | "http") => Ok(url),
+        _ => Err(bad(
+            name,
+            format!("'{raw}' is not an http(s) URL"),
+            "use a full https:// URL",
+        )),
+    }
+}
+
+fn parse_keys(value: &str) -> Result<Vec<EncryptionKey>, ConfigError> {
+    const FIX: &str =
+        "use id:base64 entries of 32 random bytes, e.g. k1:$(openssl rand -base64 32)";
+    let mut keys: Vec<EncryptionKey> = Vec::new();
+    for entry in value.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+        let Some((id, b64)) = entry.split_once(':') else {
+            return Err(bad("ENCRYPTION_KEYS", "an entry has no 'id:' part", FIX));
+        };
+        let id = id.trim();
+        if id.is_empty()
+            || !id
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        {
+            return Err(bad(
+                "ENCRYPTION_KEYS",
+                format!("key id '{id}' is not alphanumeric"),
+                FIX,
+            ));
+        }
+        if keys.iter().any(|k| k.id == id) {
+            return Err(bad(
+                "ENCRYPTION_KEYS",
+                format!("key id '{id}' appears twice"),
+                FIX,
+            ));
+        }
+        let bytes: [u8; 32] = STANDARD
+            .decode(b64.trim())
+            .ok()
+            .and_then(|b| b.try_into().ok())
+            .ok_or_else(|| {
+                bad(
+                    "ENCRYPTION_KEYS",
+                    format!("key '{id}' is not 32 bytes of base64"),
+                    FIX,
+                )
+            })?;
+        keys.push(EncryptionKey {
+            id: id.to_owned(),
+            key: SecretBox::new(Box::new(bytes)),
+        });
+    }
+    if keys.is_empty() {
+        return Err(bad("ENCRYPTION_KEYS", "is set but holds no key", FIX));
+    }
+    Ok(keys)
+}
+
+#[cfg(test)]
+#[path = "config_tests.rs"]
+mod tests;

@@ -1,0 +1,15 @@
+//! Typed domain values: each parses on construction, so holding one proves it is valid.
+
+mod password;
+pub mod secret;
+mod slug;
+mod upstream_url;
+mod user_id;
+mod username;
+
+pub use password::{Password, PasswordError};
+pub use secret::{SecretHash, SecretToken};
+pub use slug::{ServerSlug, SlugError};
+pub use upstream_url::{UpstreamUrl, UpstreamUrlError};
+pub use user_id::UserId;
+pub use username::{Username, UsernameError};

@@ -1,0 +1,406 @@
+//! Accounts: first-run setup, sign-in, sign-up, invites and passwords.
+
+use rand::Rng;
+
+use super::{activity, Actor, ServiceError};
+use crate::clock::{self, UnixTime};
+use crate::domain::{Password, SecretHash, SecretToken, UserId, Username};
+use crate::password;
+use crate::state::Core;
+use crate::store::{self, invites, users};
+
+/// An invite link is valid for 7 days.
+pub const INVITE_TTL_SECS: UnixTime = 7 * 86400;
+
+/// A signed-in account, as the web layer keeps it in the session.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Account {
+    pub id: UserId,
+    pub username: String,
+    pub is_admin: bool,
+}
+
+impl Account {
+    pub fn actor(&self, ip: Option<std::net::IpAddr>) -> Actor {
+        Actor {
+            user: Some(self.id),
+            name: self.username.clone(),
+            is_admin: self.is_admin,
+            ip,
+        }
+    }
+}
+
+impl From<users::UserRow> for Account {
+    fn from(row: users::UserRow) -> Self {
+        Self {
+            id: row.id,
+            username: row.username,
+            is_admin: row.is_admin,
+        }
+    }
+}
+
+/// Crockford base32 without look-alikes, grouped for reading off a terminal: 100 bits.
+pub(crate) fn generate_setup_code() -> SecretToken {
+    const ALPHABET: &[u8] = b"0123456789ABCDEFGHJKMNPQRSTVWXYZ";
+    let mut rng = rand::rngs::OsRng;
+    let groups: Vec<String> = (0..4)
+        .map(|_| {
+            (0..5)
+                .map(|_| ALPHABET[rng.gen_range(0..ALPHABET.len())] as char)
+                .collect()
+        })
+        .collect();
+    SecretToken::from_display(groups.join("-"))
+}
+
+/// Setup codes are compared case-insensitively and ignoring spaces and hyphens.
+pub(crate) fn normalize_setup_code(input: &str) -> String {
+    let compact: String = input
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric())
+        .map(|c| c.to_ascii_uppercase())
+        .collect();
+    compact
+        .as_bytes()
+        .chunks(5)
+        .map(|chunk| String::from_utf8_lossy(chunk).into_owned())
+        .collect::<Vec<_>>()
+        .join("-")
+}
+
+fn parse_credentials(
+    username: &str,
+    password: String,
+) -> Result<(Username, Password), ServiceError> {
+    let name = Username::parse(username).map_err(|e| ServiceError::Invalid(e.to_string()))?;
+    let password = Password::parse(password).map_err(|e| ServiceError::Invalid(e.to_string()))?;
+    Ok((name, password))
+}
+
+/// Creates an account with a password; the first account is always an administrator.
+async fn create_with_password(
+    core: &Core,
+    actor: &Actor,
+    name: Username,
+    password: Password,
+    is_admin: bool,
+    only_if_first: bool,
+) -> Result<Account, ServiceError> {
+    let hash = password::hash(password).await?;
+    let now = clock::now();
+    let mut tx = store::begin_write(&core.pool).await?;
+    let existing = users::count_in(&mut tx).await?;
+    if only_if_first && existing > 0 {
+        return Err(ServiceError::Forbidden);
+    }
+    let is_admin = is_admin || existing == 0;
+    let id = match users::insert(&mut tx, &name, Some(&hash), is_admin, now).await {
+        Ok(id) => id,
+        Err(e) if store::is_unique_violation(&e) => {
+            return Err(ServiceError::Conflict(format!(
+                "the username '{name}' is taken"
+            )))
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let role = if is_admin { "administrator" } else { "user" };
+    activity::record(
+        &mut tx,
+        actor,
+        Some(id),
+        "user.created",
+        format!("{name} ({role})"),
+        now,
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(Account {
+        id,
+        username: name.to_string(),
+        is_admin,
+    })
+}
+
+/// First run: the visitor who knows the setup code creates the administrator.
+pub async fn complete_setup(
+    core: &Core,
+    ip: Option<std::net::IpAddr>,
+    code: &str,
+    username: &str,
+    password: String,
+) -> Result<Account, ServiceError> {
+    if !core.setup_code_matches(code) {
+        return Err(ServiceError::Invalid(
+            "that setup code is not right; copy it from the server's start-up output".into(),
+        ));
+    }
+    let (name, password) = parse_credentials(username, password)?;
+    let actor = Actor::anonymous(ip);
+    let account = create_with_password(core, &actor, name, password, true, true).await?;
+    core.clear_setup_code();
+    Ok(account)
+}
+
+/// Open sign-up (only when `GATEHOUSE_OPEN_SIGNUP=true` and an administrator exists).
+pub async fn sign_up(
+    core: &Core,
+    ip: Option<std::net::IpAddr>,
+    username: &str,
+    password: String,
+) -> Result<Account, ServiceError> {
+    if !core.config.open_signup || core.setup_pending() {
+        return Err(ServiceError::Forbidden);
+    }
+    let (name, password) = parse_credentials(username, password)?;
+    create_with_password(core, &Actor::anonymous(ip), name, password, false, false).await
+}
+
+/// Checks a password; unknown users cost the same argon2 work as known ones.
+pub async fn sign_in(
+    core: &Core,
+    ip: Option<std::net::IpAddr>,
+    username: &str,
+    password: String,
+) -> Result<Account, ServiceError> {
+    let name = Username::parse(username).ok();
+    let row = match &name {
+        Some(name) => users::by_name(&core.pool, name).await?,
+        None => None,
+    };
+    let stored = row.as_ref().and_then(|r| r.password_hash.clone());
+    let ok = password::verify(password, stored).await;
+    let now = clock::now();
+    let mut conn = core.pool.acquire().await?;
+    let actor = Actor::anonymous(ip);
+    match row {
+        Some(row) if ok => {
+            let account = Account::from(row);
+            activity::record(
+                &mut conn,
+                &account.actor(ip),
+                Some(account.id),
+                "auth.sign_in",
+                String::new(),
+                now,
+            )
+            .await?;
+            Ok(account)
+        }
+        row => {
+            let shown = name
+                .map(|n| n.to_string())
+                .unwrap_or_else(|| "(invalid name)".into());
+            activity::record(
+                &mut conn,
+                &actor,
+                row.map(|r| r.id),
+                "auth.sign_in_failed",
+                shown,
+                now,
+            )
+            .await?;
+            Err(ServiceError::BadCredentials)
+        }
+    }
+}
+
+pub async fn record_sign_out(
+    core: &Core,
+    account: &Account,
+    ip: Option<std::net::IpAddr>,
+) -> Result<(), ServiceError> {
+    let mut conn = core.pool.acquire().await?;
+    activity::record(
+        &mut conn,
+        &account.actor(ip),
+        Some(account.id),
+        "auth.sign_out",
+        String::new(),
+        clock::now(),
+    )
+    .await?;
+    Ok(())
+}
+
+/// The current state of a signed-in account (it may have been changed since sign-in).
+pub async fn load(core: &Core, id: UserId) -> Result<Option<Account>, ServiceError> {
+    Ok(users::by_id(&core.pool, id).await?.map(Account::from))
+}
+
+/// An administrator (or the CLI) creates an account; the returned invite token is shown once
+/// and lets its holder choose the password.
+pub async fn invite(
+    core: &Core,
+    actor: &Actor,
+    username: &str,
+    is_admin: bool,
+) -> Result<(Account, SecretToken), ServiceError> {
+    if !actor.is_admin {
+        return Err(ServiceError::Forbidden);
+    }
+    let name = Username::parse(username).map_err(|e| ServiceError::Invalid(e.to_string()))?;
+    let token = SecretToken::generate("gh_inv_");
+    let now = clock::now();
+    let mut tx = store::begin_write(&core.pool).await?;
+    let id = match users::insert(&mut tx, &name, None, is_admin, now).await {
+        Ok(id) => id,
+        Err(e) if store::is_unique_violation(&e) => {
+            return Err(ServiceError::Conflict(format!(
+                "the username '{name}' is taken"
+            )))
+        }
+        Err(e) => return Err(e.into()),
+    };
+    invites::insert(
+        &mut tx,
+        &token.hash(),
+        id,
+        actor.user,
+        now,
+        now + INVITE_TTL_SECS,
+    )
+    .await?;
+    let role = if is_admin { "administrator" } else { "user" };
+    activity::record(
+        &mut tx,
+        actor,
+        Some(id),
+        "user.invited",
+        format!("{name} ({role})"),
+        now,
+    )
+    .await?;
+    tx.commit().await?;
+    Ok((
+        Account {
+            id,
+            username: name.to_string(),
+            is_admin,
+        },
+        token,
+    ))
+}
+
+/// The account an invite link is for, if the link is still valid.
+pub async fn invite_account(core: &Core, token: &str) -> Result<Option<Account>, ServiceError> {
+    let mut conn = core.pool.acquire().await?;
+    let Some(id) = invites::peek(&mut conn, &SecretHash::of(token), clock::now()).await? else {
+        return Ok(None);
+    };
+    load(core, id).await
+}
+
+/// Uses an invite: sets the password and consumes the link (single use).
+pub async fn accept_invite(
+    core: &Core,
+    ip: Option<std::net::IpAddr>,
+    token: &str,
+    password: String,
+) -> Result<Account, ServiceError> {
+    let password = Password::parse(password).map_err(|e| ServiceError::Invalid(e.to_string()))?;
+    let hash = password::hash(password).await?;
+    let now = clock::now();
+    let mut tx = store::begin_write(&core.pool).await?;
+    let Some(id) = invites::take(&mut tx, &SecretHash::of(token), now).await? else {
+        return Err(ServiceError::Invalid(
+            "this invite link is invalid, used or expired; ask your administrator for a new one"
+                .into(),
+        ));
+    };
+    users::set_password(&mut tx, id, &hash, now).await?;
+    let account = users::by_id(&core.pool, id).await.ok().flatten();
+    let name = account
+        .as_ref()
+        .map(|a| a.username.clone())
+        .unwrap_or_default();
+    activity::record(
+        &mut tx,
+        &Actor {
+            user: Some(id),
+            name,
+            is_admin: false,
+            ip,
+        },
+        Some(id),
+        "user.invite_accepted",
+        String::new(),
+        now,
+    )
+    .await?;
+    tx.commit().await?;
+    load(core, id).await?.ok_or(ServiceError::NotFound)
+}
+
+/// Operator commands: create an account with a password / reset a password.
+pub async fn add_with_password(
+    core: &Core,
+    actor: &Actor,
+    username: &str,
+    password: String,
+    is_admin: bool,
+) -> Result<Account, ServiceError> {
+    if !actor.is_admin {
+        return Err(ServiceError::Forbidden);
+    }
+    let (name, password) = parse_credentials(username, password)?;
+    let account = create_with_password(core, actor, name, password, is_admin, false).await?;
+    core.clear_setup_code();
+    Ok(account)
+}
+
+pub async fn set_password(
+    core: &Core,
+    actor: &Actor,
+    username: &str,
+    password: String,
+) -> Result<(), ServiceError> {
+    let name = Username::parse(username).map_err(|e| ServiceError::Invalid(e.to_string()))?;
+    let password = Password::parse(password).map_err(|e| ServiceError::Invalid(e.to_string()))?;
+    let row = users::by_name(&core.pool, &name)
+        .await?
+        .ok_or(ServiceError::NotFound)?;
+    if !actor.is_admin && actor.user != Some(row.id) {
+        return Err(ServiceError::Forbidden);
+    }
+    let hash = password::hash(password).await?;
+    let now = clock::now();
+    let mut tx = store::begin_write(&core.pool).await?;
+    users::set_password(&mut tx, row.id, &hash, now).await?;
+    invites::delete_for_user(&mut tx, row.id).await?;
+    activity::record(
+        &mut tx,
+        actor,
+        Some(row.id),
+        "user.password_set",
+        String::new(),
+        now,
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+pub async fn list(core: &Core, actor: &Actor) -> Result<Vec<users::UserRow>, ServiceError> {
+    if !actor.is_admin {
+        return Err(ServiceError::Forbidden);
+    }
+    Ok(users::list(&core.pool).await?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn setup_codes_normalize() {
+        let code = generate_setup_code();
+        assert_eq!(code.expose().len(), 23);
+        assert_eq!(normalize_setup_code(code.expose()), code.expose());
+        assert_eq!(
+            normalize_setup_code(&code.expose().to_lowercase().replace('-', " ")),
+            code.expose()
+        );
+    }
+}

@@ -1,0 +1,38 @@
+//! The activity log: recording events inside the caller's transaction, and listing them.
+
+use sqlx::SqliteConnection;
+
+use super::{Actor, ServiceError};
+use crate::clock::UnixTime;
+use crate::domain::UserId;
+use crate::state::Core;
+use crate::store::audit::{self, AuditRow, NewEvent};
+
+/// Records `kind` about `subject` (the affected account) done by `actor`.
+pub async fn record(
+    conn: &mut SqliteConnection,
+    actor: &Actor,
+    subject: Option<UserId>,
+    kind: &str,
+    detail: String,
+    now: UnixTime,
+) -> Result<(), sqlx::Error> {
+    let event = NewEvent {
+        user: subject.or(actor.user),
+        actor: &actor.name,
+        kind,
+        detail,
+        ip: actor.ip.map(|ip| ip.to_string()),
+    };
+    audit::insert(conn, &event, now).await
+}
+
+/// The viewer's own events; administrators see everyone's.
+pub async fn list(core: &Core, viewer: &Actor, limit: i64) -> Result<Vec<AuditRow>, ServiceError> {
+    let limit = limit.clamp(1, 500);
+    match (viewer.is_admin, viewer.user) {
+        (true, _) => Ok(audit::list_all(&core.pool, limit).await?),
+        (false, Some(user)) => Ok(audit::list_for_user(&core.pool, user, limit).await?),
+        (false, None) => Err(ServiceError::Forbidden),
+    }
+}

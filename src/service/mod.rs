@@ -1,0 +1,72 @@
+//! Use cases: load (store) → decide → write in one transaction. Called by `http/` handlers,
+//! the app's server functions and the CLI alike.
+
+pub mod accounts;
+pub mod activity;
+pub mod servers;
+
+use std::net::IpAddr;
+
+use crate::domain::UserId;
+
+/// What went wrong, in terms a caller can map to a response once.
+#[derive(Debug, thiserror::Error)]
+pub enum ServiceError {
+    /// The input was refused; the message is safe to show the user.
+    #[error("{0}")]
+    Invalid(String),
+    #[error("{0}")]
+    Conflict(String),
+    #[error("not found")]
+    NotFound,
+    #[error("wrong username or password")]
+    BadCredentials,
+    #[error("not allowed")]
+    Forbidden,
+    /// An internal failure: logged, never shown.
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl From<sqlx::Error> for ServiceError {
+    fn from(err: sqlx::Error) -> Self {
+        ServiceError::Internal(format!("database: {err}"))
+    }
+}
+
+impl From<crate::password::HashError> for ServiceError {
+    fn from(err: crate::password::HashError) -> Self {
+        ServiceError::Internal(err.to_string())
+    }
+}
+
+/// Who is acting, for authorization and the audit log.
+#[derive(Debug, Clone)]
+pub struct Actor {
+    pub user: Option<UserId>,
+    pub name: String,
+    pub is_admin: bool,
+    pub ip: Option<IpAddr>,
+}
+
+impl Actor {
+    /// The operator at the command line.
+    pub fn cli() -> Self {
+        Self {
+            user: None,
+            name: "cli".into(),
+            is_admin: true,
+            ip: None,
+        }
+    }
+
+    /// A visitor who has not signed in (e.g. first-run setup, sign-in attempts).
+    pub fn anonymous(ip: Option<IpAddr>) -> Self {
+        Self {
+            user: None,
+            name: "anonymous".into(),
+            is_admin: false,
+            ip,
+        }
+    }
+}

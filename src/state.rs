@@ -1,0 +1,69 @@
+//! `Core`: what every request handler and server function shares, behind an `Arc`.
+
+use std::sync::{Arc, Mutex};
+
+use sqlx::SqlitePool;
+
+use crate::config::{Config, PublicUrl};
+use crate::domain::{SecretHash, SecretToken};
+use crate::rate_limit::Limits;
+use crate::store;
+
+pub struct Core {
+    pub pool: SqlitePool,
+    pub config: Config,
+    /// The issuer origin, resolved against the bound address.
+    pub public_url: PublicUrl,
+    pub limits: Limits,
+    /// Hash of the one-time setup code, while no account exists.
+    setup_code: Mutex<Option<SecretHash>>,
+}
+
+pub type SharedCore = Arc<Core>;
+
+impl Core {
+    pub fn new(pool: SqlitePool, config: Config, public_url: PublicUrl) -> Self {
+        Self {
+            pool,
+            config,
+            public_url,
+            limits: Limits::default(),
+            setup_code: Mutex::new(None),
+        }
+    }
+
+    /// Generates the one-time setup code when no account exists yet; the caller prints it.
+    pub async fn issue_setup_code(&self) -> Result<Option<SecretToken>, sqlx::Error> {
+        if store::users::count(&self.pool).await? > 0 {
+            return Ok(None);
+        }
+        let code = crate::service::accounts::generate_setup_code();
+        if let Ok(mut slot) = self.setup_code.lock() {
+            *slot = Some(code.hash());
+        }
+        Ok(Some(code))
+    }
+
+    /// True iff `candidate` is the current setup code (constant-time).
+    pub(crate) fn setup_code_matches(&self, candidate: &str) -> bool {
+        let normalized = crate::service::accounts::normalize_setup_code(candidate);
+        self.setup_code
+            .lock()
+            .ok()
+            .and_then(|slot| slot.as_ref().map(|hash| hash.matches(&normalized)))
+            .unwrap_or(false)
+    }
+
+    pub(crate) fn clear_setup_code(&self) {
+        if let Ok(mut slot) = self.setup_code.lock() {
+            *slot = None;
+        }
+    }
+
+    pub fn setup_pending(&self) -> bool {
+        self.setup_code
+            .lock()
+            .map(|slot| slot.is_some())
+            .unwrap_or(false)
+    }
+}
