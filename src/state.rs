@@ -60,10 +60,24 @@ impl Core {
         }
     }
 
-    pub fn setup_pending(&self) -> bool {
-        self.setup_code
+    /// True while the setup code is live. An account created meanwhile by another process
+    /// (`gatehouse user add --admin`) ends setup here too.
+    pub async fn setup_pending(&self) -> bool {
+        let live = self
+            .setup_code
             .lock()
             .map(|slot| slot.is_some())
-            .unwrap_or(false)
+            .unwrap_or(false);
+        if !live {
+            return false;
+        }
+        match store::users::count(&self.pool).await {
+            Ok(0) => true,
+            Ok(_) => {
+                self.clear_setup_code();
+                false
+            }
+            Err(_) => false,
+        }
     }
 }

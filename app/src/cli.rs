@@ -126,6 +126,8 @@ async fn serve(config: Config) -> Result<(), String> {
             "(or create the administrator with: gatehouse user add <name> --admin)"
         );
     }
+    // Scripts and tests wait for this line.
+    let _ = writeln!(out, "Ready.");
     let _ = out.flush();
     drop(out);
     server.run().await.map_err(|e| e.to_string())

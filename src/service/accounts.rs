@@ -150,7 +150,7 @@ pub async fn sign_up(
     username: &str,
     password: String,
 ) -> Result<Account, ServiceError> {
-    if !core.config.open_signup || core.setup_pending() {
+    if !core.config.open_signup || core.setup_pending().await {
         return Err(ServiceError::Forbidden);
     }
     let (name, password) = parse_credentials(username, password)?;

@@ -11,7 +11,7 @@ pub async fn auth_page() -> Result<AuthPageData, AppError> {
     let (ctx, _) = crate::ssr::page_context().await?;
     Ok(AuthPageData {
         ctx,
-        setup_pending: core.setup_pending(),
+        setup_pending: core.setup_pending().await,
         open_signup: core.config.open_signup,
     })
 }

@@ -72,7 +72,7 @@ fn AddServer(csrf: String) -> impl IntoView {
                 <label for="url">"Upstream MCP URL"</label>
                 <input id="url" name="url" type="url" required placeholder="https://mcp.example.com/mcp"/>
                 <label for="slug">"Slug " <small>"(lowercase letters, digits, hyphens; used in /mcp/<slug>)"</small></label>
-                <input id="slug" name="slug" type="text" required pattern="[a-z]([a-z0-9-]*[a-z0-9])?" maxlength="40" autocapitalize="none" spellcheck="false"/>
+                <input id="slug" name="slug" type="text" required pattern="[a-z]([a-z0-9\\-]*[a-z0-9])?" maxlength="40" autocapitalize="none" spellcheck="false"/>
                 <label for="name">"Name " <small>"(optional)"</small></label>
                 <input id="name" name="name" type="text" maxlength="80"/>
                 <button type="submit">"Add server"</button>

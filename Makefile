@@ -1,0 +1,49 @@
+# The two commands: `make run` and `make test`. Both install what is missing first.
+SHELL := /bin/bash
+.DEFAULT_GOAL := run
+
+# Keep build output outside the clone if you like (CI does): CARGO_TARGET_DIR=~/.cache/... make test
+CARGO_TARGET_DIR ?= $(CURDIR)/target
+export CARGO_TARGET_DIR
+# cargo-leptos sets this when it compiles; setting it here too lets both share compiled crates.
+export LEPTOS_OUTPUT_NAME := gatehouse
+export LEPTOS_SITE_ROOT := $(CARGO_TARGET_DIR)/site
+BIN := $(CARGO_TARGET_DIR)/debug/gatehouse
+RELEASE_BIN := $(CARGO_TARGET_DIR)/release/gatehouse
+TOOLS := $(CURDIR)/.tools
+
+.PHONY: run test setup setup-e2e build unit e2e lint release run-release
+
+## run: build and start Gatehouse on http://127.0.0.1:3000 (data in ./data)
+run: setup build
+	$(BIN) serve
+
+## test: unit + integration + browser end-to-end tests
+test: setup-e2e build unit e2e
+
+setup:
+	@scripts/setup.sh
+
+setup-e2e:
+	@scripts/setup.sh --e2e
+
+build:
+	cargo run -q -p xtask -- build
+
+unit:
+	cargo test --workspace --exclude xtask --features gatehouse-app/ssr
+
+e2e:
+	GATEHOUSE_BIN=$(BIN) npm --prefix end2end test
+
+lint:
+	cargo fmt --all -- --check
+	cargo clippy --workspace --exclude xtask --features gatehouse-app/ssr --all-targets -- -D warnings
+
+## release: optimized server + size-optimized wasm (wasm-opt from npm's binaryen)
+release: setup
+	@[ -x $(TOOLS)/node_modules/.bin/wasm-opt ] || npm install --prefix $(TOOLS) --no-audit --no-fund --loglevel=error binaryen@132.0.0
+	PATH="$(TOOLS)/node_modules/.bin:$$PATH" cargo run -q -p xtask -- build --release
+
+run-release: release
+	$(RELEASE_BIN) serve

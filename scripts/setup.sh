@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Installs what Gatehouse needs and is missing; does nothing for what is already there.
+# Only the package registries are used (rustup's targets, apt, npm): no tool downloads a
+# prebuilt binary from elsewhere. Usage: scripts/setup.sh [--e2e]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+have() { command -v "$1" >/dev/null 2>&1; }
+as_root() {
+  if [ "$(id -u)" = 0 ]; then "$@"
+  elif have sudo; then sudo "$@"
+  else echo "error: '$*' needs root; run it as root or install sudo" >&2; exit 1
+  fi
+}
+apt_install() {
+  as_root apt-get update -qq
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null
+}
+
+have cargo && have rustup || { echo "error: Rust (cargo + rustup) is required: see https://rustup.rs" >&2; exit 1; }
+
+# The hydrate bundle is compiled for wasm32.
+if ! rustup target list --installed | grep -qx wasm32-unknown-unknown; then
+  rustup target add wasm32-unknown-unknown
+fi
+
+if [ "${1:-}" = "--e2e" ]; then
+  # Debian's chromium, driven by Playwright (it never downloads its own browser here).
+  [ -x /usr/bin/chromium ] || apt_install chromium
+  have npm || apt_install nodejs npm
+  stamp=end2end/node_modules/.installed
+  if [ ! -f "$stamp" ] || [ end2end/package-lock.json -nt "$stamp" ]; then
+    PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --prefix end2end --no-audit --no-fund --loglevel=error
+    touch "$stamp"
+  fi
+fi
