@@ -1,6 +1,10 @@
 //! Typed domain values: each parses on construction, so holding one proves it is valid.
 
 mod password;
+mod pkce;
+mod redirect_uri;
+mod resource;
+pub mod scope;
 pub mod secret;
 mod slug;
 mod upstream_url;
@@ -8,6 +12,10 @@ mod user_id;
 mod username;
 
 pub use password::{Password, PasswordError};
+pub use pkce::{CodeChallenge, PkceError, PkceVerifier};
+pub use redirect_uri::{RedirectKind, RedirectUri, RedirectUriError};
+pub use resource::{ResourceError, ResourceUri};
+pub use scope::ScopeSet;
 pub use secret::{SecretHash, SecretToken};
 pub use slug::{ServerSlug, SlugError};
 pub use upstream_url::{UpstreamUrl, UpstreamUrlError};

@@ -91,12 +91,12 @@ async fn create_with_password(
     let hash = password::hash(password).await?;
     let now = clock::now();
     let mut tx = store::begin_write(&core.pool).await?;
-    let existing = users::count_in(&mut tx).await?;
+    let existing = users::count(&mut *tx).await?;
     if only_if_first && existing > 0 {
         return Err(ServiceError::Forbidden);
     }
     let is_admin = is_admin || existing == 0;
-    let id = match users::insert(&mut tx, &name, Some(&hash), is_admin, now).await {
+    let id = match users::insert(&mut *tx, &name, Some(&hash), is_admin, now).await {
         Ok(id) => id,
         Err(e) if store::is_unique_violation(&e) => {
             return Err(ServiceError::Conflict(format!(
@@ -171,19 +171,15 @@ pub async fn sign_in(
     };
     let stored = row.as_ref().and_then(|r| r.password_hash.clone());
     let ok = password::verify(password, stored).await;
-    let now = clock::now();
-    let mut conn = core.pool.acquire().await?;
-    let actor = Actor::anonymous(ip);
     match row {
         Some(row) if ok => {
             let account = Account::from(row);
-            activity::record(
-                &mut conn,
+            activity::record_alone(
+                core,
                 &account.actor(ip),
                 Some(account.id),
                 "auth.sign_in",
                 String::new(),
-                now,
             )
             .await?;
             Ok(account)
@@ -192,13 +188,13 @@ pub async fn sign_in(
             let shown = name
                 .map(|n| n.to_string())
                 .unwrap_or_else(|| "(invalid name)".into());
-            activity::record(
-                &mut conn,
-                &actor,
-                row.map(|r| r.id),
+            let subject = row.map(|r| r.id);
+            activity::record_alone(
+                core,
+                &Actor::anonymous(ip),
+                subject,
                 "auth.sign_in_failed",
                 shown,
-                now,
             )
             .await?;
             Err(ServiceError::BadCredentials)
@@ -211,14 +207,12 @@ pub async fn record_sign_out(
     account: &Account,
     ip: Option<std::net::IpAddr>,
 ) -> Result<(), ServiceError> {
-    let mut conn = core.pool.acquire().await?;
-    activity::record(
-        &mut conn,
+    activity::record_alone(
+        core,
         &account.actor(ip),
         Some(account.id),
         "auth.sign_out",
         String::new(),
-        clock::now(),
     )
     .await?;
     Ok(())
@@ -244,7 +238,7 @@ pub async fn invite(
     let token = SecretToken::generate("gh_inv_");
     let now = clock::now();
     let mut tx = store::begin_write(&core.pool).await?;
-    let id = match users::insert(&mut tx, &name, None, is_admin, now).await {
+    let id = match users::insert(&mut *tx, &name, None, is_admin, now).await {
         Ok(id) => id,
         Err(e) if store::is_unique_violation(&e) => {
             return Err(ServiceError::Conflict(format!(
@@ -309,20 +303,14 @@ pub async fn accept_invite(
                 .into(),
         ));
     };
-    users::set_password(&mut tx, id, &hash, now).await?;
-    let account = users::by_id(&core.pool, id).await.ok().flatten();
-    let name = account
-        .as_ref()
-        .map(|a| a.username.clone())
-        .unwrap_or_default();
+    users::set_password(&mut *tx, id, &hash, now).await?;
+    let account = users::by_id(&mut *tx, id)
+        .await?
+        .map(Account::from)
+        .ok_or(ServiceError::NotFound)?;
     activity::record(
         &mut tx,
-        &Actor {
-            user: Some(id),
-            name,
-            is_admin: false,
-            ip,
-        },
+        &account.actor(ip),
         Some(id),
         "user.invite_accepted",
         String::new(),
@@ -330,7 +318,7 @@ pub async fn accept_invite(
     )
     .await?;
     tx.commit().await?;
-    load(core, id).await?.ok_or(ServiceError::NotFound)
+    Ok(account)
 }
 
 /// Operator commands: create an account with a password / reset a password.
@@ -367,7 +355,7 @@ pub async fn set_password(
     let hash = password::hash(password).await?;
     let now = clock::now();
     let mut tx = store::begin_write(&core.pool).await?;
-    users::set_password(&mut tx, row.id, &hash, now).await?;
+    users::set_password(&mut *tx, row.id, &hash, now).await?;
     invites::delete_for_user(&mut tx, row.id).await?;
     activity::record(
         &mut tx,

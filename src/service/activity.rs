@@ -27,6 +27,20 @@ pub async fn record(
     audit::insert(conn, &event, now).await
 }
 
+/// Records one event in a write transaction of its own (when nothing else is written).
+pub async fn record_alone(
+    core: &Core,
+    actor: &Actor,
+    subject: Option<UserId>,
+    kind: &str,
+    detail: String,
+) -> Result<(), ServiceError> {
+    let mut tx = crate::store::begin_write(&core.pool).await?;
+    record(&mut tx, actor, subject, kind, detail, crate::clock::now()).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
 /// The viewer's own events; administrators see everyone's.
 pub async fn list(core: &Core, viewer: &Actor, limit: i64) -> Result<Vec<AuditRow>, ServiceError> {
     let limit = limit.clamp(1, 500);

@@ -1,6 +1,6 @@
 //! The `users` table.
 
-use sqlx::{FromRow, SqliteConnection, SqlitePool};
+use sqlx::{FromRow, SqliteExecutor};
 
 use crate::clock::UnixTime;
 use crate::domain::{UserId, Username};
@@ -16,40 +16,40 @@ pub struct UserRow {
 
 const COLUMNS: &str = "id, username, password_hash, is_admin, created_at";
 
-pub async fn count(pool: &SqlitePool) -> Result<i64, sqlx::Error> {
+pub async fn count(db: impl SqliteExecutor<'_>) -> Result<i64, sqlx::Error> {
     sqlx::query_scalar("SELECT COUNT(*) FROM users")
-        .fetch_one(pool)
+        .fetch_one(db)
         .await
 }
 
-pub async fn count_in(conn: &mut SqliteConnection) -> Result<i64, sqlx::Error> {
-    sqlx::query_scalar("SELECT COUNT(*) FROM users")
-        .fetch_one(conn)
-        .await
-}
-
-pub async fn by_name(pool: &SqlitePool, name: &Username) -> Result<Option<UserRow>, sqlx::Error> {
+pub async fn by_name(
+    db: impl SqliteExecutor<'_>,
+    name: &Username,
+) -> Result<Option<UserRow>, sqlx::Error> {
     sqlx::query_as(&format!("SELECT {COLUMNS} FROM users WHERE username = ?"))
         .bind(name.as_str())
-        .fetch_optional(pool)
+        .fetch_optional(db)
         .await
 }
 
-pub async fn by_id(pool: &SqlitePool, id: UserId) -> Result<Option<UserRow>, sqlx::Error> {
+pub async fn by_id(
+    db: impl SqliteExecutor<'_>,
+    id: UserId,
+) -> Result<Option<UserRow>, sqlx::Error> {
     sqlx::query_as(&format!("SELECT {COLUMNS} FROM users WHERE id = ?"))
         .bind(id)
-        .fetch_optional(pool)
+        .fetch_optional(db)
         .await
 }
 
-pub async fn list(pool: &SqlitePool) -> Result<Vec<UserRow>, sqlx::Error> {
+pub async fn list(db: impl SqliteExecutor<'_>) -> Result<Vec<UserRow>, sqlx::Error> {
     sqlx::query_as(&format!("SELECT {COLUMNS} FROM users ORDER BY username"))
-        .fetch_all(pool)
+        .fetch_all(db)
         .await
 }
 
 pub async fn insert(
-    conn: &mut SqliteConnection,
+    db: impl SqliteExecutor<'_>,
     name: &Username,
     password_hash: Option<&str>,
     is_admin: bool,
@@ -64,12 +64,12 @@ pub async fn insert(
     .bind(is_admin)
     .bind(now)
     .bind(password_hash.map(|_| now))
-    .fetch_one(conn)
+    .fetch_one(db)
     .await
 }
 
 pub async fn set_password(
-    conn: &mut SqliteConnection,
+    db: impl SqliteExecutor<'_>,
     id: UserId,
     password_hash: &str,
     now: UnixTime,
@@ -79,7 +79,7 @@ pub async fn set_password(
             .bind(password_hash)
             .bind(now)
             .bind(id)
-            .execute(conn)
+            .execute(db)
             .await?;
     Ok(done.rows_affected() == 1)
 }

@@ -2,6 +2,7 @@
 
 use leptos::prelude::*;
 use leptos_meta::Title;
+use leptos_router::components::A;
 use serde::{de::DeserializeOwned, Serialize};
 
 use crate::dto::{FlashView, PageContext};
@@ -38,11 +39,11 @@ pub fn Layout(ctx: PageContext, title: &'static str, children: Children) -> impl
             <a class="brand" href="/servers">"Gatehouse"</a>
             <nav aria-label="Main">
                 <ul>
-                    <li><a href="/servers">"Servers"</a></li>
-                    <li><a href="/clients">"AI clients"</a></li>
-                    <li><a href="/keys">"API keys"</a></li>
-                    <li><a href="/activity">"Activity"</a></li>
-                    {is_admin.then(|| view! { <li><a href="/admin">"Admin"</a></li> })}
+                    <li><A href="/servers">"Servers"</A></li>
+                    <li><A href="/clients">"AI clients"</A></li>
+                    <li><A href="/keys">"API keys"</A></li>
+                    <li><A href="/activity">"Activity"</A></li>
+                    {is_admin.then(|| view! { <li><A href="/admin">"Admin"</A></li> })}
                 </ul>
             </nav>
             {user.map(|u| view! {
