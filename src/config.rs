@@ -279,7 +279,11 @@ impl Config {
                 get("REFRESH_TOKEN_TTL"),
                 30 * 86400,
             )?,
-            refresh_grace: parse_duration("REFRESH_GRACE", get("REFRESH_GRACE"), 30)?,
+            refresh_grace: match get("REFRESH_GRACE") {
+                // 0 turns the retry window off: any reuse of a refresh token revokes its family.
+                Some("0") => Duration::ZERO,
+                other => parse_duration("REFRESH_GRACE", other, 30)?,
+            },
             open_signup: parse_bool("OPEN_SIGNUP", get("OPEN_SIGNUP"))?,
         })
     }

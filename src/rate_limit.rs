@@ -15,6 +15,15 @@ pub struct RetryAfter(pub Duration);
 pub struct Limits {
     sign_in_ip: Keyed<IpAddr>,
     sign_in_account: Keyed<String>,
+    register_ip: Keyed<IpAddr>,
+    token_ip: Keyed<IpAddr>,
+}
+
+fn check<K: std::hash::Hash + Eq + Clone>(limiter: &Keyed<K>, key: &K) -> Result<(), RetryAfter> {
+    use governor::clock::Clock;
+    limiter
+        .check_key(key)
+        .map_err(|n| RetryAfter(n.wait_time_from(governor::clock::QuantaClock::default().now())))
 }
 
 fn quota(burst: u32, per: Duration) -> Quota {
@@ -31,6 +40,9 @@ impl Default for Limits {
             // A shared NAT can hold many people: generous per IP, strict per account.
             sign_in_ip: RateLimiter::keyed(quota(20, Duration::from_secs(60))),
             sign_in_account: RateLimiter::keyed(quota(5, Duration::from_secs(60))),
+            // Every DCR call creates a client: a client registers once per install.
+            register_ip: RateLimiter::keyed(quota(20, Duration::from_secs(60))),
+            token_ip: RateLimiter::keyed(quota(120, Duration::from_secs(60))),
         }
     }
 }
@@ -51,10 +63,20 @@ impl Limits {
         Ok(())
     }
 
+    pub fn register(&self, ip: IpAddr) -> Result<(), RetryAfter> {
+        check(&self.register_ip, &ip)
+    }
+
+    pub fn token(&self, ip: IpAddr) -> Result<(), RetryAfter> {
+        check(&self.token_ip, &ip)
+    }
+
     /// Drops keys whose limits have fully replenished (called by the periodic sweep).
     pub fn retain_recent(&self) {
         self.sign_in_ip.retain_recent();
         self.sign_in_account.retain_recent();
+        self.register_ip.retain_recent();
+        self.token_ip.retain_recent();
     }
 }
 

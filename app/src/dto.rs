@@ -84,3 +84,40 @@ pub struct InviteData {
     /// `None` when the link is invalid, used or expired.
     pub username: Option<String>,
 }
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConsentServerView {
+    pub slug: String,
+    pub name: String,
+    pub selected: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConsentView {
+    /// What the client calls itself (untrusted for DCR clients).
+    pub client_name: Option<String>,
+    pub client_id: String,
+    pub verified: bool,
+    /// A known client recognised by its redirect URI (e.g. "ChatGPT").
+    pub label: Option<String>,
+    pub redirect_host: String,
+    pub loopback: bool,
+    pub private_use: bool,
+    pub servers: Vec<ConsentServerView>,
+    pub unknown_resources: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ConsentState {
+    /// Unknown, answered or expired request.
+    Expired,
+    /// The visitor must sign in first; the form returns here.
+    SignIn,
+    Ask(ConsentView),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConsentData {
+    pub ctx: PageContext,
+    pub state: ConsentState,
+}

@@ -12,7 +12,7 @@ use tower_sessions::Session;
 use super::client_ip::ClientIp;
 use super::error::WebError;
 use super::session::{self, FlashKind, SignedIn};
-use crate::service::{accounts, servers, ServiceError};
+use crate::service::{accounts, authorization, servers, ServiceError};
 use crate::state::SharedCore;
 
 pub fn routes<S>() -> Router<S>
@@ -104,6 +104,9 @@ struct Credentials {
     username: String,
     #[serde(default)]
     password: String,
+    /// The handle of a pending authorization request: sign-in returns to its consent page.
+    #[serde(default)]
+    authz: String,
 }
 
 #[derive(Deserialize)]
@@ -153,12 +156,21 @@ async fn login(
     core.limits
         .sign_in(ip, Some(&account_key))
         .map_err(WebError::RateLimited)?;
+    // The return path is a stored request's handle, never a URL (no open redirect).
+    let consent = match form.authz.as_str() {
+        "" => None,
+        handle => authorization::request_exists(&core, handle)
+            .await
+            .map_err(|e| WebError::Internal(e.to_string()))?
+            .then(|| format!("/consent/{handle}")),
+    };
+    let back = consent.clone().unwrap_or_else(|| "/login".into());
     match accounts::sign_in(&core, Some(ip), &form.username, form.password).await {
         Ok(account) => {
             session::sign_in(&session, &account).await?;
-            Ok(Redirect::to("/servers").into_response())
+            Ok(Redirect::to(consent.as_deref().unwrap_or("/servers")).into_response())
         }
-        Err(err) => finish(&session, Err(err), "/servers", "/login").await,
+        Err(err) => finish(&session, Err(err), "/servers", &back).await,
     }
 }
 

@@ -42,7 +42,7 @@ pub fn decide(
     }
     match record.used_at {
         None => RefreshDecision::Rotate,
-        Some(used) if !record.successor_used && now - used <= grace_secs => {
+        Some(used) if !record.successor_used && now - used < grace_secs => {
             RefreshDecision::RetryWithinGrace
         }
         Some(_) => RefreshDecision::ReuseDetected,
@@ -82,7 +82,7 @@ mod tests {
     #[test]
     fn retry_within_grace_gets_a_fresh_pair() {
         assert_eq!(
-            decide(&record(Some(T0), false), "c1", T0 + 30, 30),
+            decide(&record(Some(T0), false), "c1", T0 + 29, 30),
             RefreshDecision::RetryWithinGrace
         );
     }
@@ -90,7 +90,12 @@ mod tests {
     #[test]
     fn reuse_after_grace_revokes_the_family() {
         assert_eq!(
-            decide(&record(Some(T0), false), "c1", T0 + 31, 30),
+            decide(&record(Some(T0), false), "c1", T0 + 30, 30),
+            RefreshDecision::ReuseDetected
+        );
+        // A zero window turns retries off.
+        assert_eq!(
+            decide(&record(Some(T0), false), "c1", T0, 0),
             RefreshDecision::ReuseDetected
         );
     }

@@ -3,7 +3,10 @@
 
 pub mod accounts;
 pub mod activity;
+pub mod authorization;
+pub mod clients;
 pub mod servers;
+pub mod tokens;
 
 use std::net::IpAddr;
 

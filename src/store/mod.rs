@@ -2,8 +2,11 @@
 //! every user-owned query takes a `UserId`.
 
 pub mod audit;
+pub mod clients;
+pub mod grants;
 pub mod invites;
 pub mod servers;
+pub mod tokens;
 pub mod users;
 
 use sqlx::{Sqlite, SqlitePool, Transaction};

@@ -3,4 +3,5 @@
 pub mod activity;
 pub mod admin;
 pub mod auth;
+pub mod consent;
 pub mod servers;

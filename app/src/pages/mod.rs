@@ -4,5 +4,6 @@ pub mod activity;
 pub mod admin;
 pub mod auth;
 pub mod coming;
+pub mod consent;
 pub mod not_found;
 pub mod servers;

@@ -3,9 +3,11 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod helpers;
+mod oauth_helpers;
 
 mod accounts;
 mod cli;
 mod durability;
+mod oauth;
 mod security;
 mod servers;

@@ -1,0 +1,88 @@
+//! `/mcp/{slug}`: the gateway's front door. Authentication is enforced here (RFC 6750,
+//! RFC 9728 §5.1); forwarding arrives with the gateway.
+
+use axum::extract::{FromRef, Path, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::any;
+use axum::{Json, Router};
+
+use super::wellknown::resource_metadata_url;
+use crate::oauth::metadata::bearer_challenge;
+use crate::service::tokens;
+use crate::state::SharedCore;
+
+pub fn routes<S>() -> Router<S>
+where
+    SharedCore: FromRef<S>,
+    S: Clone + Send + Sync + 'static,
+{
+    Router::new().route("/mcp/{slug}", any(mcp))
+}
+
+fn unauthorized(core: &SharedCore, slug: &str, invalid_token: bool) -> Response {
+    let url = resource_metadata_url(&core.public_url.issuer(), slug);
+    let challenge = bearer_challenge(&url, invalid_token);
+    let mut res = (StatusCode::UNAUTHORIZED, Json(serde_json::json!({ "error": if invalid_token { "invalid_token" } else { "unauthorized" }, "error_description": "A Gatehouse access token for this server is required", "resource_metadata": url }))).into_response();
+    if let Ok(v) = HeaderValue::from_str(&challenge) {
+        res.headers_mut().insert(header::WWW_AUTHENTICATE, v);
+    }
+    res
+}
+
+async fn mcp(
+    State(core): State<SharedCore>,
+    Path(slug): Path<String>,
+    uri: axum::http::Uri,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Response {
+    // RFC 6750 §2.3 allows tokens in the query; Gatehouse refuses them (they end up in logs).
+    if uri
+        .query()
+        .is_some_and(|q| q.split('&').any(|p| p.starts_with("access_token=")))
+    {
+        let mut res = (StatusCode::BAD_REQUEST, Json(serde_json::json!({ "error": "invalid_request", "error_description": "send the token in the Authorization header, not the URL" }))).into_response();
+        res.headers_mut().insert(
+            header::WWW_AUTHENTICATE,
+            HeaderValue::from_static("Bearer error=\"invalid_request\""),
+        );
+        return res;
+    }
+    let bearer = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| {
+            v.strip_prefix("Bearer ")
+                .or_else(|| v.strip_prefix("bearer "))
+        });
+    let Some(token) = bearer.map(str::trim) else {
+        return unauthorized(&core, &slug, false);
+    };
+    match tokens::validate_bearer(&core, token, &slug).await {
+        Ok(Some(_principal)) => not_enabled(&body),
+        Ok(None) => unauthorized(&core, &slug, true),
+        Err(err) => {
+            tracing::error!(%err, "bearer validation failed");
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "token validation unavailable",
+            )
+                .into_response()
+        }
+    }
+}
+
+/// A JSON-RPC error (not a fake success) until the gateway forwards requests.
+fn not_enabled(body: &[u8]) -> Response {
+    let id = serde_json::from_slice::<serde_json::Value>(body)
+        .ok()
+        .and_then(|v| v.get("id").cloned())
+        .unwrap_or(serde_json::Value::Null);
+    let error = serde_json::json!({
+        "jsonrpc": "2.0",
+        "id": id,
+        "error": { "code": -32601, "message": "The Gatehouse MCP gateway is not enabled yet: your token is valid, but requests are not forwarded to the upstream server in this version." }
+    });
+    (StatusCode::NOT_IMPLEMENTED, Json(error)).into_response()
+}

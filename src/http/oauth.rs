@@ -1,0 +1,243 @@
+//! The authorization server's endpoints: `/register` (RFC 7591), `/authorize` (RFC 6749
+//! §4.1.1), the consent decision, `/token` (§4.1.3, §6).
+
+use axum::extract::{FromRef, Path, Query, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use axum::{Form, Json, Router};
+use base64::{engine::general_purpose::STANDARD, Engine};
+use tower_sessions::Session;
+
+use super::client_ip::ClientIp;
+use super::error::{message_page, WebError};
+use super::oauth_error::{no_store, JsonError};
+use super::session;
+use crate::oauth::authorize::AuthorizeError;
+use crate::oauth::client_registration::RegistrationRequest;
+use crate::oauth::error::{ErrorCode, OAuthError};
+use crate::oauth::token::TokenRequest;
+use crate::service::authorization::{self, Decision, StartError};
+use crate::service::clients::{self, RegisterError};
+use crate::service::tokens::{self, PresentedClient, TokenError};
+use crate::state::SharedCore;
+
+/// Endpoints called by clients (cross-origin allowed).
+pub fn client_routes<S>() -> Router<S>
+where
+    SharedCore: FromRef<S>,
+    S: Clone + Send + Sync + 'static,
+{
+    Router::new()
+        .route("/register", post(register))
+        .route("/token", post(token))
+}
+
+/// Endpoints the user's browser visits (never CORS).
+pub fn browser_routes<S>() -> Router<S>
+where
+    SharedCore: FromRef<S>,
+    S: Clone + Send + Sync + 'static,
+{
+    Router::new()
+        .route("/authorize", get(authorize))
+        .route("/consent/{handle}", post(consent))
+}
+
+async fn register(
+    State(core): State<SharedCore>,
+    ClientIp(ip): ClientIp,
+    body: axum::body::Bytes,
+) -> Response {
+    if let Err(wait) = core.limits.register(ip) {
+        let mut res = JsonError::from(OAuthError::new(
+            ErrorCode::InvalidRequest,
+            format!(
+                "too many registrations; retry in {}s",
+                wait.0.as_secs().max(1)
+            ),
+        ))
+        .into_response();
+        *res.status_mut() = StatusCode::TOO_MANY_REQUESTS;
+        return res;
+    }
+    let request: RegistrationRequest = match serde_json::from_slice(&body) {
+        Ok(r) => r,
+        Err(e) => {
+            return JsonError::from(OAuthError::new(
+                ErrorCode::InvalidClientMetadata,
+                format!("the body is not valid client metadata JSON: {e}"),
+            ))
+            .into_response()
+        }
+    };
+    match clients::register(&core, Some(ip), request).await {
+        Ok(registered) => no_store((StatusCode::CREATED, Json(registered)).into_response()),
+        Err(RegisterError::Invalid(e)) => JsonError::from(e).into_response(),
+        Err(RegisterError::Service(e)) => JsonError::from(e).into_response(),
+    }
+}
+
+/// Client credentials from `Authorization: Basic` (RFC 6749 §2.3.1: form-urlencoded parts).
+fn basic_credentials(headers: &HeaderMap) -> Option<Result<(String, String), ()>> {
+    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let encoded = value
+        .strip_prefix("Basic ")
+        .or_else(|| value.strip_prefix("basic "))?;
+    let decode = || -> Option<(String, String)> {
+        let text = String::from_utf8(STANDARD.decode(encoded.trim()).ok()?).ok()?;
+        let (id, secret) = text.split_once(':')?;
+        let unescape = |s: &str| {
+            url::form_urlencoded::parse(format!("x={s}").as_bytes())
+                .next()
+                .map(|(_, v)| v.into_owned())
+        };
+        Some((unescape(id)?, unescape(secret)?))
+    };
+    Some(decode().ok_or(()))
+}
+
+async fn token(
+    State(core): State<SharedCore>,
+    ClientIp(ip): ClientIp,
+    headers: HeaderMap,
+    form: Result<Form<Vec<(String, String)>>, axum::extract::rejection::FormRejection>,
+) -> Response {
+    if let Err(wait) = core.limits.token(ip) {
+        let mut res = JsonError::from(OAuthError::new(
+            ErrorCode::InvalidRequest,
+            format!("too many requests; retry in {}s", wait.0.as_secs().max(1)),
+        ))
+        .into_response();
+        *res.status_mut() = StatusCode::TOO_MANY_REQUESTS;
+        return res;
+    }
+    let Ok(Form(pairs)) = form else {
+        return JsonError::from(OAuthError::new(
+            ErrorCode::InvalidRequest,
+            "the body must be application/x-www-form-urlencoded",
+        ))
+        .into_response();
+    };
+    let presented = match basic_credentials(&headers) {
+        Some(Ok((id, secret))) => PresentedClient {
+            client_id: Some(id),
+            secret: Some(secret),
+            via_basic: true,
+        },
+        Some(Err(())) => {
+            return JsonError {
+                error: OAuthError::new(ErrorCode::InvalidClient, "malformed Basic credentials"),
+                basic_challenge: true,
+            }
+            .into_response()
+        }
+        None => PresentedClient::default(),
+    };
+    let via_basic = presented.via_basic;
+    let request = match TokenRequest::from_pairs(pairs) {
+        Ok(r) => r,
+        Err(e) => return JsonError::from(e).into_response(),
+    };
+    match tokens::exchange(&core, request, presented, Some(ip)).await {
+        Ok(issued) => no_store(Json(issued).into_response()),
+        Err(TokenError::OAuth(error)) => JsonError {
+            error,
+            basic_challenge: via_basic,
+        }
+        .into_response(),
+        Err(TokenError::Service(e)) => JsonError::from(e).into_response(),
+    }
+}
+
+fn error_page(error: &OAuthError) -> Response {
+    message_page(StatusCode::BAD_REQUEST, "This sign-in link is not valid", &format!("The app that sent you here made an invalid request ({}: {}). Nothing was shared. Go back to the app and try again.", error.code.as_str(), error.description))
+}
+
+async fn authorize(
+    State(core): State<SharedCore>,
+    session: Session,
+    Query(pairs): Query<Vec<(String, String)>>,
+) -> Result<Response, WebError> {
+    let params = match authorization::params_from_pairs(pairs) {
+        Ok(p) => p,
+        Err(e) => return Ok(error_page(&e)),
+    };
+    match authorization::start(&core, params).await {
+        Ok(handle) => Ok(Redirect::to(&format!("/consent/{}", handle.expose())).into_response()),
+        Err(StartError::Authorize(AuthorizeError::Page(e))) => Ok(error_page(&e)),
+        Err(StartError::Authorize(AuthorizeError::Redirect {
+            redirect_uri,
+            state,
+            error,
+        })) => {
+            // Only a signed-in user is sent back with the error: before sign-in Gatehouse
+            // must not redirect anywhere (DESIGN.md §3).
+            if session::current_account(&core, &session).await?.is_some() {
+                Ok(found(&authorization::error_redirect(
+                    &core,
+                    &redirect_uri,
+                    state.as_deref(),
+                    &error,
+                )))
+            } else {
+                Ok(error_page(&error))
+            }
+        }
+        Err(StartError::Service(e)) => Err(WebError::Internal(e.to_string())),
+    }
+}
+
+/// 302 Found: the OAuth redirect back to the client (RFC 6749 §4.1.2).
+fn found(location: &str) -> Response {
+    let mut res = (StatusCode::FOUND, [(header::LOCATION, location.to_owned())]).into_response();
+    res.headers_mut().insert(
+        header::CACHE_CONTROL,
+        header::HeaderValue::from_static("no-store"),
+    );
+    res
+}
+
+async fn consent(
+    State(core): State<SharedCore>,
+    ClientIp(ip): ClientIp,
+    session: Session,
+    Path(handle): Path<String>,
+    Form(pairs): Form<Vec<(String, String)>>,
+) -> Result<Response, WebError> {
+    let field = |name: &str| {
+        pairs
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    };
+    if !session::csrf_matches(&session, field("_csrf").unwrap_or("")).await {
+        return Err(WebError::Csrf);
+    }
+    let Some(account) = session::current_account(&core, &session).await? else {
+        return Err(WebError::SignInRequired);
+    };
+    let decision = match field("decision") {
+        Some("approve") => Decision::Approve(
+            pairs
+                .iter()
+                .filter(|(k, _)| k == "server")
+                .map(|(_, v)| v.clone())
+                .collect(),
+        ),
+        Some("deny") => Decision::Deny,
+        _ => {
+            return Err(WebError::BadForm(
+                "the form must say approve or deny".into(),
+            ))
+        }
+    };
+    match authorization::decide(&core, &handle, &account, Some(ip), decision).await {
+        Ok(location) => Ok(found(&location)),
+        Err(crate::service::ServiceError::Internal(cause)) => Err(WebError::Internal(cause)),
+        Err(err) => {
+            session::set_flash(&session, session::FlashKind::Error, err.to_string()).await?;
+            Ok(Redirect::to(&format!("/consent/{handle}")).into_response())
+        }
+    }
+}

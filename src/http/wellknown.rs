@@ -1,0 +1,65 @@
+//! Discovery: RFC 8414 metadata (also at the OpenID path) and RFC 9728 protected-resource
+//! documents. Any syntactically valid slug answers: slugs resolve per user after sign-in, so
+//! an unauthenticated caller learns nothing about which servers exist.
+
+use axum::extract::{FromRef, Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+
+use crate::domain::ServerSlug;
+use crate::oauth::metadata::{AuthorizationServerMetadata, ProtectedResourceMetadata};
+use crate::state::SharedCore;
+
+pub fn routes<S>() -> Router<S>
+where
+    SharedCore: FromRef<S>,
+    S: Clone + Send + Sync + 'static,
+{
+    Router::new()
+        .route(
+            "/.well-known/oauth-authorization-server",
+            get(server_metadata),
+        )
+        .route("/.well-known/openid-configuration", get(server_metadata))
+        .route("/.well-known/oauth-protected-resource", get(root_resource))
+        .route(
+            "/.well-known/oauth-protected-resource/mcp/{slug}",
+            get(server_resource),
+        )
+}
+
+async fn server_metadata(State(core): State<SharedCore>) -> Json<AuthorizationServerMetadata> {
+    Json(AuthorizationServerMetadata::for_issuer(
+        &core.public_url.issuer(),
+    ))
+}
+
+async fn root_resource(State(core): State<SharedCore>) -> Json<ProtectedResourceMetadata> {
+    let issuer = core.public_url.issuer();
+    Json(ProtectedResourceMetadata::new(
+        &issuer,
+        issuer.clone(),
+        "Gatehouse MCP gateway".into(),
+    ))
+}
+
+async fn server_resource(State(core): State<SharedCore>, Path(slug): Path<String>) -> Response {
+    let Ok(slug) = ServerSlug::parse(&slug) else {
+        return (StatusCode::NOT_FOUND, "no such resource").into_response();
+    };
+    let issuer = core.public_url.issuer();
+    let resource = crate::domain::ResourceUri::for_slug(slug.clone()).url(&issuer);
+    Json(ProtectedResourceMetadata::new(
+        &issuer,
+        resource,
+        format!("Gatehouse: {slug}"),
+    ))
+    .into_response()
+}
+
+/// Where the protected-resource document of `/mcp/{slug}` lives (RFC 9728 §3.1).
+pub fn resource_metadata_url(issuer: &str, slug: &str) -> String {
+    format!("{issuer}/.well-known/oauth-protected-resource/mcp/{slug}")
+}

@@ -1,0 +1,311 @@
+//! The authorization endpoint and the consent decision: load → decide (oauth::authorize) →
+//! write. Errors before sign-in are pages; the handle of a stored request is the only thing
+//! that travels through sign-in and consent.
+
+use super::accounts::Account;
+use super::{activity, ServiceError};
+use crate::clock;
+use crate::domain::{RedirectKind, RedirectUri, SecretHash, SecretToken};
+use crate::oauth::authorize::{self, AuthorizeError, AuthorizeParams, ClientView};
+use crate::oauth::client_registration::preset_label;
+use crate::oauth::error::{ErrorCode, OAuthError};
+use crate::state::Core;
+use crate::store::{self, clients, grants, servers};
+
+/// A pending request lives 10 minutes; so does a code (RFC 6749 §4.1.2 recommends ≤ 10).
+pub const REQUEST_TTL_SECS: i64 = 600;
+pub const CODE_TTL_SECS: i64 = 600;
+
+/// Parses the query pairs; every parameter but `resource` appears at most once (§3.1).
+pub fn params_from_pairs(pairs: Vec<(String, String)>) -> Result<AuthorizeParams, OAuthError> {
+    let mut p = AuthorizeParams::default();
+    for (key, value) in pairs {
+        let slot = match key.as_str() {
+            "resource" => {
+                p.resources.push(value);
+                continue;
+            }
+            "response_type" => &mut p.response_type,
+            "client_id" => &mut p.client_id,
+            "redirect_uri" => &mut p.redirect_uri,
+            "scope" => &mut p.scope,
+            "state" => &mut p.state,
+            "code_challenge" => &mut p.code_challenge,
+            "code_challenge_method" => &mut p.code_challenge_method,
+            _ => continue,
+        };
+        if slot.replace(value).is_some() {
+            return Err(OAuthError::new(
+                ErrorCode::InvalidRequest,
+                format!("parameter '{key}' is repeated"),
+            ));
+        }
+    }
+    Ok(p)
+}
+
+async fn client_view(
+    core: &Core,
+    client_id: Option<&str>,
+) -> Result<Option<ClientView>, ServiceError> {
+    let Some(id) = client_id.filter(|id| !id.is_empty() && id.len() <= 200) else {
+        return Ok(None);
+    };
+    let Some(row) = clients::get(&core.pool, id).await? else {
+        return Ok(None);
+    };
+    let redirect_uris = row
+        .redirect_uri_list()
+        .iter()
+        .filter_map(|r| RedirectUri::parse(r).ok())
+        .collect();
+    Ok(Some(ClientView {
+        client_id: row.client_id,
+        redirect_uris,
+    }))
+}
+
+pub enum StartError {
+    Authorize(AuthorizeError),
+    Service(ServiceError),
+}
+
+impl From<sqlx::Error> for StartError {
+    fn from(e: sqlx::Error) -> Self {
+        StartError::Service(e.into())
+    }
+}
+
+/// Validates `/authorize` and stores the request; returns the handle for `/consent/{handle}`.
+pub async fn start(core: &Core, params: AuthorizeParams) -> Result<SecretToken, StartError> {
+    let client = client_view(core, params.client_id.as_deref())
+        .await
+        .map_err(StartError::Service)?;
+    let valid = authorize::validate(&params, client.as_ref(), &core.public_url.issuer())
+        .map_err(StartError::Authorize)?;
+    let handle = SecretToken::generate("");
+    let slugs: Vec<String> = valid
+        .resources
+        .iter()
+        .map(|r| r.slug().to_string())
+        .collect();
+    let now = clock::now();
+    let mut tx = store::begin_write(&core.pool).await?;
+    let request = grants::NewRequest {
+        client_id: &valid.client_id,
+        redirect_uri: &valid.redirect_uri,
+        state: valid.state.as_deref(),
+        code_challenge: valid.challenge.as_str(),
+        scope: &valid.scope.to_scope_string(),
+        resources: &slugs,
+    };
+    grants::insert_request(
+        &mut *tx,
+        &handle.hash(),
+        &request,
+        now,
+        now + REQUEST_TTL_SECS,
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(handle)
+}
+
+/// The redirect for an error after sign-in (RFC 6749 §4.1.2.1 plus `iss`, RFC 9207).
+pub fn error_redirect(
+    core: &Core,
+    redirect_uri: &str,
+    state: Option<&str>,
+    error: &OAuthError,
+) -> String {
+    let issuer = core.public_url.issuer();
+    let mut params = vec![
+        ("error", error.code.as_str()),
+        ("error_description", error.description.as_str()),
+    ];
+    if let Some(state) = state {
+        params.push(("state", state));
+    }
+    params.push(("iss", &issuer));
+    authorize::redirect_url(redirect_uri, &params)
+}
+
+#[derive(Debug, Clone)]
+pub struct ConsentServer {
+    pub slug: String,
+    pub name: String,
+    pub selected: bool,
+}
+
+#[derive(Debug, Clone)]
+pub struct ConsentView {
+    pub client_id: String,
+    pub client_name: Option<String>,
+    /// DCR clients are self-described: shown as unverified.
+    pub verified: bool,
+    pub label: Option<&'static str>,
+    pub redirect_host: String,
+    pub redirect_kind: RedirectKind,
+    pub servers: Vec<ConsentServer>,
+    /// Requested resources the user has no server for (the request must be refused).
+    pub unknown_resources: Vec<String>,
+}
+
+/// What the consent page shows; `None` when the handle is unknown or expired.
+pub async fn consent_view(
+    core: &Core,
+    handle: &str,
+    account: &Account,
+) -> Result<Option<ConsentView>, ServiceError> {
+    let Some(req) = grants::get_request(&core.pool, &SecretHash::of(handle), clock::now()).await?
+    else {
+        return Ok(None);
+    };
+    let Some(client) = clients::get(&core.pool, &req.client_id).await? else {
+        return Ok(None);
+    };
+    let requested = grants::parse_list(&req.resources);
+    let mine = servers::list_for_user(&core.pool, account.id).await?;
+    let unknown_resources = requested
+        .iter()
+        .filter(|slug| !mine.iter().any(|s| &s.slug == *slug))
+        .cloned()
+        .collect();
+    let redirect =
+        RedirectUri::parse(&req.redirect_uri).map_err(|e| ServiceError::Internal(e.to_string()))?;
+    let servers = mine
+        .into_iter()
+        .map(|s| ConsentServer {
+            selected: requested.contains(&s.slug),
+            slug: s.slug,
+            name: s.name,
+        })
+        .collect();
+    Ok(Some(ConsentView {
+        client_id: client.client_id,
+        client_name: client.client_name,
+        verified: client.kind == "cimd",
+        label: preset_label(&req.redirect_uri),
+        redirect_host: redirect.display_host(),
+        redirect_kind: redirect.kind(),
+        servers,
+        unknown_resources,
+    }))
+}
+
+pub enum Decision {
+    Approve(Vec<String>),
+    Deny,
+}
+
+/// Applies the user's decision; returns where to send the browser (the client's redirect
+/// URI with `code` or `error`, plus `state` and `iss`).
+pub async fn decide(
+    core: &Core,
+    handle: &str,
+    account: &Account,
+    ip: Option<std::net::IpAddr>,
+    decision: Decision,
+) -> Result<String, ServiceError> {
+    let now = clock::now();
+    let mut tx = store::begin_write(&core.pool).await?;
+    let req = grants::take_request(&mut *tx, &SecretHash::of(handle), now)
+        .await?
+        .ok_or_else(|| ServiceError::Invalid("this authorization request has expired or was already answered; start again from your app".into()))?;
+    let requested = grants::parse_list(&req.resources);
+    let mine = servers::list_for_user(&core.pool, account.id).await?;
+    let actor = account.actor(ip);
+    let unknown: Vec<&String> = requested
+        .iter()
+        .filter(|slug| !mine.iter().any(|s| &s.slug == *slug))
+        .collect();
+    let refusal = match &decision {
+        _ if !unknown.is_empty() => Some(OAuthError::new(
+            ErrorCode::InvalidTarget,
+            "the requested server does not exist for this user",
+        )),
+        Decision::Deny => Some(OAuthError::new(
+            ErrorCode::AccessDenied,
+            "the user denied the request",
+        )),
+        Decision::Approve(_) => None,
+    };
+    if let Some(error) = refusal {
+        activity::record(
+            &mut tx,
+            &actor,
+            Some(account.id),
+            "consent.denied",
+            format!("client {} ({})", req.client_id, error.code.as_str()),
+            now,
+        )
+        .await?;
+        tx.commit().await?;
+        return Ok(error_redirect(
+            core,
+            &req.redirect_uri,
+            req.state.as_deref(),
+            &error,
+        ));
+    }
+    let Decision::Approve(selected) = decision else {
+        return Err(ServiceError::Internal("unreachable decision".into()));
+    };
+    let chosen: Vec<(i64, String)> = mine
+        .iter()
+        .filter(|s| selected.contains(&s.slug))
+        .map(|s| (s.id, s.slug.clone()))
+        .collect();
+    if chosen.is_empty() || chosen.len() != selected.len() {
+        return Err(ServiceError::Invalid(
+            "choose at least one of your servers".into(),
+        ));
+    }
+    let ids: Vec<i64> = chosen.iter().map(|(id, _)| *id).collect();
+    let slugs: Vec<String> = chosen.into_iter().map(|(_, slug)| slug).collect();
+    let grant_id = grants::insert_grant(
+        &mut tx,
+        account.id,
+        &req.client_id,
+        &req.scope,
+        &req.redirect_uri,
+        &ids,
+        now,
+    )
+    .await?;
+    let code = SecretToken::generate("gh_ac_");
+    let new_code = grants::NewCode {
+        grant_id,
+        client_id: &req.client_id,
+        redirect_uri: &req.redirect_uri,
+        code_challenge: &req.code_challenge,
+        resources: &slugs,
+    };
+    grants::insert_code(&mut *tx, &code.hash(), &new_code, now + CODE_TTL_SECS).await?;
+    activity::record(
+        &mut tx,
+        &actor,
+        Some(account.id),
+        "consent.granted",
+        format!("client {} → {}", req.client_id, slugs.join(", ")),
+        now,
+    )
+    .await?;
+    tx.commit().await?;
+    let issuer = core.public_url.issuer();
+    let mut params = vec![("code", code.expose())];
+    if let Some(state) = req.state.as_deref() {
+        params.push(("state", state));
+    }
+    params.push(("iss", &issuer));
+    Ok(authorize::redirect_url(&req.redirect_uri, &params))
+}
+
+/// True when the handle names a pending request (used to route sign-in back to consent).
+pub async fn request_exists(core: &Core, handle: &str) -> Result<bool, ServiceError> {
+    Ok(
+        grants::get_request(&core.pool, &SecretHash::of(handle), clock::now())
+            .await?
+            .is_some(),
+    )
+}

@@ -1,0 +1,428 @@
+//! The token endpoint's grants and bearer validation for `/mcp/{slug}`. Every token is
+//! committed before it is returned; secrets are looked up by hash, never compared in SQL text.
+
+use serde::Serialize;
+
+use super::{activity, Actor, ServiceError};
+use crate::clock::{self, UnixTime};
+use crate::domain::secret::constant_time_eq;
+use crate::domain::{CodeChallenge, ResourceUri, SecretHash, SecretToken, UserId};
+use crate::oauth::client_registration::AuthMethod;
+use crate::oauth::error::{ErrorCode, OAuthError};
+use crate::oauth::rotation::{self, RefreshDecision, RefreshRecord};
+use crate::oauth::token::{self, CodeDecision, CodeRecord, TokenRequest};
+use crate::state::Core;
+use crate::store::{self, clients, grants, tokens};
+
+/// Families end 90 days after the code was redeemed, however often they are refreshed.
+pub const ABSOLUTE_REFRESH_CAP_SECS: i64 = 90 * 86400;
+
+#[derive(Debug, Serialize)]
+pub struct TokenResponse {
+    pub access_token: String,
+    pub token_type: &'static str,
+    pub expires_in: u64,
+    pub refresh_token: String,
+    pub scope: String,
+}
+
+/// How the client authenticated: HTTP Basic wins over body parameters.
+#[derive(Debug, Clone, Default)]
+pub struct PresentedClient {
+    pub client_id: Option<String>,
+    pub secret: Option<String>,
+    pub via_basic: bool,
+}
+
+#[derive(Debug)]
+pub enum TokenError {
+    OAuth(OAuthError),
+    Service(ServiceError),
+}
+
+impl From<sqlx::Error> for TokenError {
+    fn from(e: sqlx::Error) -> Self {
+        TokenError::Service(e.into())
+    }
+}
+
+impl From<OAuthError> for TokenError {
+    fn from(e: OAuthError) -> Self {
+        TokenError::OAuth(e)
+    }
+}
+
+fn oauth(code: ErrorCode, text: &str) -> TokenError {
+    TokenError::OAuth(OAuthError::new(code, text))
+}
+
+/// RFC 6749 §2.3: public clients send only their id; confidential ones must prove the secret.
+async fn authenticate(core: &Core, presented: &PresentedClient) -> Result<String, TokenError> {
+    let id = presented
+        .client_id
+        .as_deref()
+        .ok_or_else(|| oauth(ErrorCode::InvalidClient, "client authentication is missing"))?;
+    let client = clients::get(&core.pool, id)
+        .await?
+        .ok_or_else(|| oauth(ErrorCode::InvalidClient, "unknown client"))?;
+    let method = AuthMethod::parse(&client.auth_method).unwrap_or(AuthMethod::ClientSecretBasic);
+    match (
+        method.is_confidential(),
+        &presented.secret,
+        &client.secret_hash,
+    ) {
+        (false, None, _) => Ok(client.client_id),
+        (true, Some(secret), Some(hash))
+            if constant_time_eq(hash, SecretHash::of(secret).as_str()) =>
+        {
+            Ok(client.client_id)
+        }
+        _ => Err(oauth(
+            ErrorCode::InvalidClient,
+            "client authentication failed",
+        )),
+    }
+}
+
+fn resource_slugs(core: &Core, resources: &[String]) -> Result<Vec<String>, TokenError> {
+    let issuer = core.public_url.issuer();
+    resources
+        .iter()
+        .map(|r| {
+            ResourceUri::parse(r, &issuer)
+                .map(|u| u.slug().to_string())
+                .map_err(|e| oauth(ErrorCode::InvalidTarget, &e.to_string()))
+        })
+        .collect()
+}
+
+pub async fn exchange(
+    core: &Core,
+    request: TokenRequest,
+    presented: PresentedClient,
+    ip: Option<std::net::IpAddr>,
+) -> Result<TokenResponse, TokenError> {
+    match request {
+        TokenRequest::AuthorizationCode {
+            code,
+            redirect_uri,
+            verifier,
+            resources,
+            client,
+        } => {
+            let presented = merge(presented, client);
+            let client_id = authenticate(core, &presented).await?;
+            let requested = resource_slugs(core, &resources)?;
+            redeem_code(
+                core,
+                &client_id,
+                &code,
+                &redirect_uri,
+                &verifier,
+                &requested,
+                ip,
+            )
+            .await
+        }
+        TokenRequest::RefreshToken {
+            refresh_token,
+            resources,
+            client,
+        } => {
+            let presented = merge(presented, client);
+            let client_id = authenticate(core, &presented).await?;
+            let requested = resource_slugs(core, &resources)?;
+            refresh(core, &client_id, &refresh_token, &requested, ip).await
+        }
+    }
+}
+
+fn merge(mut presented: PresentedClient, body: token::BodyClient) -> PresentedClient {
+    if !presented.via_basic {
+        presented.client_id = body.client_id;
+        presented.secret = body.client_secret;
+    }
+    presented
+}
+
+struct Issued {
+    access: SecretToken,
+    refresh: SecretToken,
+}
+
+/// Inserts a new access + refresh pair into `family_id` (inside the caller's transaction).
+async fn issue_pair(
+    conn: &mut sqlx::SqliteConnection,
+    core: &Core,
+    family_id: i64,
+    parent: Option<&SecretHash>,
+    resources: &[String],
+    absolute_expiry: UnixTime,
+    now: UnixTime,
+) -> Result<Issued, sqlx::Error> {
+    let access = SecretToken::generate("gh_at_");
+    let refresh = SecretToken::generate("gh_rt_");
+    let access_ttl = core.config.access_token_ttl.as_secs() as i64;
+    let sliding = core.config.refresh_token_ttl.as_secs() as i64;
+    tokens::insert_access(
+        &mut *conn,
+        &access.hash(),
+        family_id,
+        resources,
+        now,
+        now + access_ttl,
+    )
+    .await?;
+    tokens::insert_refresh(
+        &mut *conn,
+        &refresh.hash(),
+        family_id,
+        parent,
+        now,
+        rotation::next_expiry(now, sliding, absolute_expiry),
+    )
+    .await?;
+    Ok(Issued { access, refresh })
+}
+
+fn response(core: &Core, issued: Issued, scope: String) -> TokenResponse {
+    TokenResponse {
+        access_token: issued.access.expose().to_owned(),
+        token_type: "Bearer",
+        expires_in: core.config.access_token_ttl.as_secs(),
+        refresh_token: issued.refresh.expose().to_owned(),
+        scope,
+    }
+}
+
+fn actor_for(user: UserId, client_id: &str, ip: Option<std::net::IpAddr>) -> Actor {
+    Actor {
+        user: Some(user),
+        name: format!("client {client_id}"),
+        is_admin: false,
+        ip,
+    }
+}
+
+async fn redeem_code(
+    core: &Core,
+    client_id: &str,
+    code: &str,
+    redirect_uri: &str,
+    verifier: &crate::domain::PkceVerifier,
+    requested: &[String],
+    ip: Option<std::net::IpAddr>,
+) -> Result<TokenResponse, TokenError> {
+    let code_hash = SecretHash::of(code);
+    let row = grants::get_code(&core.pool, &code_hash)
+        .await?
+        .ok_or_else(|| oauth(ErrorCode::InvalidGrant, "unknown authorization code"))?;
+    let record = CodeRecord {
+        client_id: row.client_id.clone(),
+        redirect_uri: row.redirect_uri.clone(),
+        challenge: CodeChallenge::from_stored(row.code_challenge.clone()),
+        expires_at: row.expires_at,
+        used: row.used_at.is_some() || row.grant_revoked,
+        resources: grants::parse_list(&row.resources),
+    };
+    let now = clock::now();
+    let mut tx = store::begin_write(&core.pool).await?;
+    let decision = match token::redeem(&record, client_id, redirect_uri, verifier, requested, now) {
+        CodeDecision::Issue { resources }
+            if grants::mark_code_used(&mut *tx, &code_hash, now).await? =>
+        {
+            CodeDecision::Issue { resources }
+        }
+        // Used between our read and the write lock: a concurrent redemption, i.e. a replay.
+        CodeDecision::Issue { .. } => CodeDecision::ValidReplay,
+        other => other,
+    };
+    let actor = actor_for(row.user_id, client_id, ip);
+    match decision {
+        CodeDecision::Issue { resources } => {
+            let family = tokens::insert_family(
+                &mut *tx,
+                row.grant_id,
+                &code_hash,
+                &resources,
+                now,
+                now + ABSOLUTE_REFRESH_CAP_SECS,
+            )
+            .await?;
+            let issued = issue_pair(
+                &mut tx,
+                core,
+                family,
+                None,
+                &resources,
+                now + ABSOLUTE_REFRESH_CAP_SECS,
+                now,
+            )
+            .await?;
+            activity::record(
+                &mut tx,
+                &actor,
+                Some(row.user_id),
+                "token.issued",
+                format!("client {client_id} → {}", resources.join(", ")),
+                now,
+            )
+            .await?;
+            tx.commit().await?;
+            Ok(response(
+                core,
+                issued,
+                crate::domain::scope::MCP_SCOPE.into(),
+            ))
+        }
+        CodeDecision::ValidReplay => {
+            let revoked = tokens::revoke_families_of_code(&mut *tx, &code_hash, now).await?;
+            activity::record(
+                &mut tx,
+                &actor,
+                Some(row.user_id),
+                "token.code_replay",
+                format!("client {client_id}: {revoked} token families revoked"),
+                now,
+            )
+            .await?;
+            tx.commit().await?;
+            Err(oauth(
+                ErrorCode::InvalidGrant,
+                "the authorization code was already used",
+            ))
+        }
+        CodeDecision::Refuse(error) => Err(TokenError::OAuth(error)),
+    }
+}
+
+async fn refresh(
+    core: &Core,
+    client_id: &str,
+    presented: &str,
+    requested: &[String],
+    ip: Option<std::net::IpAddr>,
+) -> Result<TokenResponse, TokenError> {
+    let hash = SecretHash::of(presented);
+    let now = clock::now();
+    let mut tx = store::begin_write(&core.pool).await?;
+    let row = tokens::get_refresh(&mut *tx, &hash)
+        .await?
+        .ok_or_else(|| oauth(ErrorCode::InvalidGrant, "unknown refresh token"))?;
+    let record = RefreshRecord {
+        client_id: row.client_id.clone(),
+        used_at: row.used_at,
+        successor_used: row.successor_used,
+        expires_at: row.expires_at,
+        family_absolute_expiry: row.absolute_expires_at,
+        revoked: row.revoked,
+    };
+    let grace = core.config.refresh_grace.as_secs() as i64;
+    let actor = actor_for(row.user_id, client_id, ip);
+    match rotation::decide(&record, client_id, now, grace) {
+        RefreshDecision::Rotate | RefreshDecision::RetryWithinGrace => {
+            // Narrowing with `resource` is allowed; widening is not (RFC 8707 §2.2).
+            let family_resources = grants::parse_list(&row.resources);
+            let still_granted = grants::granted_slugs(&mut *tx, row.grant_id).await?;
+            let allowed: Vec<String> = family_resources
+                .into_iter()
+                .filter(|s| still_granted.contains(s))
+                .collect();
+            if let Some(extra) = requested.iter().find(|r| !allowed.contains(r)) {
+                return Err(oauth(
+                    ErrorCode::InvalidTarget,
+                    &format!("resource for '{extra}' is not granted"),
+                ));
+            }
+            let resources = if requested.is_empty() {
+                allowed
+            } else {
+                requested.to_vec()
+            };
+            tokens::mark_refresh_used(&mut *tx, &hash, now).await?;
+            let issued = issue_pair(
+                &mut tx,
+                core,
+                row.family_id,
+                Some(&hash),
+                &resources,
+                row.absolute_expires_at,
+                now,
+            )
+            .await?;
+            activity::record(
+                &mut tx,
+                &actor,
+                Some(row.user_id),
+                "token.refreshed",
+                format!("client {client_id}"),
+                now,
+            )
+            .await?;
+            tx.commit().await?;
+            Ok(response(core, issued, row.scope))
+        }
+        RefreshDecision::ReuseDetected => {
+            tokens::revoke_family(&mut *tx, row.family_id, now).await?;
+            activity::record(
+                &mut tx,
+                &actor,
+                Some(row.user_id),
+                "token.reuse_detected",
+                format!("client {client_id}: refresh token reused, family revoked"),
+                now,
+            )
+            .await?;
+            tx.commit().await?;
+            Err(oauth(
+                ErrorCode::InvalidGrant,
+                "refresh token was already used; all tokens of this grant are revoked",
+            ))
+        }
+        RefreshDecision::Refuse => Err(oauth(
+            ErrorCode::InvalidGrant,
+            "refresh token is expired, revoked or not for this client",
+        )),
+    }
+}
+
+/// Who a valid bearer token speaks for at `/mcp/{slug}`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Principal {
+    pub user: UserId,
+    pub client_id: String,
+    pub grant_id: i64,
+}
+
+/// A hash lookup, then the checks: not expired or revoked, bound to this resource, and the
+/// grant still covers the user's server with this slug.
+pub async fn validate_bearer(
+    core: &Core,
+    token: &str,
+    slug: &str,
+) -> Result<Option<Principal>, ServiceError> {
+    if !token.starts_with("gh_at_") {
+        return Ok(None);
+    }
+    let Some(row) = tokens::get_access(&core.pool, &SecretHash::of(token)).await? else {
+        return Ok(None);
+    };
+    if row.revoked
+        || clock::now() >= row.expires_at
+        || !grants::parse_list(&row.resources).iter().any(|r| r == slug)
+    {
+        return Ok(None);
+    }
+    if !grants::granted_slugs(&core.pool, row.grant_id)
+        .await?
+        .iter()
+        .any(|s| s == slug)
+    {
+        return Ok(None);
+    }
+    Ok(Some(Principal {
+        user: row.user_id,
+        client_id: row.client_id,
+        grant_id: row.grant_id,
+    }))
+}

@@ -1,0 +1,69 @@
+//! The `oauth_clients` table.
+
+use sqlx::{FromRow, SqliteExecutor};
+
+use crate::clock::UnixTime;
+use crate::domain::SecretHash;
+
+#[derive(Debug, Clone, FromRow)]
+pub struct ClientRow {
+    pub client_id: String,
+    pub secret_hash: Option<String>,
+    pub auth_method: String,
+    pub client_name: Option<String>,
+    pub client_uri: Option<String>,
+    pub redirect_uris: String,
+    pub application_type: String,
+    pub kind: String,
+    pub created_at: UnixTime,
+    pub disabled: bool,
+}
+
+impl ClientRow {
+    pub fn redirect_uri_list(&self) -> Vec<String> {
+        serde_json::from_str(&self.redirect_uris).unwrap_or_default()
+    }
+}
+
+pub struct NewClient<'a> {
+    pub client_id: &'a str,
+    pub secret_hash: Option<&'a SecretHash>,
+    pub auth_method: &'a str,
+    pub client_name: Option<&'a str>,
+    pub client_uri: Option<&'a str>,
+    pub redirect_uris: &'a [String],
+    pub application_type: &'a str,
+}
+
+pub async fn insert(
+    db: impl SqliteExecutor<'_>,
+    c: &NewClient<'_>,
+    now: UnixTime,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO oauth_clients (client_id, secret_hash, auth_method, client_name, client_uri, redirect_uris, application_type, kind, created_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, 'dcr', ?)",
+    )
+    .bind(c.client_id)
+    .bind(c.secret_hash.map(SecretHash::as_str))
+    .bind(c.auth_method)
+    .bind(c.client_name)
+    .bind(c.client_uri)
+    .bind(serde_json::to_string(c.redirect_uris).unwrap_or_else(|_| "[]".into()))
+    .bind(c.application_type)
+    .bind(now)
+    .execute(db)
+    .await?;
+    Ok(())
+}
+
+/// An enabled client by id.
+pub async fn get(
+    db: impl SqliteExecutor<'_>,
+    client_id: &str,
+) -> Result<Option<ClientRow>, sqlx::Error> {
+    sqlx::query_as("SELECT * FROM oauth_clients WHERE client_id = ? AND disabled = 0")
+        .bind(client_id)
+        .fetch_optional(db)
+        .await
+}

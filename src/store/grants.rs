@@ -1,0 +1,199 @@
+//! Authorization requests, grants (with their servers) and authorization codes.
+
+use sqlx::{FromRow, SqliteConnection, SqliteExecutor};
+
+use crate::clock::UnixTime;
+use crate::domain::{SecretHash, UserId};
+
+fn json(list: &[String]) -> String {
+    serde_json::to_string(list).unwrap_or_else(|_| "[]".into())
+}
+
+pub fn parse_list(text: &str) -> Vec<String> {
+    serde_json::from_str(text).unwrap_or_default()
+}
+
+#[derive(Debug, Clone, FromRow)]
+pub struct RequestRow {
+    pub client_id: String,
+    pub redirect_uri: String,
+    pub state: Option<String>,
+    pub code_challenge: String,
+    pub scope: String,
+    pub resources: String,
+    pub expires_at: UnixTime,
+}
+
+pub struct NewRequest<'a> {
+    pub client_id: &'a str,
+    pub redirect_uri: &'a str,
+    pub state: Option<&'a str>,
+    pub code_challenge: &'a str,
+    pub scope: &'a str,
+    pub resources: &'a [String],
+}
+
+pub async fn insert_request(
+    db: impl SqliteExecutor<'_>,
+    handle: &SecretHash,
+    r: &NewRequest<'_>,
+    now: UnixTime,
+    expires_at: UnixTime,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO authorization_requests (handle_hash, client_id, redirect_uri, state, code_challenge, scope, resources, created_at, expires_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+    )
+    .bind(handle.as_str())
+    .bind(r.client_id)
+    .bind(r.redirect_uri)
+    .bind(r.state)
+    .bind(r.code_challenge)
+    .bind(r.scope)
+    .bind(json(r.resources))
+    .bind(now)
+    .bind(expires_at)
+    .execute(db)
+    .await?;
+    Ok(())
+}
+
+const REQUEST_COLUMNS: &str =
+    "client_id, redirect_uri, state, code_challenge, scope, resources, expires_at";
+
+/// A pending request that has not expired.
+pub async fn get_request(
+    db: impl SqliteExecutor<'_>,
+    handle: &SecretHash,
+    now: UnixTime,
+) -> Result<Option<RequestRow>, sqlx::Error> {
+    sqlx::query_as(&format!("SELECT {REQUEST_COLUMNS} FROM authorization_requests WHERE handle_hash = ? AND expires_at > ?"))
+        .bind(handle.as_str())
+        .bind(now)
+        .fetch_optional(db)
+        .await
+}
+
+/// Removes and returns a pending request: a consent decision uses it exactly once.
+pub async fn take_request(
+    db: impl SqliteExecutor<'_>,
+    handle: &SecretHash,
+    now: UnixTime,
+) -> Result<Option<RequestRow>, sqlx::Error> {
+    sqlx::query_as(&format!("DELETE FROM authorization_requests WHERE handle_hash = ? AND expires_at > ? RETURNING {REQUEST_COLUMNS}"))
+        .bind(handle.as_str())
+        .bind(now)
+        .fetch_optional(db)
+        .await
+}
+
+pub async fn insert_grant(
+    conn: &mut SqliteConnection,
+    user: UserId,
+    client_id: &str,
+    scope: &str,
+    redirect_uri: &str,
+    server_ids: &[i64],
+    now: UnixTime,
+) -> Result<i64, sqlx::Error> {
+    let id: i64 = sqlx::query_scalar("INSERT INTO grants (user_id, client_id, scope, redirect_uri, created_at) VALUES (?, ?, ?, ?, ?) RETURNING id")
+        .bind(user)
+        .bind(client_id)
+        .bind(scope)
+        .bind(redirect_uri)
+        .bind(now)
+        .fetch_one(&mut *conn)
+        .await?;
+    for server in server_ids {
+        sqlx::query("INSERT INTO grant_servers (grant_id, server_id) VALUES (?, ?)")
+            .bind(id)
+            .bind(server)
+            .execute(&mut *conn)
+            .await?;
+    }
+    Ok(id)
+}
+
+pub struct NewCode<'a> {
+    pub grant_id: i64,
+    pub client_id: &'a str,
+    pub redirect_uri: &'a str,
+    pub code_challenge: &'a str,
+    pub resources: &'a [String],
+}
+
+pub async fn insert_code(
+    db: impl SqliteExecutor<'_>,
+    code: &SecretHash,
+    c: &NewCode<'_>,
+    expires_at: UnixTime,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO authorization_codes (code_hash, grant_id, client_id, redirect_uri, code_challenge, resources, expires_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?)",
+    )
+    .bind(code.as_str())
+    .bind(c.grant_id)
+    .bind(c.client_id)
+    .bind(c.redirect_uri)
+    .bind(c.code_challenge)
+    .bind(json(c.resources))
+    .bind(expires_at)
+    .execute(db)
+    .await?;
+    Ok(())
+}
+
+#[derive(Debug, Clone, FromRow)]
+pub struct CodeRow {
+    pub grant_id: i64,
+    pub client_id: String,
+    pub redirect_uri: String,
+    pub code_challenge: String,
+    pub resources: String,
+    pub expires_at: UnixTime,
+    pub used_at: Option<UnixTime>,
+    pub user_id: UserId,
+    pub grant_revoked: bool,
+}
+
+pub async fn get_code(
+    db: impl SqliteExecutor<'_>,
+    code: &SecretHash,
+) -> Result<Option<CodeRow>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT c.grant_id, c.client_id, c.redirect_uri, c.code_challenge, c.resources, c.expires_at, c.used_at,
+                g.user_id, g.revoked_at IS NOT NULL AS grant_revoked
+         FROM authorization_codes c JOIN grants g ON g.id = c.grant_id WHERE c.code_hash = ?",
+    )
+    .bind(code.as_str())
+    .fetch_optional(db)
+    .await
+}
+
+/// Marks a code used; false if another request used it first (the caller treats that as replay).
+pub async fn mark_code_used(
+    db: impl SqliteExecutor<'_>,
+    code: &SecretHash,
+    now: UnixTime,
+) -> Result<bool, sqlx::Error> {
+    let done = sqlx::query(
+        "UPDATE authorization_codes SET used_at = ? WHERE code_hash = ? AND used_at IS NULL",
+    )
+    .bind(now)
+    .bind(code.as_str())
+    .execute(db)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// The slugs of the user's servers a grant still covers (deleted servers drop out).
+pub async fn granted_slugs(
+    db: impl SqliteExecutor<'_>,
+    grant_id: i64,
+) -> Result<Vec<String>, sqlx::Error> {
+    sqlx::query_scalar("SELECT s.slug FROM grant_servers gs JOIN mcp_servers s ON s.id = gs.server_id WHERE gs.grant_id = ? ORDER BY s.slug")
+        .bind(grant_id)
+        .fetch_all(db)
+        .await
+}

@@ -1,0 +1,166 @@
+//! Token families, refresh tokens and access tokens.
+
+use sqlx::{FromRow, SqliteExecutor};
+
+use crate::clock::UnixTime;
+use crate::domain::{SecretHash, UserId};
+
+fn json(list: &[String]) -> String {
+    serde_json::to_string(list).unwrap_or_else(|_| "[]".into())
+}
+
+pub async fn insert_family(
+    db: impl SqliteExecutor<'_>,
+    grant_id: i64,
+    code: &SecretHash,
+    resources: &[String],
+    now: UnixTime,
+    absolute_expires_at: UnixTime,
+) -> Result<i64, sqlx::Error> {
+    sqlx::query_scalar("INSERT INTO token_families (grant_id, code_hash, resources, created_at, absolute_expires_at) VALUES (?, ?, ?, ?, ?) RETURNING id")
+        .bind(grant_id)
+        .bind(code.as_str())
+        .bind(json(resources))
+        .bind(now)
+        .bind(absolute_expires_at)
+        .fetch_one(db)
+        .await
+}
+
+pub async fn insert_refresh(
+    db: impl SqliteExecutor<'_>,
+    token: &SecretHash,
+    family_id: i64,
+    parent: Option<&SecretHash>,
+    now: UnixTime,
+    expires_at: UnixTime,
+) -> Result<(), sqlx::Error> {
+    sqlx::query("INSERT INTO refresh_tokens (token_hash, family_id, parent_hash, created_at, expires_at) VALUES (?, ?, ?, ?, ?)")
+        .bind(token.as_str())
+        .bind(family_id)
+        .bind(parent.map(SecretHash::as_str))
+        .bind(now)
+        .bind(expires_at)
+        .execute(db)
+        .await?;
+    Ok(())
+}
+
+pub async fn insert_access(
+    db: impl SqliteExecutor<'_>,
+    token: &SecretHash,
+    family_id: i64,
+    resources: &[String],
+    now: UnixTime,
+    expires_at: UnixTime,
+) -> Result<(), sqlx::Error> {
+    sqlx::query("INSERT INTO access_tokens (token_hash, family_id, resources, created_at, expires_at) VALUES (?, ?, ?, ?, ?)")
+        .bind(token.as_str())
+        .bind(family_id)
+        .bind(json(resources))
+        .bind(now)
+        .bind(expires_at)
+        .execute(db)
+        .await?;
+    Ok(())
+}
+
+#[derive(Debug, Clone, FromRow)]
+pub struct RefreshRow {
+    pub family_id: i64,
+    pub grant_id: i64,
+    pub user_id: UserId,
+    pub client_id: String,
+    pub scope: String,
+    pub resources: String,
+    pub used_at: Option<UnixTime>,
+    pub successor_used: bool,
+    pub expires_at: UnixTime,
+    pub absolute_expires_at: UnixTime,
+    pub revoked: bool,
+}
+
+pub async fn get_refresh(
+    db: impl SqliteExecutor<'_>,
+    token: &SecretHash,
+) -> Result<Option<RefreshRow>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT r.family_id, f.grant_id, g.user_id, g.client_id, g.scope, f.resources, r.used_at,
+                EXISTS (SELECT 1 FROM refresh_tokens c WHERE c.parent_hash = r.token_hash AND c.used_at IS NOT NULL) AS successor_used,
+                r.expires_at, f.absolute_expires_at,
+                (f.revoked_at IS NOT NULL OR g.revoked_at IS NOT NULL) AS revoked
+         FROM refresh_tokens r JOIN token_families f ON f.id = r.family_id JOIN grants g ON g.id = f.grant_id
+         WHERE r.token_hash = ?",
+    )
+    .bind(token.as_str())
+    .fetch_optional(db)
+    .await
+}
+
+/// Marks a refresh token used (first use only; later uses keep the first time).
+pub async fn mark_refresh_used(
+    db: impl SqliteExecutor<'_>,
+    token: &SecretHash,
+    now: UnixTime,
+) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE refresh_tokens SET used_at = ? WHERE token_hash = ? AND used_at IS NULL")
+        .bind(now)
+        .bind(token.as_str())
+        .execute(db)
+        .await?;
+    Ok(())
+}
+
+pub async fn revoke_family(
+    db: impl SqliteExecutor<'_>,
+    family_id: i64,
+    now: UnixTime,
+) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE token_families SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL")
+        .bind(now)
+        .bind(family_id)
+        .execute(db)
+        .await?;
+    Ok(())
+}
+
+/// Revokes every family started by this code (a replayed code, RFC 6749 §4.1.2).
+pub async fn revoke_families_of_code(
+    db: impl SqliteExecutor<'_>,
+    code: &SecretHash,
+    now: UnixTime,
+) -> Result<u64, sqlx::Error> {
+    let done = sqlx::query(
+        "UPDATE token_families SET revoked_at = ? WHERE code_hash = ? AND revoked_at IS NULL",
+    )
+    .bind(now)
+    .bind(code.as_str())
+    .execute(db)
+    .await?;
+    Ok(done.rows_affected())
+}
+
+#[derive(Debug, Clone, FromRow)]
+pub struct AccessRow {
+    pub user_id: UserId,
+    pub grant_id: i64,
+    pub client_id: String,
+    pub resources: String,
+    pub expires_at: UnixTime,
+    pub revoked: bool,
+}
+
+pub async fn get_access(
+    db: impl SqliteExecutor<'_>,
+    token: &SecretHash,
+) -> Result<Option<AccessRow>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT g.user_id, g.id AS grant_id, g.client_id, a.resources, a.expires_at,
+                (f.revoked_at IS NOT NULL OR g.revoked_at IS NOT NULL) AS revoked
+         FROM access_tokens a JOIN token_families f ON f.id = a.family_id JOIN grants g ON g.id = f.grant_id
+         WHERE a.token_hash = ?",
+    )
+    .bind(token.as_str())
+    .fetch_optional(db)
+    .await
+}
