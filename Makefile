@@ -24,14 +24,16 @@ test: setup-e2e build unit e2e
 setup:
 	@scripts/setup.sh
 
-setup-e2e:
+setup-e2e: setup
 	@scripts/setup.sh --e2e
 
 build:
 	cargo run -q -p xtask -- build
 
+# nextest runs each test in its own process: in-process servers of different tests never
+# share a runtime or process-global state.
 unit:
-	cargo test --workspace --exclude xtask --features gatehouse-app/ssr
+	cargo nextest run --workspace --exclude xtask --features gatehouse-app/ssr
 
 e2e:
 	GATEHOUSE_BIN=$(BIN) npm --prefix end2end test

@@ -25,6 +25,9 @@ if ! rustup target list --installed | grep -qx wasm32-unknown-unknown; then
 fi
 
 if [ "${1:-}" = "--e2e" ]; then
+  # The test runner (a process per test).
+  cargo nextest --version >/dev/null 2>&1 || cargo install cargo-nextest --locked
+
   # Debian's chromium, driven by Playwright (it never downloads its own browser here).
   [ -x /usr/bin/chromium ] || apt_install chromium
   have npm || apt_install nodejs npm

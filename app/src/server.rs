@@ -57,13 +57,28 @@ pub struct Server {
     pub setup_code: Option<SecretToken>,
 }
 
-/// Where the built site (wasm bundle, CSS, public files) is: `LEPTOS_SITE_ROOT`, as cargo-leptos
-/// and the Makefile set it, or `target/site`.
+/// Where the built site (wasm bundle, CSS, public files) is: `LEPTOS_SITE_ROOT` (cargo-leptos
+/// and the Makefile set it), else `site/` beside the build profile directory the binary runs
+/// from (`<target>/debug/gatehouse` → `<target>/site`, where the xtask writes it), else
+/// `target/site`. So the binary finds its pages whatever the working directory.
+fn site_root() -> String {
+    if let Ok(root) = std::env::var("LEPTOS_SITE_ROOT") {
+        return root;
+    }
+    let beside_build = std::env::current_exe()
+        .ok()
+        .and_then(|exe| Some(exe.parent()?.parent()?.join("site")))
+        .filter(|dir| dir.join("pkg").is_dir());
+    match beside_build {
+        Some(dir) => dir.display().to_string(),
+        None => "target/site".into(),
+    }
+}
+
 fn leptos_options() -> LeptosOptions {
-    let site_root = std::env::var("LEPTOS_SITE_ROOT").unwrap_or_else(|_| "target/site".into());
     LeptosOptions::builder()
         .output_name("gatehouse")
-        .site_root(site_root)
+        .site_root(site_root())
         .site_pkg_dir("pkg")
         .build()
 }

@@ -51,6 +51,7 @@ test('first run: admin from the setup code, add and delete a server, sign out an
   const row = page.locator('tr[data-slug="gmail"]');
   await expect(row).toContainText('https://gmail-mcp.example.com/mcp');
   await expect(row).toContainText(`${gh.url}/mcp/gmail`);
+  if (process.env.SCREENSHOT_DIR) await page.screenshot({ path: `${process.env.SCREENSHOT_DIR}/servers.png`, fullPage: true });
 
   await row.getByRole('button', { name: 'Delete gmail' }).click();
   await expect(page.getByRole('status')).toHaveText("Deleted server 'gmail'.");

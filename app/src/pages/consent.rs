@@ -54,9 +54,11 @@ fn Ask(v: ConsentView, csrf: String, handle: String, user: String) -> impl IntoV
         .clone()
         .or(v.client_name.clone())
         .unwrap_or_else(|| "An unnamed app".into());
+    // A known-client label comes from the redirect URI; the self-chosen name is shown beside it.
     let claimed = v
-        .client_name
-        .clone()
+        .label
+        .as_ref()
+        .and(v.client_name.clone())
         .filter(|n| Some(n) != v.label.as_ref());
     let can_approve = v.unknown_resources.is_empty() && !v.servers.is_empty();
     view! {
