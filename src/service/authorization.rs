@@ -164,7 +164,7 @@ pub async fn consent_view(
     let Some(client) = clients::get(&core.pool, &req.client_id).await? else {
         return Ok(None);
     };
-    let requested = grants::parse_list(&req.resources);
+    let requested = store::parse_list(&req.resources);
     let mine = servers::list_for_user(&core.pool, account.id).await?;
     let unknown_resources = requested
         .iter()
@@ -212,7 +212,7 @@ pub async fn decide(
     let req = grants::take_request(&mut *tx, &SecretHash::of(handle), now)
         .await?
         .ok_or_else(|| ServiceError::Invalid("this authorization request has expired or was already answered; start again from your app".into()))?;
-    let requested = grants::parse_list(&req.resources);
+    let requested = store::parse_list(&req.resources);
     let mine = servers::list_for_user(&core.pool, account.id).await?;
     let actor = account.actor(ip);
     let unknown: Vec<&String> = requested

@@ -223,7 +223,7 @@ async fn redeem_code(
         challenge: CodeChallenge::from_stored(row.code_challenge.clone()),
         expires_at: row.expires_at,
         used: row.used_at.is_some() || row.grant_revoked,
-        resources: grants::parse_list(&row.resources),
+        resources: store::parse_list(&row.resources),
     };
     let now = clock::now();
     let mut tx = store::begin_write(&core.pool).await?;
@@ -322,7 +322,7 @@ async fn refresh(
     match rotation::decide(&record, client_id, now, grace) {
         RefreshDecision::Rotate | RefreshDecision::RetryWithinGrace => {
             // Narrowing with `resource` is allowed; widening is not (RFC 8707 §2.2).
-            let family_resources = grants::parse_list(&row.resources);
+            let family_resources = store::parse_list(&row.resources);
             let still_granted = grants::granted_slugs(&mut *tx, row.grant_id).await?;
             let allowed: Vec<String> = family_resources
                 .into_iter()
@@ -409,7 +409,7 @@ pub async fn validate_bearer(
     };
     if row.revoked
         || clock::now() >= row.expires_at
-        || !grants::parse_list(&row.resources).iter().any(|r| r == slug)
+        || !store::parse_list(&row.resources).iter().any(|r| r == slug)
     {
         return Ok(None);
     }

@@ -21,7 +21,7 @@ pub struct ClientRow {
 
 impl ClientRow {
     pub fn redirect_uri_list(&self) -> Vec<String> {
-        serde_json::from_str(&self.redirect_uris).unwrap_or_default()
+        super::parse_list(&self.redirect_uris)
     }
 }
 
@@ -49,7 +49,7 @@ pub async fn insert(
     .bind(c.auth_method)
     .bind(c.client_name)
     .bind(c.client_uri)
-    .bind(serde_json::to_string(c.redirect_uris).unwrap_or_else(|_| "[]".into()))
+    .bind(super::json_list(c.redirect_uris))
     .bind(c.application_type)
     .bind(now)
     .execute(db)

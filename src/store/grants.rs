@@ -2,16 +2,9 @@
 
 use sqlx::{FromRow, SqliteConnection, SqliteExecutor};
 
+use super::json_list as json;
 use crate::clock::UnixTime;
 use crate::domain::{SecretHash, UserId};
-
-fn json(list: &[String]) -> String {
-    serde_json::to_string(list).unwrap_or_else(|_| "[]".into())
-}
-
-pub fn parse_list(text: &str) -> Vec<String> {
-    serde_json::from_str(text).unwrap_or_default()
-}
 
 #[derive(Debug, Clone, FromRow)]
 pub struct RequestRow {

@@ -64,6 +64,16 @@ pub async fn begin_write(pool: &SqlitePool) -> Result<Transaction<'static, Sqlit
     pool.begin_with("BEGIN IMMEDIATE").await
 }
 
+/// Lists of slugs or URIs are stored as JSON arrays of strings.
+pub(crate) fn json_list(list: &[String]) -> String {
+    serde_json::to_string(list).unwrap_or_else(|_| "[]".into())
+}
+
+/// Reads a JSON array column; a malformed value reads as empty (grants nothing).
+pub fn parse_list(text: &str) -> Vec<String> {
+    serde_json::from_str(text).unwrap_or_default()
+}
+
 /// True when the error is a UNIQUE constraint violation (e.g. a duplicate slug).
 pub fn is_unique_violation(err: &sqlx::Error) -> bool {
     matches!(err, sqlx::Error::Database(db) if db.is_unique_violation())

@@ -2,12 +2,9 @@
 
 use sqlx::{FromRow, SqliteExecutor};
 
+use super::json_list as json;
 use crate::clock::UnixTime;
 use crate::domain::{SecretHash, UserId};
-
-fn json(list: &[String]) -> String {
-    serde_json::to_string(list).unwrap_or_else(|_| "[]".into())
-}
 
 pub async fn insert_family(
     db: impl SqliteExecutor<'_>,
