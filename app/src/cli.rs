@@ -32,6 +32,8 @@ enum Command {
     /// Manage users' upstream MCP servers.
     #[command(subcommand)]
     Server(ServerCommand),
+    /// Delete expired codes, authorization requests, tokens, invites and sessions.
+    Cleanup,
 }
 
 #[derive(Subcommand)]
@@ -86,6 +88,7 @@ pub async fn main() -> ExitCode {
         Command::Migrate => migrate(config).await,
         Command::User(cmd) => user(config, cmd).await,
         Command::Server(cmd) => server_cmd(config, cmd).await,
+        Command::Cleanup => cleanup(config).await,
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -289,6 +292,19 @@ async fn server_cmd(config: Config, cmd: ServerCommand) -> Result<(), String> {
             }
         }
     }
+    core.pool.close().await;
+    Ok(())
+}
+
+async fn cleanup(config: Config) -> Result<(), String> {
+    let core = open(config).await?;
+    let (swept, sessions) = gatehouse::service::token_admin::cleanup(&core)
+        .await
+        .map_err(service_err)?;
+    println!(
+        "Deleted {} authorization requests, {} codes, {} access tokens, {} refresh tokens, {} token families, {} invites, {} sessions.",
+        swept.requests, swept.codes, swept.access_tokens, swept.refresh_tokens, swept.families, swept.invites, sessions
+    );
     core.pool.close().await;
     Ok(())
 }

@@ -121,3 +121,20 @@ pub struct ConsentData {
     pub ctx: PageContext,
     pub state: ConsentState,
 }
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GrantView {
+    pub id: i64,
+    pub client: String,
+    pub verified: bool,
+    pub redirect_host: String,
+    pub servers: String,
+    pub granted: String,
+    pub last_used: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClientsData {
+    pub ctx: PageContext,
+    pub grants: Vec<GrantView>,
+}

@@ -19,7 +19,7 @@ use leptos_router::components::{Redirect, Route, Router, Routes};
 use leptos_router::{path, SsrMode};
 
 use pages::{
-    activity::ActivityPage, admin::AdminPage, auth, coming, consent, not_found::NotFound,
+    activity::ActivityPage, admin::AdminPage, auth, clients, coming, consent, not_found::NotFound,
     servers::ServersPage,
 };
 
@@ -77,7 +77,7 @@ pub fn App() -> impl IntoView {
                 <Route path=path!("/invite/:token") view=auth::InvitePage ssr=ssr.clone()/>
                 <Route path=path!("/consent/:handle") view=consent::ConsentPage ssr=ssr.clone()/>
                 <Route path=path!("/servers") view=ServersPage ssr=ssr.clone()/>
-                <Route path=path!("/clients") view=coming::ClientsPage ssr=ssr.clone()/>
+                <Route path=path!("/clients") view=clients::ClientsPage ssr=ssr.clone()/>
                 <Route path=path!("/keys") view=coming::ApiKeysPage ssr=ssr.clone()/>
                 <Route path=path!("/activity") view=ActivityPage ssr=ssr.clone()/>
                 <Route path=path!("/admin") view=AdminPage ssr/>

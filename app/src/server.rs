@@ -147,18 +147,16 @@ pub fn router(core: SharedCore) -> Result<Router, StartError> {
     Ok(app)
 }
 
-/// Sweeps expired sessions and idle rate-limit keys.
+/// Every 15 minutes: delete expired codes, requests, tokens, invites and sessions, and forget
+/// idle rate-limit keys (`gatehouse cleanup` runs the same sweep once).
 fn spawn_housekeeping(core: SharedCore) {
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(Duration::from_secs(15 * 60));
         loop {
             tick.tick().await;
             core.limits.retain_recent();
-            if let Ok(store) = http::session::store(&core) {
-                use tower_sessions::session_store::ExpiredDeletion;
-                if let Err(err) = store.delete_expired().await {
-                    tracing::warn!(%err, "session sweep failed");
-                }
+            if let Err(err) = gatehouse::service::token_admin::cleanup(&core).await {
+                tracing::warn!(%err, "housekeeping sweep failed");
             }
         }
     });

@@ -54,6 +54,7 @@ where
         .merge(health::routes())
         .merge(web::routes())
         .merge(oauth::browser_routes())
+        .merge(oauth::server_routes())
         .merge(for_clients)
         .layer(tower_http::limit::RequestBodyLimitLayer::new(
             MAX_FORM_BYTES,

@@ -19,6 +19,7 @@ use crate::oauth::error::{ErrorCode, OAuthError};
 use crate::oauth::token::TokenRequest;
 use crate::service::authorization::{self, Decision, StartError};
 use crate::service::clients::{self, RegisterError};
+use crate::service::token_admin;
 use crate::service::tokens::{self, PresentedClient, TokenError};
 use crate::state::SharedCore;
 
@@ -31,6 +32,16 @@ where
     Router::new()
         .route("/register", post(register))
         .route("/token", post(token))
+        .route("/revoke", post(revoke))
+}
+
+/// Endpoints for resource servers (no CORS: a browser has no business here).
+pub fn server_routes<S>() -> Router<S>
+where
+    SharedCore: FromRef<S>,
+    S: Clone + Send + Sync + 'static,
+{
+    Router::new().route("/introspect", post(introspect))
 }
 
 /// Endpoints the user's browser visits (never CORS).
@@ -119,20 +130,9 @@ async fn token(
         ))
         .into_response();
     };
-    let presented = match basic_credentials(&headers) {
-        Some(Ok((id, secret))) => PresentedClient {
-            client_id: Some(id),
-            secret: Some(secret),
-            via_basic: true,
-        },
-        Some(Err(())) => {
-            return JsonError {
-                error: OAuthError::new(ErrorCode::InvalidClient, "malformed Basic credentials"),
-                basic_challenge: true,
-            }
-            .into_response()
-        }
-        None => PresentedClient::default(),
+    let presented = match presented_client(&headers, None) {
+        Ok(p) => p,
+        Err(e) => return e.into_response(),
     };
     let via_basic = presented.via_basic;
     let request = match TokenRequest::from_pairs(pairs) {
@@ -141,12 +141,113 @@ async fn token(
     };
     match tokens::exchange(&core, request, presented, Some(ip)).await {
         Ok(issued) => no_store(Json(issued).into_response()),
-        Err(TokenError::OAuth(error)) => JsonError {
+        Err(e) => token_error(e, via_basic),
+    }
+}
+
+/// The client's credentials: HTTP Basic if present, else `client_id`/`client_secret` from
+/// the body pairs (when given; the token endpoint reads them through `TokenRequest`).
+fn presented_client(
+    headers: &HeaderMap,
+    pairs: Option<&[(String, String)]>,
+) -> Result<PresentedClient, JsonError> {
+    match basic_credentials(headers) {
+        Some(Ok((id, secret))) => Ok(PresentedClient {
+            client_id: Some(id),
+            secret: Some(secret),
+            via_basic: true,
+        }),
+        Some(Err(())) => Err(JsonError {
+            error: OAuthError::new(ErrorCode::InvalidClient, "malformed Basic credentials"),
+            basic_challenge: true,
+        }),
+        None => {
+            let field = |name: &str| {
+                pairs?
+                    .iter()
+                    .find(|(k, _)| k == name)
+                    .map(|(_, v)| v.clone())
+                    .filter(|v| !v.is_empty())
+            };
+            Ok(PresentedClient {
+                client_id: field("client_id"),
+                secret: field("client_secret"),
+                via_basic: false,
+            })
+        }
+    }
+}
+
+type FormPairs = Result<Form<Vec<(String, String)>>, axum::extract::rejection::FormRejection>;
+
+/// The `token` parameter of /revoke and /introspect, with the client's credentials.
+fn token_form(
+    headers: &HeaderMap,
+    form: FormPairs,
+) -> Result<(String, PresentedClient), JsonError> {
+    let Ok(Form(pairs)) = form else {
+        return Err(OAuthError::new(
+            ErrorCode::InvalidRequest,
+            "the body must be application/x-www-form-urlencoded",
+        )
+        .into());
+    };
+    let presented = presented_client(headers, Some(&pairs))?;
+    let token = pairs
+        .iter()
+        .find(|(k, _)| k == "token")
+        .map(|(_, v)| v.clone())
+        .filter(|t| !t.is_empty());
+    let token = token.ok_or_else(|| {
+        JsonError::from(OAuthError::new(
+            ErrorCode::InvalidRequest,
+            "token is required",
+        ))
+    })?;
+    Ok((token, presented))
+}
+
+fn token_error(err: TokenError, via_basic: bool) -> Response {
+    match err {
+        TokenError::OAuth(error) => JsonError {
             error,
             basic_challenge: via_basic,
         }
         .into_response(),
-        Err(TokenError::Service(e)) => JsonError::from(e).into_response(),
+        TokenError::Service(e) => JsonError::from(e).into_response(),
+    }
+}
+
+async fn revoke(
+    State(core): State<SharedCore>,
+    ClientIp(ip): ClientIp,
+    headers: HeaderMap,
+    form: FormPairs,
+) -> Response {
+    let (token, presented) = match token_form(&headers, form) {
+        Ok(v) => v,
+        Err(e) => return e.into_response(),
+    };
+    let via_basic = presented.via_basic;
+    match token_admin::revoke(&core, presented, &token, Some(ip)).await {
+        Ok(()) => no_store(StatusCode::OK.into_response()),
+        Err(e) => token_error(e, via_basic),
+    }
+}
+
+async fn introspect(
+    State(core): State<SharedCore>,
+    headers: HeaderMap,
+    form: FormPairs,
+) -> Response {
+    let (token, presented) = match token_form(&headers, form) {
+        Ok(v) => v,
+        Err(e) => return e.into_response(),
+    };
+    let via_basic = presented.via_basic;
+    match token_admin::introspect(&core, presented, &token).await {
+        Ok(answer) => no_store(Json(answer).into_response()),
+        Err(e) => token_error(e, via_basic),
     }
 }
 

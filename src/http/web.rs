@@ -12,7 +12,7 @@ use tower_sessions::Session;
 use super::client_ip::ClientIp;
 use super::error::WebError;
 use super::session::{self, FlashKind, SignedIn};
-use crate::service::{accounts, authorization, servers, ServiceError};
+use crate::service::{accounts, authorization, servers, token_admin, ServiceError};
 use crate::state::SharedCore;
 
 pub fn routes<S>() -> Router<S>
@@ -29,6 +29,7 @@ where
         .route("/admin/users", post(invite_user))
         .route("/servers", post(add_server))
         .route("/servers/{slug}/delete", post(delete_server))
+        .route("/clients/{grant}/revoke", post(revoke_grant))
 }
 
 /// A form whose `_csrf` field matched the session's token; the rest deserializes into `T`.
@@ -317,4 +318,20 @@ async fn delete_server(
         .await
         .map(|()| format!("Deleted server '{slug}'."));
     finish(&session, outcome, "/servers", "/servers").await
+}
+
+async fn revoke_grant(
+    State(core): State<SharedCore>,
+    ClientIp(ip): ClientIp,
+    SignedIn(account): SignedIn,
+    Path(grant): Path<i64>,
+    CsrfForm(Empty {}, session): CsrfForm<Empty>,
+) -> Result<Response, WebError> {
+    let outcome = token_admin::revoke_grant(&core, &account.actor(Some(ip)), grant)
+        .await
+        .map(|()| {
+            "Access revoked. The app's tokens stopped working; it must ask again to reconnect."
+                .to_owned()
+        });
+    finish(&session, outcome, "/clients", "/clients").await
 }

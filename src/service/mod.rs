@@ -6,6 +6,7 @@ pub mod activity;
 pub mod authorization;
 pub mod clients;
 pub mod servers;
+pub mod token_admin;
 pub mod tokens;
 
 use std::net::IpAddr;

@@ -57,7 +57,10 @@ fn oauth(code: ErrorCode, text: &str) -> TokenError {
 }
 
 /// RFC 6749 §2.3: public clients send only their id; confidential ones must prove the secret.
-async fn authenticate(core: &Core, presented: &PresentedClient) -> Result<String, TokenError> {
+pub(crate) async fn authenticate(
+    core: &Core,
+    presented: &PresentedClient,
+) -> Result<String, TokenError> {
     let id = presented
         .client_id
         .as_deref()
@@ -240,6 +243,7 @@ async fn redeem_code(
     let actor = actor_for(row.user_id, client_id, ip);
     match decision {
         CodeDecision::Issue { resources } => {
+            grants::touch(&mut *tx, row.grant_id, now).await?;
             let family = tokens::insert_family(
                 &mut *tx,
                 row.grant_id,
@@ -340,6 +344,7 @@ async fn refresh(
                 requested.to_vec()
             };
             tokens::mark_refresh_used(&mut *tx, &hash, now).await?;
+            grants::touch(&mut *tx, row.grant_id, now).await?;
             let issued = issue_pair(
                 &mut tx,
                 core,

@@ -190,3 +190,62 @@ pub async fn granted_slugs(
         .fetch_all(db)
         .await
 }
+
+/// A user's active grants, newest first, with their client and servers.
+#[derive(Debug, Clone, FromRow)]
+pub struct GrantRow {
+    pub id: i64,
+    pub client_id: String,
+    pub client_name: Option<String>,
+    pub client_kind: String,
+    pub redirect_uri: String,
+    pub created_at: UnixTime,
+    pub last_used_at: Option<UnixTime>,
+    pub servers: Option<String>,
+}
+
+pub async fn list_for_user(
+    db: impl SqliteExecutor<'_>,
+    user: UserId,
+) -> Result<Vec<GrantRow>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT g.id, g.client_id, c.client_name, c.kind AS client_kind, g.redirect_uri, g.created_at, g.last_used_at,
+                (SELECT group_concat(s.slug, ', ') FROM grant_servers gs JOIN mcp_servers s ON s.id = gs.server_id WHERE gs.grant_id = g.id) AS servers
+         FROM grants g JOIN oauth_clients c ON c.client_id = g.client_id
+         WHERE g.user_id = ? AND g.revoked_at IS NULL ORDER BY g.created_at DESC, g.id DESC",
+    )
+    .bind(user)
+    .fetch_all(db)
+    .await
+}
+
+/// Revokes one of the user's grants; false if the user has no such active grant.
+pub async fn revoke(
+    db: impl SqliteExecutor<'_>,
+    user: UserId,
+    grant_id: i64,
+    now: UnixTime,
+) -> Result<bool, sqlx::Error> {
+    let done = sqlx::query(
+        "UPDATE grants SET revoked_at = ? WHERE id = ? AND user_id = ? AND revoked_at IS NULL",
+    )
+    .bind(now)
+    .bind(grant_id)
+    .bind(user)
+    .execute(db)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+pub async fn touch(
+    db: impl SqliteExecutor<'_>,
+    grant_id: i64,
+    now: UnixTime,
+) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE grants SET last_used_at = ? WHERE id = ?")
+        .bind(now)
+        .bind(grant_id)
+        .execute(db)
+        .await?;
+    Ok(())
+}

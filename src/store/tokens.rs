@@ -161,3 +161,93 @@ pub async fn get_access(
     .fetch_optional(db)
     .await
 }
+
+/// The family and client of a refresh or access token (for revocation and introspection).
+#[derive(Debug, Clone, FromRow)]
+pub struct TokenOwner {
+    pub family_id: i64,
+    pub client_id: String,
+    pub user_id: UserId,
+    pub resources: String,
+    pub created_at: UnixTime,
+    pub expires_at: UnixTime,
+    pub active: bool,
+}
+
+pub async fn refresh_owner(
+    db: impl SqliteExecutor<'_>,
+    token: &SecretHash,
+    now: UnixTime,
+) -> Result<Option<TokenOwner>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT r.family_id, g.client_id, g.user_id, f.resources, r.created_at, MIN(r.expires_at, f.absolute_expires_at) AS expires_at,
+                (f.revoked_at IS NULL AND g.revoked_at IS NULL AND r.expires_at > ?2 AND f.absolute_expires_at > ?2
+                 AND NOT EXISTS (SELECT 1 FROM refresh_tokens c WHERE c.parent_hash = r.token_hash AND c.used_at IS NOT NULL)) AS active
+         FROM refresh_tokens r JOIN token_families f ON f.id = r.family_id JOIN grants g ON g.id = f.grant_id
+         WHERE r.token_hash = ?1",
+    )
+    .bind(token.as_str())
+    .bind(now)
+    .fetch_optional(db)
+    .await
+}
+
+pub async fn access_owner(
+    db: impl SqliteExecutor<'_>,
+    token: &SecretHash,
+    now: UnixTime,
+) -> Result<Option<TokenOwner>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT a.family_id, g.client_id, g.user_id, a.resources, a.created_at, a.expires_at,
+                (f.revoked_at IS NULL AND g.revoked_at IS NULL AND a.expires_at > ?2) AS active
+         FROM access_tokens a JOIN token_families f ON f.id = a.family_id JOIN grants g ON g.id = f.grant_id
+         WHERE a.token_hash = ?1",
+    )
+    .bind(token.as_str())
+    .bind(now)
+    .fetch_optional(db)
+    .await
+}
+
+/// Ends one access token (revoking an access token alone leaves its family alive).
+pub async fn delete_access(
+    db: impl SqliteExecutor<'_>,
+    token: &SecretHash,
+) -> Result<(), sqlx::Error> {
+    sqlx::query("DELETE FROM access_tokens WHERE token_hash = ?")
+        .bind(token.as_str())
+        .execute(db)
+        .await?;
+    Ok(())
+}
+
+/// Rows removed by a sweep, by kind.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Swept {
+    pub requests: u64,
+    pub codes: u64,
+    pub access_tokens: u64,
+    pub refresh_tokens: u64,
+    pub families: u64,
+    pub invites: u64,
+}
+
+/// Deletes what can never be used again. Codes are kept a day past expiry so a late replay is
+/// still recognised; revoked families go once none of their refresh tokens could be presented.
+pub async fn sweep(conn: &mut sqlx::SqliteConnection, now: UnixTime) -> Result<Swept, sqlx::Error> {
+    let mut run = async |sql: &str| -> Result<u64, sqlx::Error> {
+        Ok(sqlx::query(sql)
+            .bind(now)
+            .execute(&mut *conn)
+            .await?
+            .rows_affected())
+    };
+    Ok(Swept {
+        requests: run("DELETE FROM authorization_requests WHERE expires_at <= ?").await?,
+        codes: run("DELETE FROM authorization_codes WHERE expires_at <= ? - 86400").await?,
+        access_tokens: run("DELETE FROM access_tokens WHERE expires_at <= ?").await?,
+        refresh_tokens: run("DELETE FROM refresh_tokens WHERE expires_at <= ?").await?,
+        families: run("DELETE FROM token_families WHERE absolute_expires_at <= ? OR (revoked_at IS NOT NULL AND NOT EXISTS (SELECT 1 FROM refresh_tokens r WHERE r.family_id = token_families.id) AND NOT EXISTS (SELECT 1 FROM access_tokens a WHERE a.family_id = token_families.id))").await?,
+        invites: run("DELETE FROM invites WHERE expires_at <= ?").await?,
+    })
+}

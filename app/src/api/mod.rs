@@ -3,5 +3,6 @@
 pub mod activity;
 pub mod admin;
 pub mod auth;
+pub mod clients;
 pub mod consent;
 pub mod servers;

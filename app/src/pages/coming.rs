@@ -20,16 +20,6 @@ fn Coming(title: &'static str, text: &'static str) -> impl IntoView {
 }
 
 #[component]
-pub fn ClientsPage() -> impl IntoView {
-    view! {
-        <Coming
-            title="AI clients"
-            text="AI clients (ChatGPT, Claude, Cursor, VS Code, …) you have approved through Gatehouse will be listed here: the client, its redirect host, the servers it may use, when it last connected, and a Revoke button that ends its access at once."
-        />
-    }
-}
-
-#[component]
 pub fn ApiKeysPage() -> impl IntoView {
     view! {
         <Coming

@@ -3,6 +3,7 @@
 pub mod activity;
 pub mod admin;
 pub mod auth;
+pub mod clients;
 pub mod coming;
 pub mod consent;
 pub mod not_found;

@@ -138,6 +138,13 @@ fn user_and_server_commands() {
     );
     assert!(!out.status.success());
 
+    let out = gatehouse(d, &["cleanup"], None);
+    assert!(
+        out.status.success() && text(&out).0.starts_with("Deleted 0 authorization requests"),
+        "{:?}",
+        text(&out)
+    );
+
     let out = gatehouse(d, &["user", "list"], None);
     let listing = text(&out).0;
     assert!(
@@ -172,7 +179,7 @@ fn help_and_usage_errors() {
         .unwrap();
     assert!(out.status.success());
     let help = String::from_utf8_lossy(&out.stdout);
-    for cmd in ["serve", "migrate", "user", "server"] {
+    for cmd in ["serve", "migrate", "user", "server", "cleanup"] {
         assert!(help.contains(cmd), "{help}");
     }
     let out = Command::new(env!("CARGO_BIN_EXE_gatehouse"))

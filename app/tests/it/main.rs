@@ -9,5 +9,6 @@ mod accounts;
 mod cli;
 mod durability;
 mod oauth;
+mod revocation;
 mod security;
 mod servers;

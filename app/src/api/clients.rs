@@ -1,0 +1,41 @@
+//! Data for the AI clients page: the signed-in user's grants.
+
+use leptos::prelude::*;
+
+use crate::dto::ClientsData;
+use crate::error::AppError;
+
+#[server(endpoint = "clients_page")]
+pub async fn clients_page() -> Result<ClientsData, AppError> {
+    use crate::dto::GrantView;
+    use gatehouse::clock::format_utc;
+    use gatehouse::domain::RedirectUri;
+    use gatehouse::oauth::client_registration::preset_label;
+
+    let core = crate::ssr::core()?;
+    let (ctx, _, actor) = crate::ssr::signed_in_context().await?;
+    let rows = gatehouse::service::token_admin::list_grants(&core, &actor).await?;
+    let grants = rows
+        .into_iter()
+        .map(|g| {
+            let label = preset_label(&g.redirect_uri).map(str::to_owned);
+            GrantView {
+                id: g.id,
+                client: label
+                    .or(g.client_name)
+                    .unwrap_or_else(|| g.client_id.clone()),
+                verified: g.client_kind == "cimd",
+                redirect_host: RedirectUri::parse(&g.redirect_uri)
+                    .map(|r| r.display_host())
+                    .unwrap_or_default(),
+                servers: g.servers.unwrap_or_else(|| "(none left)".into()),
+                granted: format_utc(g.created_at),
+                last_used: g
+                    .last_used_at
+                    .map(format_utc)
+                    .unwrap_or_else(|| "never".into()),
+            }
+        })
+        .collect();
+    Ok(ClientsData { ctx, grants })
+}

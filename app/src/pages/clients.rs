@@ -1,0 +1,50 @@
+//! AI clients: the apps the user approved, what they may use, and Revoke.
+
+use leptos::prelude::*;
+
+use crate::api::clients::clients_page;
+use crate::components::{page_view, CsrfField, Layout};
+use crate::dto::ClientsData;
+
+#[component]
+pub fn ClientsPage() -> impl IntoView {
+    let data = Resource::new(|| (), |_| clients_page());
+    page_view(data, |d: ClientsData| {
+        let csrf = d.ctx.csrf.clone();
+        view! {
+            <Layout ctx=d.ctx.clone() title="AI clients">
+                <p class="lede">"Apps you approved to use your servers through Gatehouse. Revoking ends an app's access at once; other people using the same app are not affected."</p>
+                {if d.grants.is_empty() {
+                    view! { <p class="empty">"No AI client has access yet. Give an app a Gatehouse URL from the Servers page; you will be asked to approve it here."</p> }.into_any()
+                } else {
+                    view! {
+                        <table class="list" id="grants">
+                            <thead><tr><th scope="col">"App"</th><th scope="col">"Redirects to"</th><th scope="col">"Servers"</th><th scope="col">"Approved"</th><th scope="col">"Last token"</th><th scope="col"><span class="sr-only">"Actions"</span></th></tr></thead>
+                            <tbody>
+                                {d.grants.iter().cloned().map(|g| {
+                                    let csrf = csrf.clone();
+                                    let label = format!("Revoke {}", g.client);
+                                    view! {
+                                        <tr data-grant=g.id.to_string()>
+                                            <th scope="row">{g.client}{(!g.verified).then(|| view! { " " <span class="badge warn">"unverified"</span> })}</th>
+                                            <td>{g.redirect_host}</td>
+                                            <td><code>{g.servers}</code></td>
+                                            <td>{g.granted}</td>
+                                            <td>{g.last_used}</td>
+                                            <td>
+                                                <form method="post" action=format!("/clients/{}/revoke", g.id)>
+                                                    <CsrfField token=csrf/>
+                                                    <button type="submit" class="danger" aria-label=label>"Revoke"</button>
+                                                </form>
+                                            </td>
+                                        </tr>
+                                    }
+                                }).collect_view()}
+                            </tbody>
+                        </table>
+                    }.into_any()
+                }}
+            </Layout>
+        }
+    })
+}

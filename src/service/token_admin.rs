@@ -1,0 +1,194 @@
+//! Revocation (RFC 7009) and introspection (RFC 7662) for clients, and the user's own view
+//! and revocation of grants (the AI clients page).
+
+use serde::Serialize;
+
+use super::tokens::{authenticate, PresentedClient, TokenError};
+use super::{activity, Actor, ServiceError};
+use crate::clock;
+use crate::domain::SecretHash;
+use crate::oauth::error::{ErrorCode, OAuthError};
+use crate::state::Core;
+use crate::store::{self, clients, grants, tokens};
+
+/// RFC 7009 §2: unknown tokens and other clients' tokens answer 200 and change nothing (the
+/// answer must not reveal whether a token exists). A refresh token takes its whole family —
+/// its access tokens included (§2.1); an access token goes alone.
+pub async fn revoke(
+    core: &Core,
+    presented: PresentedClient,
+    token: &str,
+    ip: Option<std::net::IpAddr>,
+) -> Result<(), TokenError> {
+    let client_id = authenticate(core, &presented).await?;
+    let hash = SecretHash::of(token);
+    let now = clock::now();
+    let mut tx = store::begin_write(&core.pool).await?;
+    let (owner, is_refresh) = match tokens::refresh_owner(&mut *tx, &hash, now).await? {
+        Some(owner) => (Some(owner), true),
+        None => (tokens::access_owner(&mut *tx, &hash, now).await?, false),
+    };
+    let Some(owner) = owner.filter(|o| o.client_id == client_id) else {
+        return Ok(());
+    };
+    if is_refresh {
+        tokens::revoke_family(&mut *tx, owner.family_id, now).await?;
+    } else {
+        tokens::delete_access(&mut *tx, &hash).await?;
+    }
+    let actor = Actor {
+        user: Some(owner.user_id),
+        name: format!("client {client_id}"),
+        is_admin: false,
+        ip,
+    };
+    let what = if is_refresh {
+        "refresh token and its family"
+    } else {
+        "access token"
+    };
+    activity::record(
+        &mut tx,
+        &actor,
+        Some(owner.user_id),
+        "token.revoked",
+        format!("client {client_id} revoked its {what}"),
+        now,
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+#[derive(Debug, Serialize)]
+pub struct Introspection {
+    pub active: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub client_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub scope: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub token_type: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub exp: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub iat: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sub: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub aud: Option<Vec<String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub iss: Option<String>,
+}
+
+impl Introspection {
+    fn inactive() -> Self {
+        Self {
+            active: false,
+            client_id: None,
+            scope: None,
+            token_type: None,
+            exp: None,
+            iat: None,
+            sub: None,
+            aud: None,
+            iss: None,
+        }
+    }
+}
+
+/// RFC 7662: only confidential clients may ask, and only about their own tokens; anything
+/// else reads `active: false`.
+pub async fn introspect(
+    core: &Core,
+    presented: PresentedClient,
+    token: &str,
+) -> Result<Introspection, TokenError> {
+    let client_id = authenticate(core, &presented).await?;
+    let client = clients::get(&core.pool, &client_id).await?.ok_or_else(|| {
+        TokenError::OAuth(OAuthError::new(ErrorCode::InvalidClient, "unknown client"))
+    })?;
+    if client.secret_hash.is_none() {
+        return Err(TokenError::OAuth(OAuthError::new(
+            ErrorCode::InvalidClient,
+            "introspection needs a confidential client",
+        )));
+    }
+    let hash = SecretHash::of(token);
+    let now = clock::now();
+    let (owner, token_type) = match tokens::access_owner(&core.pool, &hash, now).await? {
+        Some(owner) => (Some(owner), "Bearer"),
+        None => (
+            tokens::refresh_owner(&core.pool, &hash, now).await?,
+            "refresh_token",
+        ),
+    };
+    let Some(owner) = owner.filter(|o| o.active && o.client_id == client_id) else {
+        return Ok(Introspection::inactive());
+    };
+    let issuer = core.public_url.issuer();
+    let aud = store::parse_list(&owner.resources)
+        .iter()
+        .map(|slug| format!("{issuer}/mcp/{slug}"))
+        .collect();
+    Ok(Introspection {
+        active: true,
+        client_id: Some(client_id),
+        scope: Some(crate::domain::scope::MCP_SCOPE.into()),
+        token_type: Some(token_type),
+        exp: Some(owner.expires_at),
+        iat: Some(owner.created_at),
+        sub: Some(owner.user_id.to_string()),
+        aud: Some(aud),
+        iss: Some(issuer),
+    })
+}
+
+/// The signed-in user's grants (AI clients page).
+pub async fn list_grants(
+    core: &Core,
+    actor: &Actor,
+) -> Result<Vec<grants::GrantRow>, ServiceError> {
+    let user = actor.user.ok_or(ServiceError::Forbidden)?;
+    Ok(grants::list_for_user(&core.pool, user).await?)
+}
+
+/// Ends one of the user's grants at once: every token issued under it stops working. The
+/// client itself (shared by other users, e.g. ChatGPT) is untouched.
+pub async fn revoke_grant(core: &Core, actor: &Actor, grant_id: i64) -> Result<(), ServiceError> {
+    let user = actor.user.ok_or(ServiceError::Forbidden)?;
+    let now = clock::now();
+    let mut tx = store::begin_write(&core.pool).await?;
+    if !grants::revoke(&mut *tx, user, grant_id, now).await? {
+        return Err(ServiceError::NotFound);
+    }
+    activity::record(
+        &mut tx,
+        actor,
+        Some(user),
+        "grant.revoked",
+        format!("grant {grant_id}"),
+        now,
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Deletes expired codes, requests, tokens, invites and sessions (also run periodically).
+pub async fn cleanup(core: &Core) -> Result<(tokens::Swept, u64), ServiceError> {
+    let now = clock::now();
+    let mut tx = store::begin_write(&core.pool).await?;
+    let swept = tokens::sweep(&mut tx, now).await?;
+    // The session store writes expiry as an SQLite date-time text.
+    let sessions = sqlx::query(&format!(
+        "DELETE FROM {} WHERE datetime(expiry_date) < datetime(?, 'unixepoch')",
+        store::SESSIONS_TABLE
+    ))
+    .bind(now)
+    .execute(&mut *tx)
+    .await?
+    .rows_affected();
+    tx.commit().await?;
+    Ok((swept, sessions))
+}
