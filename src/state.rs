@@ -15,6 +15,7 @@ pub struct Core {
     /// The issuer origin, resolved against the bound address.
     pub public_url: PublicUrl,
     pub limits: Limits,
+    pub bearer_cache: crate::service::bearer_cache::BearerCache,
     /// Hash of the one-time setup code, while no account exists.
     setup_code: Mutex<Option<SecretHash>>,
 }
@@ -28,6 +29,7 @@ impl Core {
             config,
             public_url,
             limits: Limits::default(),
+            bearer_cache: Default::default(),
             setup_code: Mutex::new(None),
         }
     }

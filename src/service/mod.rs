@@ -4,6 +4,7 @@
 pub mod accounts;
 pub mod activity;
 pub mod authorization;
+pub mod bearer_cache;
 pub mod clients;
 pub mod servers;
 pub mod token_admin;

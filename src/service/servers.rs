@@ -100,5 +100,7 @@ pub async fn delete(core: &Core, actor: &Actor, slug: &str) -> Result<(), Servic
     )
     .await?;
     tx.commit().await?;
+    // Grants lose the server with it (ON DELETE CASCADE); cached validations must too.
+    core.bearer_cache.clear();
     Ok(())
 }

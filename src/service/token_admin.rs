@@ -57,6 +57,7 @@ pub async fn revoke(
     )
     .await?;
     tx.commit().await?;
+    core.bearer_cache.clear();
     Ok(())
 }
 
@@ -172,6 +173,7 @@ pub async fn revoke_grant(core: &Core, actor: &Actor, grant_id: i64) -> Result<(
     )
     .await?;
     tx.commit().await?;
+    core.bearer_cache.clear();
     Ok(())
 }
 

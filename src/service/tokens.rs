@@ -281,6 +281,7 @@ async fn redeem_code(
         }
         CodeDecision::ValidReplay => {
             let revoked = tokens::revoke_families_of_code(&mut *tx, &code_hash, now).await?;
+            core.bearer_cache.clear();
             activity::record(
                 &mut tx,
                 &actor,
@@ -369,6 +370,7 @@ async fn refresh(
         }
         RefreshDecision::ReuseDetected => {
             tokens::revoke_family(&mut *tx, row.family_id, now).await?;
+            core.bearer_cache.clear();
             activity::record(
                 &mut tx,
                 &actor,
@@ -409,7 +411,12 @@ pub async fn validate_bearer(
     if !token.starts_with("gh_at_") {
         return Ok(None);
     }
-    let Some(row) = tokens::get_access(&core.pool, &SecretHash::of(token)).await? else {
+    let hash = SecretHash::of(token);
+    let started = std::time::Instant::now();
+    if let Some(hit) = core.bearer_cache.get(hash.as_str(), slug, started) {
+        return Ok(Some(hit));
+    }
+    let Some(row) = tokens::get_access(&core.pool, &hash).await? else {
         return Ok(None);
     };
     if row.revoked
@@ -425,9 +432,12 @@ pub async fn validate_bearer(
     {
         return Ok(None);
     }
-    Ok(Some(Principal {
+    let principal = Principal {
         user: row.user_id,
         client_id: row.client_id,
         grant_id: row.grant_id,
-    }))
+    };
+    core.bearer_cache
+        .put(hash.as_str(), slug, principal.clone(), started);
+    Ok(Some(principal))
 }

@@ -317,3 +317,27 @@ async fn metadata_names_revocation_and_introspection() {
         format!("{}/introspect", app.base)
     );
 }
+
+#[tokio::test]
+async fn cached_validation_never_outlives_a_revocation_in_this_process() {
+    let (app, admin, client) = ready().await;
+    let t = tokens_for_gmail(&app, &admin, &client).await;
+    let at = t["access_token"].as_str().unwrap();
+    assert_eq!(
+        mcp_status(&app, "gmail", at).await,
+        StatusCode::NOT_IMPLEMENTED,
+        "validated and cached"
+    );
+    let grant: i64 = sqlx::query_scalar("SELECT id FROM grants")
+        .fetch_one(&app.core.pool)
+        .await
+        .unwrap();
+    admin
+        .submit("/clients", &format!("/clients/{grant}/revoke"), &[])
+        .await;
+    assert_eq!(
+        mcp_status(&app, "gmail", at).await,
+        StatusCode::UNAUTHORIZED,
+        "the cache was cleared by the revocation"
+    );
+}
