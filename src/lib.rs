@@ -6,6 +6,7 @@ pub mod clock;
 pub mod config;
 pub mod domain;
 pub mod http;
+pub mod net;
 pub mod oauth;
 pub mod password;
 pub mod rate_limit;

@@ -6,6 +6,7 @@ use sqlx::SqlitePool;
 
 use crate::config::{Config, PublicUrl};
 use crate::domain::{SecretHash, SecretToken};
+use crate::net::{GuardedClient, NetError, SystemLookup};
 use crate::rate_limit::Limits;
 use crate::store;
 
@@ -16,6 +17,10 @@ pub struct Core {
     pub public_url: PublicUrl,
     pub limits: Limits,
     pub bearer_cache: crate::service::bearer_cache::BearerCache,
+    /// Upstream and vault traffic (allow-list: `GATEHOUSE_ALLOW_PRIVATE_NETWORKS`).
+    pub http: GuardedClient,
+    /// Client ID Metadata Document fetches (allow-list: `GATEHOUSE_CIMD_ALLOW_PRIVATE_NETWORKS`).
+    pub cimd_http: GuardedClient,
     /// Hash of the one-time setup code, while no account exists.
     setup_code: Mutex<Option<SecretHash>>,
 }
@@ -23,15 +28,28 @@ pub struct Core {
 pub type SharedCore = Arc<Core>;
 
 impl Core {
-    pub fn new(pool: SqlitePool, config: Config, public_url: PublicUrl) -> Self {
-        Self {
+    pub fn new(pool: SqlitePool, config: Config, public_url: PublicUrl) -> Result<Self, NetError> {
+        let ca = config.extra_ca_file.as_deref();
+        let http = GuardedClient::new(
+            config.allow_private_networks.clone(),
+            ca,
+            Arc::new(SystemLookup),
+        )?;
+        let cimd_http = GuardedClient::new(
+            config.cimd_allow_private_networks.clone(),
+            ca,
+            Arc::new(SystemLookup),
+        )?;
+        Ok(Self {
             pool,
             config,
             public_url,
             limits: Limits::default(),
             bearer_cache: Default::default(),
+            http,
+            cimd_http,
             setup_code: Mutex::new(None),
-        }
+        })
     }
 
     /// Generates the one-time setup code when no account exists yet; the caller prints it.

@@ -140,7 +140,8 @@ async fn open(config: Config) -> Result<Core, String> {
     let pool = store::connect(&config).await.map_err(|e| e.to_string())?;
     store::migrate(&pool).await.map_err(|e| e.to_string())?;
     let public_url = config.public_url_for(config.bind);
-    Ok(Core::new(pool, config, public_url))
+    Core::new(pool, config, public_url)
+        .map_err(|e| format!("GATEHOUSE_EXTRA_CA_FILE: {e}. Fix: point it at a PEM certificate"))
 }
 
 async fn migrate(config: Config) -> Result<(), String> {

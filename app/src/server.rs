@@ -96,7 +96,12 @@ pub async fn build(config: Config) -> Result<Server, StartError> {
     let public_url = config.public_url_for(addr);
     let pool = store::connect(&config).await?;
     store::migrate(&pool).await?;
-    let core: SharedCore = Arc::new(Core::new(pool, config, public_url));
+    let core = Core::new(pool, config, public_url).map_err(|e| {
+        StartError::Other(format!(
+            "GATEHOUSE_EXTRA_CA_FILE: {e}. Fix: point it at a PEM certificate"
+        ))
+    })?;
+    let core: SharedCore = Arc::new(core);
     let setup_code = core
         .issue_setup_code()
         .await

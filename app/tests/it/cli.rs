@@ -188,3 +188,26 @@ fn help_and_usage_errors() {
         .unwrap();
     assert_eq!(out.status.code(), Some(2), "usage errors exit 2");
 }
+
+#[test]
+fn unreadable_extra_ca_stops_start_up_clearly() {
+    let dir = tempfile::tempdir().unwrap();
+    let pem = dir.path().join("ca.pem");
+    std::fs::write(
+        &pem,
+        "-----BEGIN CERTIFICATE-----\nnot base64 at all\n-----END CERTIFICATE-----\n",
+    )
+    .unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_gatehouse"))
+        .args(["migrate"])
+        .env("GATEHOUSE_DATA_DIR", dir.path())
+        .env("GATEHOUSE_EXTRA_CA_FILE", &pem)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("GATEHOUSE_EXTRA_CA_FILE") && err.contains("Fix:"),
+        "{err}"
+    );
+}
