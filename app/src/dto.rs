@@ -98,6 +98,8 @@ pub struct ConsentView {
     pub client_name: Option<String>,
     pub client_id: String,
     pub verified: bool,
+    /// The host serving a metadata-document client's identity (verified).
+    pub identity_host: Option<String>,
     /// A known client recognised by its redirect URI (e.g. "ChatGPT").
     pub label: Option<String>,
     pub redirect_host: String,

@@ -1,5 +1,6 @@
 //! Typed domain values: each parses on construction, so holding one proves it is valid.
 
+mod client_id;
 mod password;
 mod pkce;
 mod redirect_uri;
@@ -11,6 +12,7 @@ mod upstream_url;
 mod user_id;
 mod username;
 
+pub use client_id::{ClientId, ClientIdError};
 pub use password::{Password, PasswordError};
 pub use pkce::{CodeChallenge, PkceError, PkceVerifier};
 pub use redirect_uri::{RedirectKind, RedirectUri, RedirectUriError};

@@ -22,6 +22,7 @@ pub struct AuthorizationServerMetadata {
     pub introspection_endpoint_auth_methods_supported: [&'static str; 2],
     pub code_challenge_methods_supported: [&'static str; 1],
     pub authorization_response_iss_parameter_supported: bool,
+    pub client_id_metadata_document_supported: bool,
 }
 
 impl AuthorizationServerMetadata {
@@ -53,6 +54,7 @@ impl AuthorizationServerMetadata {
             ],
             code_challenge_methods_supported: ["S256"],
             authorization_response_iss_parameter_supported: true,
+            client_id_metadata_document_supported: true,
         }
     }
 }

@@ -2,6 +2,7 @@
 //! No I/O, no clock, no axum: `http/` and `service/` reach these rules, tests need nothing.
 
 pub mod authorize;
+pub mod cimd;
 pub mod client_registration;
 pub mod error;
 pub mod metadata;

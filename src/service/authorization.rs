@@ -3,9 +3,10 @@
 //! that travels through sign-in and consent.
 
 use super::accounts::Account;
+use super::cimd::{self, CimdError};
 use super::{activity, ServiceError};
 use crate::clock;
-use crate::domain::{RedirectKind, RedirectUri, SecretHash, SecretToken};
+use crate::domain::{ClientId, RedirectKind, RedirectUri, SecretHash, SecretToken};
 use crate::oauth::authorize::{self, AuthorizeError, AuthorizeParams, ClientView};
 use crate::oauth::client_registration::preset_label;
 use crate::oauth::error::{ErrorCode, OAuthError};
@@ -44,24 +45,36 @@ pub fn params_from_pairs(pairs: Vec<(String, String)>) -> Result<AuthorizeParams
     Ok(p)
 }
 
+/// The client named by `client_id`: a registered one, or the one its metadata document
+/// describes (fetched now unless cached). `Ok(None)`: no such client.
 async fn client_view(
     core: &Core,
     client_id: Option<&str>,
-) -> Result<Option<ClientView>, ServiceError> {
-    let Some(id) = client_id.filter(|id| !id.is_empty() && id.len() <= 200) else {
+) -> Result<Option<ClientView>, StartError> {
+    let Some(id) = client_id.filter(|id| !id.is_empty()) else {
         return Ok(None);
     };
-    let Some(row) = clients::get(&core.pool, id).await? else {
-        return Ok(None);
+    let row = match ClientId::parse(id) {
+        Ok(ClientId::MetadataDocument(url)) => match cimd::resolve(core, &url).await {
+            Ok(row) => Some(row),
+            Err(CimdError::Invalid(e)) => {
+                return Err(StartError::Authorize(AuthorizeError::Page(e)))
+            }
+            Err(CimdError::Service(e)) => return Err(StartError::Service(e)),
+        },
+        Ok(ClientId::Registered(id)) => clients::get(&core.pool, &id).await?,
+        Err(_) => None,
     };
-    let redirect_uris = row
-        .redirect_uri_list()
-        .iter()
-        .filter_map(|r| RedirectUri::parse(r).ok())
-        .collect();
-    Ok(Some(ClientView {
-        client_id: row.client_id,
-        redirect_uris,
+    Ok(row.map(|row| {
+        let redirect_uris = row
+            .redirect_uri_list()
+            .iter()
+            .filter_map(|r| RedirectUri::parse(r).ok())
+            .collect();
+        ClientView {
+            client_id: row.client_id,
+            redirect_uris,
+        }
     }))
 }
 
@@ -78,9 +91,7 @@ impl From<sqlx::Error> for StartError {
 
 /// Validates `/authorize` and stores the request; returns the handle for `/consent/{handle}`.
 pub async fn start(core: &Core, params: AuthorizeParams) -> Result<SecretToken, StartError> {
-    let client = client_view(core, params.client_id.as_deref())
-        .await
-        .map_err(StartError::Service)?;
+    let client = client_view(core, params.client_id.as_deref()).await?;
     let valid = authorize::validate(&params, client.as_ref(), &core.public_url.issuer())
         .map_err(StartError::Authorize)?;
     let handle = SecretToken::generate("");
@@ -143,6 +154,8 @@ pub struct ConsentView {
     pub client_name: Option<String>,
     /// DCR clients are self-described: shown as unverified.
     pub verified: bool,
+    /// For a metadata-document client: the host serving the document, its verified identity.
+    pub identity_host: Option<String>,
     pub label: Option<&'static str>,
     pub redirect_host: String,
     pub redirect_kind: RedirectKind,
@@ -171,6 +184,12 @@ pub async fn consent_view(
         .filter(|slug| !mine.iter().any(|s| &s.slug == *slug))
         .cloned()
         .collect();
+    let identity_host = match client.kind.as_str() {
+        "cimd" => url::Url::parse(&client.client_id)
+            .ok()
+            .and_then(|u| u.host_str().map(str::to_owned)),
+        _ => None,
+    };
     let redirect =
         RedirectUri::parse(&req.redirect_uri).map_err(|e| ServiceError::Internal(e.to_string()))?;
     let servers = mine
@@ -184,6 +203,7 @@ pub async fn consent_view(
     Ok(Some(ConsentView {
         client_id: client.client_id,
         client_name: client.client_name,
+        identity_host,
         verified: client.kind == "cimd",
         label: preset_label(&req.redirect_uri),
         redirect_host: redirect.display_host(),

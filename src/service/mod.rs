@@ -5,6 +5,7 @@ pub mod accounts;
 pub mod activity;
 pub mod authorization;
 pub mod bearer_cache;
+pub mod cimd;
 pub mod clients;
 pub mod servers;
 pub mod token_admin;

@@ -17,6 +17,7 @@ pub struct ClientRow {
     pub kind: String,
     pub created_at: UnixTime,
     pub disabled: bool,
+    pub cache_expires_at: Option<UnixTime>,
 }
 
 impl ClientRow {
@@ -66,4 +67,29 @@ pub async fn get(
         .bind(client_id)
         .fetch_optional(db)
         .await
+}
+
+/// Stores (or refreshes) the client described by a metadata document at `client_id` (its URL).
+pub async fn upsert_document(
+    db: impl SqliteExecutor<'_>,
+    c: &NewClient<'_>,
+    now: UnixTime,
+    cache_expires_at: UnixTime,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO oauth_clients (client_id, secret_hash, auth_method, client_name, client_uri, redirect_uris, application_type, kind, created_at, cache_expires_at)
+         VALUES (?1, NULL, 'none', ?2, ?3, ?4, ?5, 'cimd', ?6, ?7)
+         ON CONFLICT (client_id) DO UPDATE SET client_name = ?2, client_uri = ?3, redirect_uris = ?4, application_type = ?5, cache_expires_at = ?7
+         WHERE oauth_clients.kind = 'cimd'",
+    )
+    .bind(c.client_id)
+    .bind(c.client_name)
+    .bind(c.client_uri)
+    .bind(super::json_list(c.redirect_uris))
+    .bind(c.application_type)
+    .bind(now)
+    .bind(cache_expires_at)
+    .execute(db)
+    .await?;
+    Ok(())
 }

@@ -22,6 +22,7 @@ pub async fn consent_page(handle: String) -> Result<ConsentData, AppError> {
                 client_name: v.client_name,
                 client_id: v.client_id,
                 verified: v.verified,
+                identity_host: v.identity_host,
                 label: v.label.map(str::to_owned),
                 redirect_host: v.redirect_host,
                 loopback: v.redirect_kind == RedirectKind::Loopback,

@@ -66,6 +66,7 @@ fn Ask(v: ConsentView, csrf: String, handle: String, user: String) -> impl IntoV
             <p class="client">
                 <strong id="client-name">{who}</strong>
                 {(!v.verified).then(|| view! { <span class="badge warn" title="The app described itself when it registered; Gatehouse could not verify it">"unverified"</span> })}
+                {v.identity_host.clone().map(|host| view! { <span class="badge ok" title="Identified by the metadata document this site publishes">"verified: " <span id="identity-host">{host}</span></span> })}
                 <br/>
                 <span class="muted">"redirects to "</span><strong id="redirect-host">{v.redirect_host.clone()}</strong>
             </p>

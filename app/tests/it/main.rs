@@ -6,9 +6,11 @@ mod helpers;
 mod oauth_helpers;
 
 mod accounts;
+mod cimd;
 mod cli;
 mod durability;
 mod oauth;
 mod revocation;
 mod security;
 mod servers;
+mod tls;
