@@ -76,6 +76,19 @@ pub struct AdminData {
     pub ctx: PageContext,
     pub users: Vec<AccountRow>,
     pub server_count: usize,
+    pub clients: Vec<ClientAdminRow>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClientAdminRow {
+    pub client_id: String,
+    pub name: String,
+    /// "metadata document" (verified host) or "registered" (DCR, unverified).
+    pub kind: String,
+    pub redirect_hosts: String,
+    pub created: String,
+    pub disabled: bool,
+    pub active_grants: i64,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -30,6 +30,7 @@ where
         .route("/servers", post(add_server))
         .route("/servers/{slug}/delete", post(delete_server))
         .route("/clients/{grant}/revoke", post(revoke_grant))
+        .route("/admin/clients/{action}", post(admin_client))
 }
 
 /// A form whose `_csrf` field matched the session's token; the rest deserializes into `T`.
@@ -334,4 +335,30 @@ async fn revoke_grant(
                 .to_owned()
         });
     finish(&session, outcome, "/clients", "/clients").await
+}
+
+#[derive(Deserialize)]
+struct ClientForm {
+    #[serde(default)]
+    client_id: String,
+}
+
+async fn admin_client(
+    State(core): State<SharedCore>,
+    ClientIp(ip): ClientIp,
+    SignedIn(account): SignedIn,
+    Path(action): Path<String>,
+    CsrfForm(form, session): CsrfForm<ClientForm>,
+) -> Result<Response, WebError> {
+    use crate::service::client_admin::{self, Action};
+    let (action, done) = match action.as_str() {
+        "disable" => (Action::Disable, "disabled: its tokens stopped working"),
+        "enable" => (Action::Enable, "enabled"),
+        "delete" => (Action::Delete, "deleted with its grants and tokens"),
+        _ => return Err(WebError::BadForm("unknown action".into())),
+    };
+    let outcome = client_admin::apply(&core, &account.actor(Some(ip)), &form.client_id, action)
+        .await
+        .map(|()| format!("Client {} {done}.", form.client_id));
+    finish(&session, outcome, "/admin", "/admin").await
 }

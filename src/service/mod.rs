@@ -6,6 +6,7 @@ pub mod activity;
 pub mod authorization;
 pub mod bearer_cache;
 pub mod cimd;
+pub mod client_admin;
 pub mod clients;
 pub mod servers;
 pub mod token_admin;

@@ -93,3 +93,47 @@ pub async fn upsert_document(
     .await?;
     Ok(())
 }
+
+/// Every client with its number of active grants (administrators).
+#[derive(Debug, Clone, FromRow)]
+pub struct ClientSummary {
+    pub client_id: String,
+    pub client_name: Option<String>,
+    pub kind: String,
+    pub redirect_uris: String,
+    pub created_at: UnixTime,
+    pub disabled: bool,
+    pub active_grants: i64,
+}
+
+pub async fn list_all(db: impl SqliteExecutor<'_>) -> Result<Vec<ClientSummary>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT c.client_id, c.client_name, c.kind, c.redirect_uris, c.created_at, c.disabled,
+                (SELECT COUNT(*) FROM grants g WHERE g.client_id = c.client_id AND g.revoked_at IS NULL) AS active_grants
+         FROM oauth_clients c ORDER BY c.created_at DESC",
+    )
+    .fetch_all(db)
+    .await
+}
+
+pub async fn set_disabled(
+    db: impl SqliteExecutor<'_>,
+    client_id: &str,
+    disabled: bool,
+) -> Result<bool, sqlx::Error> {
+    let done = sqlx::query("UPDATE oauth_clients SET disabled = ? WHERE client_id = ?")
+        .bind(disabled)
+        .bind(client_id)
+        .execute(db)
+        .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// Deletes a client; its grants and every token issued under them go with it (cascade).
+pub async fn delete(db: impl SqliteExecutor<'_>, client_id: &str) -> Result<bool, sqlx::Error> {
+    let done = sqlx::query("DELETE FROM oauth_clients WHERE client_id = ?")
+        .bind(client_id)
+        .execute(db)
+        .await?;
+    Ok(done.rows_affected() == 1)
+}

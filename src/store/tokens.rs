@@ -153,7 +153,8 @@ pub async fn get_access(
 ) -> Result<Option<AccessRow>, sqlx::Error> {
     sqlx::query_as(
         "SELECT g.user_id, g.id AS grant_id, g.client_id, a.resources, a.expires_at,
-                (f.revoked_at IS NOT NULL OR g.revoked_at IS NOT NULL) AS revoked
+                (f.revoked_at IS NOT NULL OR g.revoked_at IS NOT NULL
+                 OR EXISTS (SELECT 1 FROM oauth_clients c WHERE c.client_id = g.client_id AND c.disabled = 1)) AS revoked
          FROM access_tokens a JOIN token_families f ON f.id = a.family_id JOIN grants g ON g.id = f.grant_id
          WHERE a.token_hash = ?",
     )

@@ -27,9 +27,37 @@ pub async fn admin_page() -> Result<AdminData, AppError> {
         .await
         .map_err(|e| AppError::from(gatehouse::service::ServiceError::from(e)))?
         .len();
+    let clients = gatehouse::service::client_admin::list(&core, &actor)
+        .await?
+        .into_iter()
+        .map(|c| {
+            let hosts: Vec<String> = gatehouse::store::parse_list(&c.redirect_uris)
+                .iter()
+                .filter_map(|r| {
+                    gatehouse::domain::RedirectUri::parse(r)
+                        .ok()
+                        .map(|r| r.display_host())
+                })
+                .collect();
+            crate::dto::ClientAdminRow {
+                name: c.client_name.unwrap_or_else(|| "(unnamed)".into()),
+                kind: if c.kind == "cimd" {
+                    "metadata document".into()
+                } else {
+                    "registered".into()
+                },
+                redirect_hosts: hosts.join(", "),
+                created: gatehouse::clock::format_utc(c.created_at),
+                disabled: c.disabled,
+                active_grants: c.active_grants,
+                client_id: c.client_id,
+            }
+        })
+        .collect();
     Ok(AdminData {
         ctx,
         users,
         server_count,
+        clients,
     })
 }

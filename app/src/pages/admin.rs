@@ -26,6 +26,48 @@ pub fn AdminPage() -> impl IntoView {
                         }).collect_view()}
                     </tbody>
                 </table>
+                <section aria-labelledby="all-clients">
+                    <h2 id="all-clients">"AI clients (everyone's)"</h2>
+                    <p>"Disabling a client stops its tokens at once and refuses new authorizations for everyone; deleting it also removes its grants."</p>
+                    {if d.clients.is_empty() {
+                        view! { <p class="empty">"No client has registered yet."</p> }.into_any()
+                    } else {
+                        let csrf = d.ctx.csrf.clone();
+                        view! {
+                            <table class="list" id="clients">
+                                <thead><tr><th scope="col">"Client"</th><th scope="col">"Kind"</th><th scope="col">"Redirects to"</th><th scope="col">"Active grants"</th><th scope="col">"Registered"</th><th scope="col"><span class="sr-only">"Actions"</span></th></tr></thead>
+                                <tbody>
+                                    {d.clients.iter().cloned().map(|c| {
+                                        let toggle = if c.disabled { "enable" } else { "disable" };
+                                        let toggle_label = if c.disabled { "Enable" } else { "Disable" };
+                                        let (csrf1, csrf2, id1, id2) = (csrf.clone(), csrf.clone(), c.client_id.clone(), c.client_id.clone());
+                                        view! {
+                                            <tr data-client=c.client_id.clone()>
+                                                <th scope="row">{c.name}{c.disabled.then(|| view! { " " <span class="badge warn">"disabled"</span> })}<br/><code class="url">{c.client_id.clone()}</code></th>
+                                                <td>{c.kind}</td>
+                                                <td>{c.redirect_hosts}</td>
+                                                <td>{c.active_grants}</td>
+                                                <td>{c.created}</td>
+                                                <td class="actions">
+                                                    <form method="post" action=format!("/admin/clients/{toggle}")>
+                                                        <CsrfField token=csrf1/>
+                                                        <input type="hidden" name="client_id" value=id1/>
+                                                        <button type="submit" class="secondary">{toggle_label}</button>
+                                                    </form>
+                                                    <form method="post" action="/admin/clients/delete">
+                                                        <CsrfField token=csrf2/>
+                                                        <input type="hidden" name="client_id" value=id2/>
+                                                        <button type="submit" class="danger">"Delete"</button>
+                                                    </form>
+                                                </td>
+                                            </tr>
+                                        }
+                                    }).collect_view()}
+                                </tbody>
+                            </table>
+                        }.into_any()
+                    }}
+                </section>
                 <section aria-labelledby="invite">
                     <h2 id="invite">"Invite a user"</h2>
                     <p>"Creates the account and shows a one-time link for them to choose a password."</p>

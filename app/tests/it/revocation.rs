@@ -341,3 +341,86 @@ async fn cached_validation_never_outlives_a_revocation_in_this_process() {
         "the cache was cleared by the revocation"
     );
 }
+
+async fn admin_client_action(admin: &Browser, action: &str, client_id: &str) -> Option<String> {
+    let res = admin
+        .submit(
+            "/admin",
+            &format!("/admin/clients/{action}"),
+            &[("client_id", client_id)],
+        )
+        .await;
+    admin.flash_after(res).await
+}
+
+#[tokio::test]
+async fn admin_disable_stops_a_client_and_enable_restores_it() {
+    let (app, admin, client) = ready().await;
+    let t = tokens_for_gmail(&app, &admin, &client).await;
+    let at = t["access_token"].as_str().unwrap();
+    assert!(
+        admin.page("/admin").await.contains(&client.id),
+        "the admin sees every client"
+    );
+
+    assert!(admin_client_action(&admin, "disable", &client.id)
+        .await
+        .unwrap()
+        .contains("disabled"));
+    assert_eq!(
+        mcp_status(&app, "gmail", at).await,
+        StatusCode::UNAUTHORIZED,
+        "its tokens stop at once"
+    );
+    let (status, _) = refresh(&app, &client, t["refresh_token"].as_str().unwrap()).await;
+    assert_eq!(
+        status,
+        StatusCode::UNAUTHORIZED,
+        "and it cannot authenticate"
+    );
+    let res = admin
+        .get(&authorize_url(&app, &client.id, Some(&pkce()), &[]))
+        .await;
+    assert_eq!(res.status(), StatusCode::BAD_REQUEST, "nor authorize");
+
+    admin_client_action(&admin, "enable", &client.id).await;
+    assert_eq!(
+        mcp_status(&app, "gmail", at).await,
+        StatusCode::NOT_IMPLEMENTED
+    );
+}
+
+#[tokio::test]
+async fn admin_delete_removes_the_client_with_its_grants() {
+    let (app, admin, client) = ready().await;
+    let t = tokens_for_gmail(&app, &admin, &client).await;
+    assert!(admin_client_action(&admin, "delete", &client.id)
+        .await
+        .unwrap()
+        .contains("deleted"));
+    assert_eq!(app.count("SELECT COUNT(*) FROM grants").await, 0);
+    assert_eq!(app.count("SELECT COUNT(*) FROM access_tokens").await, 0);
+    assert_eq!(
+        mcp_status(&app, "gmail", t["access_token"].as_str().unwrap()).await,
+        StatusCode::UNAUTHORIZED
+    );
+}
+
+#[tokio::test]
+async fn only_admins_manage_clients() {
+    let (app, admin, client) = ready().await;
+    let user = app.user(&admin, "eve").await;
+    let res = user
+        .submit(
+            "/servers",
+            "/admin/clients/disable",
+            &[("client_id", &client.id)],
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::FORBIDDEN);
+    assert_eq!(
+        app.count("SELECT COUNT(*) FROM oauth_clients WHERE disabled = 1")
+            .await,
+        0
+    );
+}
