@@ -30,6 +30,8 @@ if [ "${1:-}" = "--e2e" ]; then
 
   # Debian's chromium, driven by Playwright (it never downloads its own browser here).
   [ -x /usr/bin/chromium ] || apt_install chromium
+  # The browser tests make a throwaway CA for https peers.
+  have openssl || apt_install openssl
   have npm || apt_install nodejs npm
   stamp=end2end/node_modules/.installed
   if [ ! -f "$stamp" ] || [ end2end/package-lock.json -nt "$stamp" ]; then
