@@ -104,6 +104,16 @@ mod tests {
             "grant_types": ["authorization_code", "refresh_token"], "token_endpoint_auth_method": "none"
         });
         assert!(validate(vscode_url, &doc(vscode)).is_ok());
+        // The claude.ai web connector: an https callback on its own site.
+        let web_url = "https://claude.ai/oauth/mcp-oauth-client-metadata";
+        let claude_web = json!({
+            "client_id": web_url, "client_name": "Claude", "client_uri": "https://claude.ai",
+            "redirect_uris": ["https://claude.ai/api/mcp/auth_callback"],
+            "grant_types": ["authorization_code", "refresh_token"], "response_types": ["code"],
+            "token_endpoint_auth_method": "none"
+        });
+        let valid = validate(web_url, &doc(claude_web)).unwrap();
+        assert_eq!(valid.client_name.as_deref(), Some("Claude"));
     }
 
     #[test]
