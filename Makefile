@@ -12,7 +12,7 @@ BIN := $(CARGO_TARGET_DIR)/debug/gatehouse
 RELEASE_BIN := $(CARGO_TARGET_DIR)/release/gatehouse
 TOOLS := $(CURDIR)/.tools
 
-.PHONY: run test setup setup-e2e build unit e2e lint release run-release
+.PHONY: run test setup setup-e2e build unit e2e lint release run-release dev dev-tools
 
 ## run: build and start Gatehouse on http://127.0.0.1:3000 (data in ./data)
 run: setup build
@@ -49,3 +49,15 @@ release: setup
 
 run-release: release
 	$(RELEASE_BIN) serve
+
+## dev: `cargo leptos watch` (rebuilds and reloads on change). Installs cargo-leptos and
+## wasm-bindgen-cli (debug builds, ~10 min once) into ~/.cache/gatehouse/tools.
+DEV_TOOLS := $(HOME)/.cache/gatehouse/tools
+WASM_BINDGEN_VERSION := $(shell grep -A1 'name = "wasm-bindgen"$$' Cargo.lock | sed -n 's/version = "\(.*\)"/\1/p')
+dev-tools:
+	@[ -x $(DEV_TOOLS)/bin/cargo-leptos ] || cargo install cargo-leptos --locked --version 0.3.10 --features no_downloads --debug --root $(DEV_TOOLS)
+	@$(DEV_TOOLS)/bin/wasm-bindgen --version 2>/dev/null | grep -q "$(WASM_BINDGEN_VERSION)" || CARGO_RESOLVER_INCOMPATIBLE_RUST_VERSIONS=fallback cargo install wasm-bindgen-cli --version $(WASM_BINDGEN_VERSION) --debug --root $(DEV_TOOLS)
+
+dev: setup dev-tools
+	PATH="$(DEV_TOOLS)/bin:$$PATH" cargo leptos watch
+
