@@ -445,7 +445,7 @@ fn parse_url(name: &str, value: Option<&str>, default: &str) -> Result<Url, Conf
     }
 }
 
-fn parse_keys(value: &str) -> Result<Vec<EncryptionKey>, ConfigError> {
+pub(crate) fn parse_keys(value: &str) -> Result<Vec<EncryptionKey>, ConfigError> {
     const FIX: &str =
         "use id:base64 entries of 32 random bytes, e.g. k1:$(openssl rand -base64 32)";
     let mut keys: Vec<EncryptionKey> = Vec::new();

@@ -13,3 +13,4 @@ pub mod rate_limit;
 pub mod service;
 pub mod state;
 pub mod store;
+pub mod vault;

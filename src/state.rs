@@ -9,6 +9,7 @@ use crate::domain::{SecretHash, SecretToken};
 use crate::net::{GuardedClient, NetError, SystemLookup};
 use crate::rate_limit::Limits;
 use crate::store;
+use crate::vault::cipher::Cipher;
 
 pub struct Core {
     pub pool: SqlitePool,
@@ -21,6 +22,8 @@ pub struct Core {
     pub http: GuardedClient,
     /// Client ID Metadata Document fetches (allow-list: `GATEHOUSE_CIMD_ALLOW_PRIVATE_NETWORKS`).
     pub cimd_http: GuardedClient,
+    /// Encrypts upstream secrets (DESIGN.md §6).
+    pub cipher: Cipher,
     /// Hash of the one-time setup code, while no account exists.
     setup_code: Mutex<Option<SecretHash>>,
 }
@@ -28,7 +31,12 @@ pub struct Core {
 pub type SharedCore = Arc<Core>;
 
 impl Core {
-    pub fn new(pool: SqlitePool, config: Config, public_url: PublicUrl) -> Result<Self, NetError> {
+    pub fn new(
+        pool: SqlitePool,
+        config: Config,
+        public_url: PublicUrl,
+        cipher: Cipher,
+    ) -> Result<Self, NetError> {
         let ca = config.extra_ca_file.as_deref();
         let http = GuardedClient::new(
             config.allow_private_networks.clone(),
@@ -48,6 +56,8 @@ impl Core {
             bearer_cache: Default::default(),
             http,
             cimd_http,
+            cipher,
+
             setup_code: Mutex::new(None),
         })
     }

@@ -129,6 +129,14 @@ async fn serve(config: Config) -> Result<(), String> {
             "(or create the administrator with: gatehouse user add <name> --admin)"
         );
     }
+    if let gatehouse::vault::keys::KeySource::Generated(path) = &server.key_source {
+        let _ = writeln!(
+            out,
+            "Generated an encryption key at {} (readable by you only). Back it up, separately from \
+             the database: without it the stored upstream credentials cannot be decrypted.",
+            path.display()
+        );
+    }
     // Scripts and tests wait for this line.
     let _ = writeln!(out, "Ready.");
     let _ = out.flush();
@@ -140,7 +148,10 @@ async fn open(config: Config) -> Result<Core, String> {
     let pool = store::connect(&config).await.map_err(|e| e.to_string())?;
     store::migrate(&pool).await.map_err(|e| e.to_string())?;
     let public_url = config.public_url_for(config.bind);
-    Core::new(pool, config, public_url)
+    let (cipher, _) = gatehouse::vault::keys::open(&pool, &config)
+        .await
+        .map_err(|e| e.to_string())?;
+    Core::new(pool, config, public_url, cipher)
         .map_err(|e| format!("GATEHOUSE_EXTRA_CA_FILE: {e}. Fix: point it at a PEM certificate"))
 }
 

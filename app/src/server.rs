@@ -10,6 +10,7 @@ use axum::Router;
 use gatehouse::config::Config;
 use gatehouse::domain::SecretToken;
 use gatehouse::state::{Core, SharedCore};
+use gatehouse::vault::keys::KeySource;
 use gatehouse::{http, store};
 use leptos::prelude::*;
 use leptos_axum::{generate_route_list, LeptosRoutes};
@@ -45,6 +46,8 @@ pub enum StartError {
     },
     #[error(transparent)]
     Store(#[from] store::StoreError),
+    #[error(transparent)]
+    Keys(#[from] gatehouse::vault::keys::KeyError),
     #[error("{0}")]
     Other(String),
 }
@@ -55,6 +58,8 @@ pub struct Server {
     router: Router,
     pub core: SharedCore,
     pub setup_code: Option<SecretToken>,
+    /// Where the encryption keys came from (a generated key must be backed up).
+    pub key_source: KeySource,
 }
 
 /// Where the built site (wasm bundle, CSS, public files) is: `LEPTOS_SITE_ROOT` (cargo-leptos
@@ -96,7 +101,8 @@ pub async fn build(config: Config) -> Result<Server, StartError> {
     let public_url = config.public_url_for(addr);
     let pool = store::connect(&config).await?;
     store::migrate(&pool).await?;
-    let core = Core::new(pool, config, public_url).map_err(|e| {
+    let (cipher, key_source) = gatehouse::vault::keys::open(&pool, &config).await?;
+    let core = Core::new(pool, config, public_url, cipher).map_err(|e| {
         StartError::Other(format!(
             "GATEHOUSE_EXTRA_CA_FILE: {e}. Fix: point it at a PEM certificate"
         ))
@@ -115,6 +121,7 @@ pub async fn build(config: Config) -> Result<Server, StartError> {
         router,
         core,
         setup_code,
+        key_source,
     })
 }
 

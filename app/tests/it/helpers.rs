@@ -20,19 +20,21 @@ pub struct TestApp {
     _stop: oneshot::Sender<()>,
 }
 
-/// Starts Gatehouse on 127.0.0.1:0 with a fresh data directory and `extra` settings.
-pub async fn spawn_app_with(extra: &[(&str, &str)]) -> TestApp {
-    let dir = tempfile::tempdir().expect("temp dir");
+/// The configuration of a test server in `data_dir` with `extra` settings.
+pub fn test_config(data_dir: &std::path::Path, extra: &[(&str, &str)]) -> Config {
     let mut env: BTreeMap<String, String> = BTreeMap::new();
     env.insert("GATEHOUSE_BIND".into(), "127.0.0.1:0".into());
-    env.insert(
-        "GATEHOUSE_DATA_DIR".into(),
-        dir.path().display().to_string(),
-    );
+    env.insert("GATEHOUSE_DATA_DIR".into(), data_dir.display().to_string());
     for (k, v) in extra {
         env.insert((*k).into(), (*v).into());
     }
-    let config = Config::from_sources(None, &env).expect("config");
+    Config::from_sources(None, &env).expect("config")
+}
+
+/// Starts Gatehouse on 127.0.0.1:0 with a fresh data directory and `extra` settings.
+pub async fn spawn_app_with(extra: &[(&str, &str)]) -> TestApp {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let config = test_config(dir.path(), extra);
     let server = gatehouse_app::server::build(config)
         .await
         .expect("server builds");

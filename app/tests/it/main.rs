@@ -9,6 +9,7 @@ mod accounts;
 mod cimd;
 mod cli;
 mod durability;
+mod keys;
 mod oauth;
 mod revocation;
 mod security;

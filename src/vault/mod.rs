@@ -1,0 +1,5 @@
+//! The token vault: encryption of upstream secrets (and, later, providers, discovery and
+//! refresh).
+
+pub mod cipher;
+pub mod keys;
