@@ -34,6 +34,8 @@ enum Command {
     Server(ServerCommand),
     /// Delete expired codes, authorization requests, tokens, invites and sessions.
     Cleanup,
+    /// Re-encrypt stored secrets with the first key of GATEHOUSE_ENCRYPTION_KEYS (resumable).
+    RotateKey,
 }
 
 #[derive(Subcommand)]
@@ -89,6 +91,7 @@ pub async fn main() -> ExitCode {
         Command::User(cmd) => user(config, cmd).await,
         Command::Server(cmd) => server_cmd(config, cmd).await,
         Command::Cleanup => cleanup(config).await,
+        Command::RotateKey => rotate_key(config).await,
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -151,8 +154,13 @@ async fn open(config: Config) -> Result<Core, String> {
     let (cipher, _) = gatehouse::vault::keys::open(&pool, &config)
         .await
         .map_err(|e| e.to_string())?;
-    Core::new(pool, config, public_url, cipher)
-        .map_err(|e| format!("GATEHOUSE_EXTRA_CA_FILE: {e}. Fix: point it at a PEM certificate"))
+    let core = Core::new(pool, config, public_url, cipher)
+        .map_err(|e| format!("GATEHOUSE_EXTRA_CA_FILE: {e}. Fix: point it at a PEM certificate"))?;
+    // URLs stored in plain text by an earlier version are encrypted on first contact.
+    servers::encrypt_plaintext_urls(&core)
+        .await
+        .map_err(service_err)?;
+    Ok(core)
 }
 
 async fn migrate(config: Config) -> Result<(), String> {
@@ -264,14 +272,18 @@ async fn server_cmd(config: Config, cmd: ServerCommand) -> Result<(), String> {
             name,
             bearer_stdin,
         } => {
-            if bearer_stdin {
-                return Err("--bearer-stdin is not available yet: static credentials need the encrypted token vault, \
-                            and Gatehouse never stores a credential in plain text. Add the server without it."
-                    .into());
-            }
+            let credential = if bearer_stdin {
+                let secret = read_password(true)?;
+                if secret.trim().is_empty() {
+                    return Err("--bearer-stdin: standard input held no credential".into());
+                }
+                Some(secrecy::SecretString::from(secret.trim().to_owned()))
+            } else {
+                None
+            };
             let owner = user_id(&core, &user).await?;
             let new = servers::NewServer::parse(&slug, &name, &url).map_err(service_err)?;
-            let row = servers::add(&core, &Actor::cli(), owner, new)
+            let row = servers::add(&core, &Actor::cli(), owner, new, credential)
                 .await
                 .map_err(service_err)?;
             println!(
@@ -281,26 +293,29 @@ async fn server_cmd(config: Config, cmd: ServerCommand) -> Result<(), String> {
             );
         }
         ServerCommand::List { user } => {
-            let rows = match user {
-                Some(name) => {
-                    let id = user_id(&core, &name).await?;
-                    store::servers::list_for_user(&core.pool, id)
-                        .await
-                        .map_err(|e| e.to_string())?
-                        .into_iter()
-                        .map(|r| (name.clone(), r))
-                        .collect()
-                }
-                None => store::servers::list_all(&core.pool)
-                    .await
-                    .map_err(|e| e.to_string())?,
-            };
+            let mut rows = servers::list_all(&core, &Actor::cli())
+                .await
+                .map_err(service_err)?;
+            if let Some(name) = user {
+                let name = Username::parse(&name).map_err(|e| e.to_string())?;
+                rows.retain(|(owner, _)| owner == name.as_str());
+            }
             println!("{:<24} {:<24} {:<24} URL", "USER", "SLUG", "NAME");
-            for (owner, row) in rows {
-                let url = gatehouse::domain::UpstreamUrl::parse(&row.url)
+            for (owner, s) in rows {
+                let url = s
+                    .url
+                    .as_ref()
                     .map(|u| u.redacted())
-                    .unwrap_or_default();
-                println!("{owner:<24} {:<24} {:<24} {url}", row.slug, row.name);
+                    .unwrap_or_else(|| "(cannot be decrypted)".into());
+                let credential = if s.has_static_credential {
+                    "  [static credential]"
+                } else {
+                    ""
+                };
+                println!(
+                    "{owner:<24} {:<24} {:<24} {url}{credential}",
+                    s.slug, s.name
+                );
             }
         }
     }
@@ -316,6 +331,21 @@ async fn cleanup(config: Config) -> Result<(), String> {
     println!(
         "Deleted {} authorization requests, {} codes, {} access tokens, {} refresh tokens, {} token families, {} invites, {} sessions.",
         swept.requests, swept.codes, swept.access_tokens, swept.refresh_tokens, swept.families, swept.invites, sessions
+    );
+    core.pool.close().await;
+    Ok(())
+}
+
+async fn rotate_key(config: Config) -> Result<(), String> {
+    let core = open(config).await?;
+    let done = gatehouse::vault::rotation::rotate(&core.pool, &core.cipher)
+        .await
+        .map_err(|e| e.to_string())?;
+    println!(
+        "Re-encrypted {} values with key '{}' ({} were already current). Once every process uses the new key list, the old keys can be removed from it.",
+        done.rewritten,
+        core.cipher.current_key_id(),
+        done.already_current
     );
     core.pool.close().await;
     Ok(())

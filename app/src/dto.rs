@@ -35,6 +35,8 @@ pub struct ServerView {
     pub name: String,
     /// Redacted: query strings are hidden, they often hold keys.
     pub url: String,
+    /// A static credential is stored (never shown).
+    pub static_credential: bool,
     pub mcp_url: String,
     pub added: String,
 }

@@ -9,6 +9,7 @@ use axum::extract::FromRef;
 use axum::Router;
 use gatehouse::config::Config;
 use gatehouse::domain::SecretToken;
+use gatehouse::service::servers;
 use gatehouse::state::{Core, SharedCore};
 use gatehouse::vault::keys::KeySource;
 use gatehouse::{http, store};
@@ -108,6 +109,16 @@ pub async fn build(config: Config) -> Result<Server, StartError> {
         ))
     })?;
     let core: SharedCore = Arc::new(core);
+    // URLs stored in plain text before the vault existed are encrypted now.
+    let upgraded = servers::encrypt_plaintext_urls(&core)
+        .await
+        .map_err(|e| StartError::Other(e.to_string()))?;
+    if upgraded > 0 {
+        tracing::info!(
+            upgraded,
+            "encrypted upstream URLs stored in plain text by an earlier version"
+        );
+    }
     let setup_code = core
         .issue_setup_code()
         .await

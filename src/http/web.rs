@@ -284,6 +284,9 @@ async fn invite_user(
 
 #[derive(Deserialize)]
 struct ServerForm {
+    /// An optional static credential for the upstream (sent as a bearer token).
+    #[serde(default)]
+    credential: String,
     #[serde(default)]
     slug: String,
     #[serde(default)]
@@ -300,9 +303,17 @@ async fn add_server(
 ) -> Result<Response, WebError> {
     let actor = account.actor(Some(ip));
     let outcome = match servers::NewServer::parse(&form.slug, &form.name, &form.url) {
-        Ok(new) => servers::add(&core, &actor, account.id, new)
-            .await
-            .map(|s| format!("Added server '{}'.", s.slug)),
+        Ok(new) => servers::add(
+            &core,
+            &actor,
+            account.id,
+            new,
+            Some(form.credential.trim().to_owned())
+                .filter(|c| !c.is_empty())
+                .map(secrecy::SecretString::from),
+        )
+        .await
+        .map(|s| format!("Added server '{}'.", s.slug)),
         Err(err) => Err(err),
     };
     finish(&session, outcome, "/servers", "/servers").await

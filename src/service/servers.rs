@@ -2,9 +2,12 @@
 
 use super::{activity, Actor, ServiceError};
 use crate::clock;
+use secrecy::{ExposeSecret, SecretString};
+
 use crate::domain::{ServerSlug, UpstreamUrl, UserId};
 use crate::state::Core;
 use crate::store::{self, servers};
+use crate::vault::cipher::Binding;
 
 pub use servers::ServerRow;
 
@@ -42,23 +45,90 @@ fn owner(actor: &Actor) -> Result<UserId, ServiceError> {
     actor.user.ok_or(ServiceError::Forbidden)
 }
 
-pub async fn list(core: &Core, actor: &Actor) -> Result<Vec<ServerRow>, ServiceError> {
-    Ok(servers::list_for_user(&core.pool, owner(actor)?).await?)
+/// A server as callers see it: the URL decrypted (`None` if it cannot be, e.g. a missing
+/// key), whether a static credential is stored — never the credential itself.
+#[derive(Debug, Clone)]
+pub struct ServerEntry {
+    pub id: i64,
+    pub user_id: UserId,
+    pub slug: String,
+    pub name: String,
+    pub url: Option<UpstreamUrl>,
+    pub has_static_credential: bool,
+    pub created_at: clock::UnixTime,
 }
 
-/// Adds a server for `user` (the actor itself, or any user when the actor is the CLI).
+fn binding(column: &'static str, id: i64, user: UserId) -> Binding<'static> {
+    Binding {
+        table: "mcp_servers",
+        column,
+        row_id: id,
+        user,
+    }
+}
+
+fn entry(core: &Core, row: ServerRow) -> ServerEntry {
+    let url = core
+        .cipher
+        .decrypt(&row.url, binding("url", row.id, row.user_id))
+        .ok()
+        .and_then(|bytes| String::from_utf8(bytes).ok())
+        .and_then(|text| UpstreamUrl::parse(&text).ok());
+    if url.is_none() {
+        tracing::warn!(server = row.id, "stored upstream URL cannot be decrypted");
+    }
+    ServerEntry {
+        id: row.id,
+        user_id: row.user_id,
+        slug: row.slug,
+        name: row.name,
+        url,
+        has_static_credential: row.static_credential.is_some(),
+        created_at: row.created_at,
+    }
+}
+
+pub async fn list(core: &Core, actor: &Actor) -> Result<Vec<ServerEntry>, ServiceError> {
+    let rows = servers::list_for_user(&core.pool, owner(actor)?).await?;
+    Ok(rows.into_iter().map(|row| entry(core, row)).collect())
+}
+
+/// Every user's servers with their owners' names (operators only).
+pub async fn list_all(
+    core: &Core,
+    actor: &Actor,
+) -> Result<Vec<(String, ServerEntry)>, ServiceError> {
+    if !actor.is_admin {
+        return Err(ServiceError::Forbidden);
+    }
+    let rows = servers::list_all(&core.pool).await?;
+    Ok(rows
+        .into_iter()
+        .map(|(owner, row)| (owner, entry(core, row)))
+        .collect())
+}
+
+fn encrypt(core: &Core, plaintext: &str, b: Binding<'_>) -> Result<String, ServiceError> {
+    core.cipher
+        .encrypt(plaintext.as_bytes(), b)
+        .map_err(|e| ServiceError::Internal(e.to_string()))
+}
+
+/// Adds a server for `user` (the actor itself, or any user when the actor is the CLI), with
+/// an optional static credential. URL and credential are stored encrypted.
 pub async fn add(
     core: &Core,
     actor: &Actor,
     user: UserId,
     new: NewServer,
-) -> Result<ServerRow, ServiceError> {
+    credential: Option<SecretString>,
+) -> Result<ServerEntry, ServiceError> {
     if actor.user != Some(user) && !(actor.is_admin && actor.user.is_none()) {
         return Err(ServiceError::Forbidden);
     }
     let now = clock::now();
     let mut tx = store::begin_write(&core.pool).await?;
-    let id = match servers::insert(&mut tx, user, &new.slug, &new.name, &new.url, now).await {
+    let id = match servers::insert(&mut tx, user, &new.slug, &new.name, now).await {
         Ok(id) => id,
         Err(e) if store::is_unique_violation(&e) => {
             return Err(ServiceError::Conflict(format!(
@@ -68,17 +138,53 @@ pub async fn add(
         }
         Err(e) => return Err(e.into()),
     };
-    let detail = format!("{} → {}", new.slug, new.url.redacted());
+    servers::set_url(
+        &mut tx,
+        id,
+        &encrypt(core, new.url.as_str(), binding("url", id, user))?,
+    )
+    .await?;
+    if let Some(secret) = &credential {
+        let sealed = encrypt(
+            core,
+            secret.expose_secret(),
+            binding("static_credential", id, user),
+        )?;
+        servers::set_static_credential(&mut tx, id, Some(&sealed)).await?;
+    }
+    let detail = format!(
+        "{} → {}{}",
+        new.slug,
+        new.url.redacted(),
+        if credential.is_some() {
+            " (static credential)"
+        } else {
+            ""
+        }
+    );
     activity::record(&mut tx, actor, Some(user), "server.added", detail, now).await?;
     tx.commit().await?;
-    Ok(ServerRow {
+    Ok(ServerEntry {
         id,
         user_id: user,
         slug: new.slug.to_string(),
         name: new.name,
-        url: new.url.as_str().to_owned(),
+        url: Some(new.url),
+        has_static_credential: credential.is_some(),
         created_at: now,
     })
+}
+
+/// Encrypts URLs stored in plain text before the vault existed (run at start-up).
+pub async fn encrypt_plaintext_urls(core: &Core) -> Result<usize, ServiceError> {
+    let rows = servers::plaintext_urls(&core.pool).await?;
+    for (id, user, url) in &rows {
+        let sealed = encrypt(core, url, binding("url", *id, *user))?;
+        let mut tx = store::begin_write(&core.pool).await?;
+        servers::set_url(&mut tx, *id, &sealed).await?;
+        tx.commit().await?;
+    }
+    Ok(rows.len())
 }
 
 /// Deletes one of the actor's own servers. Another user's slug is simply "not found".

@@ -3,8 +3,9 @@
 use sqlx::{FromRow, SqliteConnection, SqlitePool};
 
 use crate::clock::UnixTime;
-use crate::domain::{ServerSlug, UpstreamUrl, UserId};
+use crate::domain::{ServerSlug, UserId};
 
+/// A server row as stored: `url` and `static_credential` are ciphertexts (see `vault`).
 #[derive(Debug, Clone, FromRow)]
 pub struct ServerRow {
     pub id: i64,
@@ -12,13 +13,16 @@ pub struct ServerRow {
     pub slug: String,
     pub name: String,
     pub url: String,
+    pub static_credential: Option<String>,
     pub created_at: UnixTime,
 }
 
+const COLUMNS: &str = "s.id, s.user_id, s.slug, s.name, s.url, s.static_credential, s.created_at";
+
 pub async fn list_for_user(pool: &SqlitePool, user: UserId) -> Result<Vec<ServerRow>, sqlx::Error> {
-    sqlx::query_as(
-        "SELECT id, user_id, slug, name, url, created_at FROM mcp_servers WHERE user_id = ? ORDER BY slug",
-    )
+    sqlx::query_as(&format!(
+        "SELECT {COLUMNS} FROM mcp_servers s WHERE s.user_id = ? ORDER BY s.slug"
+    ))
     .bind(user)
     .fetch_all(pool)
     .await
@@ -26,48 +30,36 @@ pub async fn list_for_user(pool: &SqlitePool, user: UserId) -> Result<Vec<Server
 
 /// Every server with its owner's name, for operators.
 pub async fn list_all(pool: &SqlitePool) -> Result<Vec<(String, ServerRow)>, sqlx::Error> {
-    let rows: Vec<(String, i64, UserId, String, String, String, UnixTime)> = sqlx::query_as(
-        "SELECT u.username, s.id, s.user_id, s.slug, s.name, s.url, s.created_at
-         FROM mcp_servers s JOIN users u ON u.id = s.user_id ORDER BY u.username, s.slug",
-    )
+    #[derive(FromRow)]
+    struct Owned {
+        owner: String,
+        #[sqlx(flatten)]
+        row: ServerRow,
+    }
+    let rows: Vec<Owned> = sqlx::query_as(&format!(
+        "SELECT u.username AS owner, {COLUMNS} FROM mcp_servers s JOIN users u ON u.id = s.user_id ORDER BY u.username, s.slug"
+    ))
     .fetch_all(pool)
     .await?;
-    Ok(rows
-        .into_iter()
-        .map(|(owner, id, user_id, slug, name, url, created_at)| {
-            (
-                owner,
-                ServerRow {
-                    id,
-                    user_id,
-                    slug,
-                    name,
-                    url,
-                    created_at,
-                },
-            )
-        })
-        .collect())
+    Ok(rows.into_iter().map(|o| (o.owner, o.row)).collect())
 }
 
+/// Inserts a server; the caller then stores its encrypted URL with [`set_url`] in the same
+/// transaction (the ciphertext is bound to the new row's id).
 pub async fn insert(
     conn: &mut SqliteConnection,
     user: UserId,
     slug: &ServerSlug,
     name: &str,
-    url: &UpstreamUrl,
     now: UnixTime,
 ) -> Result<i64, sqlx::Error> {
-    sqlx::query_scalar(
-        "INSERT INTO mcp_servers (user_id, slug, name, url, created_at) VALUES (?, ?, ?, ?, ?) RETURNING id",
-    )
-    .bind(user)
-    .bind(slug.as_str())
-    .bind(name)
-    .bind(url.as_str())
-    .bind(now)
-    .fetch_one(conn)
-    .await
+    sqlx::query_scalar("INSERT INTO mcp_servers (user_id, slug, name, url, created_at) VALUES (?, ?, ?, '', ?) RETURNING id")
+        .bind(user)
+        .bind(slug.as_str())
+        .bind(name)
+        .bind(now)
+        .fetch_one(conn)
+        .await
 }
 
 /// Deletes the user's server with this slug; false when the user has no such server.
@@ -82,4 +74,38 @@ pub async fn delete(
         .execute(conn)
         .await?;
     Ok(done.rows_affected() == 1)
+}
+
+/// Stores the (encrypted) URL of a server row.
+pub async fn set_url(
+    conn: &mut SqliteConnection,
+    id: i64,
+    url_ciphertext: &str,
+) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE mcp_servers SET url = ? WHERE id = ?")
+        .bind(url_ciphertext)
+        .bind(id)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+pub async fn set_static_credential(
+    conn: &mut SqliteConnection,
+    id: i64,
+    ciphertext: Option<&str>,
+) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE mcp_servers SET static_credential = ? WHERE id = ?")
+        .bind(ciphertext)
+        .bind(id)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// Rows whose URL was stored before the vault existed (plain text).
+pub async fn plaintext_urls(pool: &SqlitePool) -> Result<Vec<(i64, UserId, String)>, sqlx::Error> {
+    sqlx::query_as("SELECT id, user_id, url FROM mcp_servers WHERE url NOT LIKE 'gh1.%'")
+        .fetch_all(pool)
+        .await
 }

@@ -17,7 +17,9 @@ use crate::config::{Config, ConfigError, EncryptionKey};
 pub const KEY_FILE: &str = "encryption.key";
 
 /// Tables and columns that hold ciphertexts (the vault adds its columns here).
-pub const CIPHERTEXT_COLUMNS: &[(&str, &str)] = &[];
+/// Each table has `id` and `user_id` columns: the cipher binds values to both.
+pub const CIPHERTEXT_COLUMNS: &[(&str, &str)] =
+    &[("mcp_servers", "url"), ("mcp_servers", "static_credential")];
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum KeySource {
@@ -131,7 +133,7 @@ pub async fn open(pool: &SqlitePool, config: &Config) -> Result<(Cipher, KeySour
 pub async fn anything_encrypted(pool: &SqlitePool) -> Result<bool, sqlx::Error> {
     for (table, column) in CIPHERTEXT_COLUMNS {
         let n: i64 = sqlx::query_scalar(&format!(
-            "SELECT COUNT(*) FROM {table} WHERE {column} IS NOT NULL"
+            "SELECT COUNT(*) FROM {table} WHERE {column} LIKE 'gh1.%'"
         ))
         .fetch_one(pool)
         .await?;

@@ -3,3 +3,4 @@
 
 pub mod cipher;
 pub mod keys;
+pub mod rotation;

@@ -17,9 +17,12 @@ pub async fn servers_page() -> Result<ServersData, AppError> {
     let servers = rows
         .into_iter()
         .map(|row| ServerView {
-            url: UpstreamUrl::parse(&row.url)
-                .map(|u| u.redacted())
-                .unwrap_or_else(|_| "(invalid URL)".into()),
+            url: row
+                .url
+                .as_ref()
+                .map(UpstreamUrl::redacted)
+                .unwrap_or_else(|| "(cannot be decrypted: check the encryption keys)".into()),
+            static_credential: row.has_static_credential,
             mcp_url: core.public_url.join(&format!("/mcp/{}", row.slug)),
             added: format_utc(row.created_at),
             slug: row.slug,

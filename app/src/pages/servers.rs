@@ -43,7 +43,7 @@ fn ServerList(servers: Vec<ServerView>, csrf: String) -> impl IntoView {
                         view! {
                             <tr data-slug=s.slug.clone()>
                                 <th scope="row">{s.name.clone()}<br/><code>{s.slug.clone()}</code></th>
-                                <td><code class="url">{s.url}</code></td>
+                                <td><code class="url">{s.url}</code>{s.static_credential.then(|| view! { <br/><small>"static credential stored (encrypted)"</small> })}</td>
                                 <td><code class="url">{s.mcp_url}</code></td>
                                 <td>{s.added}</td>
                                 <td>
@@ -75,6 +75,8 @@ fn AddServer(csrf: String) -> impl IntoView {
                 <input id="slug" name="slug" type="text" required pattern="[a-z]([a-z0-9\\-]*[a-z0-9])?" maxlength="40" autocapitalize="none" spellcheck="false"/>
                 <label for="name">"Name " <small>"(optional)"</small></label>
                 <input id="name" name="name" type="text" maxlength="80"/>
+                <label for="credential">"Static credential " <small>"(optional; sent to the upstream as a bearer token, stored encrypted)"</small></label>
+                <input id="credential" name="credential" type="password" autocomplete="off"/>
                 <button type="submit">"Add server"</button>
             </form>
         </section>
