@@ -14,6 +14,26 @@ pub fn CsrfField(token: String) -> impl IntoView {
     view! { <input type="hidden" name="_csrf" value=token/> }
 }
 
+/// A one-button form posting to `action` with the CSRF token (and one optional hidden
+/// field): Delete, Revoke, Disable… Works with and without JavaScript.
+#[component]
+pub fn PostButton(
+    action: String,
+    csrf: String,
+    #[prop(into)] label: String,
+    #[prop(optional)] class: &'static str,
+    #[prop(optional, into)] aria_label: Option<String>,
+    #[prop(optional)] field: Option<(&'static str, String)>,
+) -> impl IntoView {
+    view! {
+        <form method="post" action=action>
+            <CsrfField token=csrf/>
+            {field.map(|(name, value)| view! { <input type="hidden" name=name value=value/> })}
+            <button type="submit" class=class aria-label=aria_label>{label}</button>
+        </form>
+    }
+}
+
 #[component]
 pub fn Flash(flash: Option<FlashView>) -> impl IntoView {
     flash.map(|f| {

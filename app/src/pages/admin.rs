@@ -3,7 +3,7 @@
 use leptos::prelude::*;
 
 use crate::api::admin::admin_page;
-use crate::components::{page_view, CsrfField, Layout};
+use crate::components::{page_view, CsrfField, Layout, PostButton};
 use crate::dto::AdminData;
 
 #[component]
@@ -49,16 +49,8 @@ pub fn AdminPage() -> impl IntoView {
                                                 <td>{c.active_grants}</td>
                                                 <td>{c.created}</td>
                                                 <td class="actions">
-                                                    <form method="post" action=format!("/admin/clients/{toggle}")>
-                                                        <CsrfField token=csrf1/>
-                                                        <input type="hidden" name="client_id" value=id1/>
-                                                        <button type="submit" class="secondary">{toggle_label}</button>
-                                                    </form>
-                                                    <form method="post" action="/admin/clients/delete">
-                                                        <CsrfField token=csrf2/>
-                                                        <input type="hidden" name="client_id" value=id2/>
-                                                        <button type="submit" class="danger">"Delete"</button>
-                                                    </form>
+                                                    <PostButton action=format!("/admin/clients/{toggle}") csrf=csrf1 label=toggle_label class="secondary" field=("client_id", id1)/>
+                                                    <PostButton action="/admin/clients/delete".to_owned() csrf=csrf2 label="Delete" class="danger" field=("client_id", id2)/>
                                                 </td>
                                             </tr>
                                         }

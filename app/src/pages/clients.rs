@@ -3,7 +3,7 @@
 use leptos::prelude::*;
 
 use crate::api::clients::clients_page;
-use crate::components::{page_view, CsrfField, Layout};
+use crate::components::{page_view, Layout, PostButton};
 use crate::dto::ClientsData;
 
 #[component]
@@ -32,10 +32,7 @@ pub fn ClientsPage() -> impl IntoView {
                                             <td>{g.granted}</td>
                                             <td>{g.last_used}</td>
                                             <td>
-                                                <form method="post" action=format!("/clients/{}/revoke", g.id)>
-                                                    <CsrfField token=csrf/>
-                                                    <button type="submit" class="danger" aria-label=label>"Revoke"</button>
-                                                </form>
+                                                <PostButton action=format!("/clients/{}/revoke", g.id) csrf=csrf label="Revoke" class="danger" aria_label=label/>
                                             </td>
                                         </tr>
                                     }

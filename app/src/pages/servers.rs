@@ -3,7 +3,7 @@
 use leptos::prelude::*;
 
 use crate::api::servers::servers_page;
-use crate::components::{page_view, CsrfField, Layout};
+use crate::components::{page_view, CsrfField, Layout, PostButton};
 use crate::dto::{ServerView, ServersData};
 
 #[component]
@@ -47,10 +47,7 @@ fn ServerList(servers: Vec<ServerView>, csrf: String) -> impl IntoView {
                                 <td><code class="url">{s.mcp_url}</code></td>
                                 <td>{s.added}</td>
                                 <td>
-                                    <form method="post" action=format!("/servers/{}/delete", s.slug)>
-                                        <CsrfField token=csrf/>
-                                        <button type="submit" class="danger" aria-label=format!("Delete {}", s.slug)>"Delete"</button>
-                                    </form>
+                                    <PostButton action=format!("/servers/{}/delete", s.slug) csrf=csrf label="Delete" class="danger" aria_label=format!("Delete {}", s.slug)/>
                                 </td>
                             </tr>
                         }

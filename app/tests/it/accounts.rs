@@ -89,11 +89,7 @@ async fn setup_code_is_single_use_and_signup_is_closed_after_the_admin() {
 
 #[tokio::test]
 async fn open_signup_creates_ordinary_users() {
-    let app = spawn_app_with(&[("GATEHOUSE_OPEN_SIGNUP", "true")]).await;
-    let admin = app.browser();
-    admin
-        .setup(app.setup_code.as_deref().unwrap(), ADMIN, ADMIN_PASSWORD)
-        .await;
+    let (app, _admin) = spawn_app_with_admin_and(&[("GATEHOUSE_OPEN_SIGNUP", "true")]).await;
     let visitor = app.browser();
     let res = visitor
         .submit(

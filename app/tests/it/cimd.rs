@@ -59,11 +59,7 @@ async fn app_trusting(server: &HttpsServer, allow_private: bool) -> (TestApp, Br
     if allow_private {
         settings.push(("GATEHOUSE_CIMD_ALLOW_PRIVATE_NETWORKS", "127.0.0.0/8"));
     }
-    let app = spawn_app_with(&settings).await;
-    let admin = app.browser();
-    admin
-        .setup(app.setup_code.as_deref().unwrap(), ADMIN, ADMIN_PASSWORD)
-        .await;
+    let (app, admin) = spawn_app_with_admin_and(&settings).await;
     admin
         .add_server("gmail", "https://gmail.example.com/mcp")
         .await;
@@ -173,11 +169,7 @@ async fn cimd_private_address_is_refused() {
 
 #[tokio::test]
 async fn cimd_url_rules_are_checked_before_fetching() {
-    let app = spawn_app().await;
-    let admin = app.browser();
-    admin
-        .setup(app.setup_code.as_deref().unwrap(), ADMIN, ADMIN_PASSWORD)
-        .await;
+    let (app, admin) = spawn_app_with_admin().await;
     for id in [
         "http://localhost/client.json",
         "https://localhost/",

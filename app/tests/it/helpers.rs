@@ -60,7 +60,12 @@ pub async fn spawn_app() -> TestApp {
 
 /// An app whose administrator exists and is signed in with the returned browser.
 pub async fn spawn_app_with_admin() -> (TestApp, Browser) {
-    let app = spawn_app().await;
+    spawn_app_with_admin_and(&[]).await
+}
+
+/// Like [`spawn_app_with_admin`], with extra settings.
+pub async fn spawn_app_with_admin_and(extra: &[(&str, &str)]) -> (TestApp, Browser) {
+    let app = spawn_app_with(extra).await;
     let admin = app.browser();
     let res = admin
         .setup(app.setup_code.as_deref().unwrap(), ADMIN, ADMIN_PASSWORD)

@@ -384,15 +384,7 @@ async fn refresh_reuse_after_successor_use_revokes_family() {
 
 #[tokio::test]
 async fn refresh_reuse_after_grace_revokes_family() {
-    let app = spawn_app_with(&[("GATEHOUSE_REFRESH_GRACE", "0")]).await;
-    let admin = app.browser();
-    admin
-        .setup(app.setup_code.as_deref().unwrap(), ADMIN, ADMIN_PASSWORD)
-        .await;
-    admin
-        .add_server("gmail", "https://gmail.example.com/mcp")
-        .await;
-    let client = public_client(&app).await;
+    let (app, admin, client) = ready_with(&[("GATEHOUSE_REFRESH_GRACE", "0")]).await;
     let first = tokens_for_gmail(&app, &admin, &client).await;
     let rt1 = first["refresh_token"].as_str().unwrap();
     let (_, second) = refresh(&app, &client, rt1).await;

@@ -198,7 +198,12 @@ pub async fn mcp_status(app: &TestApp, slug: &str, access_token: &str) -> Status
 
 /// The admin with servers `gmail` and `drive`, signed in, and a registered public client.
 pub async fn ready() -> (TestApp, Browser, Client) {
-    let (app, admin) = spawn_app_with_admin().await;
+    ready_with(&[]).await
+}
+
+/// Like [`ready`], with extra settings.
+pub async fn ready_with(extra: &[(&str, &str)]) -> (TestApp, Browser, Client) {
+    let (app, admin) = spawn_app_with_admin_and(extra).await;
     admin
         .add_server("gmail", "https://gmail.example.com/mcp")
         .await;
