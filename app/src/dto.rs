@@ -37,6 +37,8 @@ pub struct ServerView {
     pub url: String,
     /// A static credential is stored (never shown).
     pub static_credential: bool,
+    /// Whose account the server needs, from the detection rule table.
+    pub provider: String,
     pub mcp_url: String,
     pub added: String,
 }

@@ -2,5 +2,6 @@
 //! refresh).
 
 pub mod cipher;
+pub mod detect;
 pub mod keys;
 pub mod rotation;

@@ -23,6 +23,11 @@ pub async fn servers_page() -> Result<ServersData, AppError> {
                 .map(UpstreamUrl::redacted)
                 .unwrap_or_else(|| "(cannot be decrypted: check the encryption keys)".into()),
             static_credential: row.has_static_credential,
+            provider: match (&row.url, row.has_static_credential) {
+                (_, true) => "Static credential".to_owned(),
+                (Some(url), false) => gatehouse::vault::detect::detect(url).label.to_owned(),
+                (None, false) => "Unknown".to_owned(),
+            },
             mcp_url: core.public_url.join(&format!("/mcp/{}", row.slug)),
             added: format_utc(row.created_at),
             slug: row.slug,

@@ -33,7 +33,7 @@ fn ServerList(servers: Vec<ServerView>, csrf: String) -> impl IntoView {
         <table class="list">
             <caption class="sr-only">"Your servers"</caption>
             <thead>
-                <tr><th scope="col">"Server"</th><th scope="col">"Upstream URL"</th><th scope="col">"Gatehouse URL"</th><th scope="col">"Added"</th><th scope="col"><span class="sr-only">"Actions"</span></th></tr>
+                <tr><th scope="col">"Server"</th><th scope="col">"Account"</th><th scope="col">"Upstream URL"</th><th scope="col">"Gatehouse URL"</th><th scope="col">"Added"</th><th scope="col"><span class="sr-only">"Actions"</span></th></tr>
             </thead>
             <tbody>
                 {servers
@@ -43,6 +43,7 @@ fn ServerList(servers: Vec<ServerView>, csrf: String) -> impl IntoView {
                         view! {
                             <tr data-slug=s.slug.clone()>
                                 <th scope="row">{s.name.clone()}<br/><code>{s.slug.clone()}</code></th>
+                                <td class="provider">{s.provider}</td>
                                 <td><code class="url">{s.url}</code>{s.static_credential.then(|| view! { <br/><small>"static credential stored (encrypted)"</small> })}</td>
                                 <td><code class="url">{s.mcp_url}</code></td>
                                 <td>{s.added}</td>

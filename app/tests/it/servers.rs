@@ -17,6 +17,10 @@ async fn add_list_and_delete_a_server() {
     let page = admin.page("/servers").await;
     assert!(page.contains("https://gmail-mcp.example.com/mcp"));
     assert!(
+        page.contains("Google (Gmail)"),
+        "the detection table names the account it needs"
+    );
+    assert!(
         page.contains(&format!("{}/mcp/gmail", app.base)),
         "shows the Gatehouse URL to give clients"
     );
