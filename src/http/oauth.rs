@@ -306,6 +306,11 @@ async fn consent(
     Path(handle): Path<String>,
     Form(pairs): Form<Vec<(String, String)>>,
 ) -> Result<Response, WebError> {
+    if !super::web::is_opaque_token(&handle) {
+        return Err(WebError::BadForm(
+            "this authorization request is malformed".into(),
+        ));
+    }
     let field = |name: &str| {
         pairs
             .iter()

@@ -92,6 +92,16 @@ async fn finish(
     }
 }
 
+/// Tokens and handles Gatehouse puts in URLs are base64url: checking the shape before one
+/// goes back into a `Location` header keeps a crafted path (CR/LF, `//host`) out of it.
+pub fn is_opaque_token(text: &str) -> bool {
+    !text.is_empty()
+        && text.len() <= 128
+        && text
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
 fn capitalize(text: &str) -> String {
     let mut chars = text.chars();
     chars
@@ -242,6 +252,9 @@ async fn accept_invite(
     core.limits
         .sign_in(ip, None)
         .map_err(WebError::RateLimited)?;
+    if !is_opaque_token(&token) {
+        return Err(WebError::BadForm("this invite link is malformed".into()));
+    }
     let back = format!("/invite/{token}");
     match accounts::accept_invite(&core, Some(ip), &token, form.password).await {
         Ok(account) => {

@@ -197,3 +197,35 @@ async fn passwords_are_stored_as_argon2id() {
     );
     assert!(!hash.contains(ADMIN_PASSWORD));
 }
+
+#[tokio::test]
+async fn crafted_path_segments_never_reach_a_location_header() {
+    let (_app, admin) = spawn_app_with_admin().await;
+    let csrf = admin.csrf("/servers").await;
+    for path in [
+        "/invite/abc%0D%0ASet-Cookie:x=y",
+        "/consent/abc%0D%0ALocation:%20evil.example",
+        "/invite/%2F%2Fevil.example",
+    ] {
+        let res = admin
+            .post(
+                path,
+                &[
+                    ("_csrf", csrf.as_str()),
+                    ("password", "long enough password"),
+                    ("decision", "deny"),
+                ],
+            )
+            .await;
+        assert_eq!(res.status(), StatusCode::BAD_REQUEST, "{path}");
+        assert!(
+            res.headers().get("location").is_none() && res.headers().get("set-cookie").is_none(),
+            "{path}"
+        );
+    }
+    assert_eq!(
+        admin.get("/healthz").await.status(),
+        StatusCode::OK,
+        "the server is fine"
+    );
+}
