@@ -281,7 +281,6 @@ async fn redeem_code(
         }
         CodeDecision::ValidReplay => {
             let revoked = tokens::revoke_families_of_code(&mut *tx, &code_hash, now).await?;
-            core.bearer_cache.clear();
             activity::record(
                 &mut tx,
                 &actor,
@@ -292,6 +291,8 @@ async fn redeem_code(
             )
             .await?;
             tx.commit().await?;
+            // After the commit: a request in between would re-cache a token about to die.
+            core.bearer_cache.clear();
             Err(oauth(
                 ErrorCode::InvalidGrant,
                 "the authorization code was already used",
@@ -370,7 +371,6 @@ async fn refresh(
         }
         RefreshDecision::ReuseDetected => {
             tokens::revoke_family(&mut *tx, row.family_id, now).await?;
-            core.bearer_cache.clear();
             activity::record(
                 &mut tx,
                 &actor,
@@ -381,6 +381,7 @@ async fn refresh(
             )
             .await?;
             tx.commit().await?;
+            core.bearer_cache.clear();
             Err(oauth(
                 ErrorCode::InvalidGrant,
                 "refresh token was already used; all tokens of this grant are revoked",
@@ -416,19 +417,13 @@ pub async fn validate_bearer(
     if let Some(hit) = core.bearer_cache.get(hash.as_str(), slug, started) {
         return Ok(Some(hit));
     }
-    let Some(row) = tokens::get_access(&core.pool, &hash).await? else {
+    let Some(row) = tokens::get_access(&core.pool, &hash, slug).await? else {
         return Ok(None);
     };
     if row.revoked
+        || !row.slug_granted
         || clock::now() >= row.expires_at
         || !store::parse_list(&row.resources).iter().any(|r| r == slug)
-    {
-        return Ok(None);
-    }
-    if !grants::granted_slugs(&core.pool, row.grant_id)
-        .await?
-        .iter()
-        .any(|s| s == slug)
     {
         return Ok(None);
     }
