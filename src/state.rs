@@ -24,6 +24,8 @@ pub struct Core {
     pub cimd_http: GuardedClient,
     /// Encrypts upstream secrets (DESIGN.md §6).
     pub cipher: Cipher,
+    /// Upstream token refreshes under way in this process (single-flight).
+    pub flights: crate::vault::refresh::Flights,
     /// Hash of the one-time setup code, while no account exists.
     setup_code: Mutex<Option<SecretHash>>,
 }
@@ -57,7 +59,7 @@ impl Core {
             http,
             cimd_http,
             cipher,
-
+            flights: Default::default(),
             setup_code: Mutex::new(None),
         })
     }

@@ -32,6 +32,10 @@ enum Command {
     /// Manage users' upstream MCP servers.
     #[command(subcommand)]
     Server(ServerCommand),
+    /// Show each server's upstream connection (of one user, or of everyone).
+    Status { user: Option<String> },
+    /// Refresh a user's upstream token for one server now.
+    Refresh { user: String, slug: String },
     /// Delete expired codes, authorization requests, tokens, invites and sessions.
     Cleanup,
     /// Re-encrypt stored secrets with the first key of GATEHOUSE_ENCRYPTION_KEYS (resumable).
@@ -90,6 +94,8 @@ pub async fn main() -> ExitCode {
         Command::Migrate => migrate(config).await,
         Command::User(cmd) => user(config, cmd).await,
         Command::Server(cmd) => server_cmd(config, cmd).await,
+        Command::Status { user } => status(config, user).await,
+        Command::Refresh { user, slug } => refresh(config, user, slug).await,
         Command::Cleanup => cleanup(config).await,
         Command::RotateKey => rotate_key(config).await,
     };
@@ -323,14 +329,84 @@ async fn server_cmd(config: Config, cmd: ServerCommand) -> Result<(), String> {
     Ok(())
 }
 
+async fn status(config: Config, only: Option<String>) -> Result<(), String> {
+    use gatehouse::vault::status::{self, relative};
+    let core = open(config).await?;
+    let accounts = accounts::list(&core, &Actor::cli())
+        .await
+        .map_err(service_err)?;
+    let now = gatehouse::clock::now();
+    println!(
+        "{:<16} {:<16} {:<26} {:<24} {:<28} EXPIRES",
+        "USER", "SLUG", "STATE", "PROVIDER", "ACCOUNT"
+    );
+    for account in accounts {
+        if only.as_deref().is_some_and(|name| name != account.username) {
+            continue;
+        }
+        for st in status::list(&core, account.id, now)
+            .await
+            .map_err(service_err)?
+        {
+            let c = st.connection.as_ref();
+            println!(
+                "{:<16} {:<16} {:<26} {:<24} {:<28} {}{}",
+                account.username,
+                st.server.slug,
+                st.state.label(),
+                st.provider.map(|p| p.label).unwrap_or_else(|| "?".into()),
+                c.and_then(|c| c.account.clone())
+                    .unwrap_or_else(|| "-".into()),
+                c.and_then(|c| c.expires_at)
+                    .map(|at| relative(at, now))
+                    .unwrap_or_else(|| "-".into()),
+                c.and_then(|c| c.last_error.clone())
+                    .map(|e| format!("  (last error: {e})"))
+                    .unwrap_or_default(),
+            );
+        }
+    }
+    core.pool.close().await;
+    Ok(())
+}
+
+async fn refresh(config: Config, user: String, slug: String) -> Result<(), String> {
+    use gatehouse::vault::refresh::{self, CredentialError};
+    let core = Arc::new(open(config).await?);
+    let owner = user_id(&core, &user).await?;
+    let server = servers::get(&core, owner, &slug)
+        .await
+        .map_err(service_err)?;
+    let outcome = refresh::refresh_now(&core, owner, server.id).await;
+    core.pool.close().await;
+    match outcome {
+        Ok(c) => {
+            println!(
+                "Refreshed '{slug}' for '{user}'{}.",
+                c.expires_at
+                    .map(|at| format!(
+                        ": expires {}",
+                        gatehouse::vault::status::relative(at, gatehouse::clock::now())
+                    ))
+                    .unwrap_or_default()
+            );
+            Ok(())
+        }
+        Err(CredentialError::NeedsReauth) => Err(format!(
+            "'{slug}' needs re-authentication: the user must click Authenticate on the Servers page"
+        )),
+        Err(err) => Err(err.to_string()),
+    }
+}
+
 async fn cleanup(config: Config) -> Result<(), String> {
     let core = open(config).await?;
     let (swept, sessions) = gatehouse::service::token_admin::cleanup(&core)
         .await
         .map_err(service_err)?;
     println!(
-        "Deleted {} authorization requests, {} codes, {} access tokens, {} refresh tokens, {} token families, {} invites, {} sessions.",
-        swept.requests, swept.codes, swept.access_tokens, swept.refresh_tokens, swept.families, swept.invites, sessions
+        "Deleted {} authorization requests, {} codes, {} access tokens, {} refresh tokens, {} token families, {} invites, {} vault sign-in states, {} sessions.",
+        swept.requests, swept.codes, swept.access_tokens, swept.refresh_tokens, swept.families, swept.invites, swept.vault_states, sessions
     );
     core.pool.close().await;
     Ok(())

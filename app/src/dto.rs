@@ -37,16 +37,42 @@ pub struct ServerView {
     pub url: String,
     /// A static credential is stored (never shown).
     pub static_credential: bool,
-    /// Whose account the server needs, from the detection rule table.
+    /// Whose account the server needs (detected, or the user's choice).
     pub provider: String,
+    /// The stored provider choice key ("detect" when none).
+    pub provider_choice: String,
     pub mcp_url: String,
     pub added: String,
+    pub connection: ConnectionView,
+}
+
+/// The state of a server's upstream connection, as the Servers page shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConnectionView {
+    /// "Connected", "Expires soon", "Expired", "Needs re-authentication", "Not connected".
+    pub state: String,
+    /// CSS modifier: ok, warn, bad, none.
+    pub tone: String,
+    pub connected: bool,
+    pub account: Option<String>,
+    pub scopes: Vec<String>,
+    /// "in 59 min" / "3 min ago"; `None` when the provider gave no expiry.
+    pub expires: Option<String>,
+    pub last_refresh: Option<String>,
+    pub last_error: Option<String>,
+    /// Whether *Authenticate* can start; otherwise `blocked` says why.
+    pub can_authenticate: bool,
+    pub blocked: Option<String>,
+    /// Servers sharing this Google grant (revoking ends it for them too).
+    pub shares_grant_with: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ServersData {
     pub ctx: PageContext,
     pub servers: Vec<ServerView>,
+    /// Provider choices offered per server: (key, label).
+    pub provider_options: Vec<(String, String)>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

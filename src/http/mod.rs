@@ -9,6 +9,7 @@ pub mod mcp;
 pub mod oauth;
 pub mod oauth_error;
 pub mod session;
+pub mod vault;
 pub mod web;
 pub mod wellknown;
 
@@ -53,6 +54,7 @@ where
     Router::new()
         .merge(health::routes())
         .merge(web::routes())
+        .merge(vault::routes())
         .merge(oauth::browser_routes())
         .merge(oauth::server_routes())
         .merge(for_clients)

@@ -24,6 +24,7 @@ const USER: &str = "user_id";
 const SIGNED_IN_AT: &str = "signed_in_at";
 const CSRF: &str = "csrf";
 const FLASH: &str = "flash";
+const VAULT_BINDING: &str = "vault_binding";
 
 /// A session ends after this long without a request…
 pub const IDLE_TIMEOUT: Duration = Duration::from_secs(12 * 3600);
@@ -81,6 +82,29 @@ pub async fn csrf_token(session: &Session) -> Result<String, WebError> {
     let token = URL_SAFE_NO_PAD.encode(bytes);
     session.insert(CSRF, &token).await.map_err(session_err)?;
     Ok(token)
+}
+
+/// A per-session secret that binds vault *Authenticate* flows to this session: created on
+/// first use (`create`), else read.
+pub async fn vault_binding(session: &Session, create: bool) -> Result<Option<String>, WebError> {
+    if let Some(value) = session
+        .get::<String>(VAULT_BINDING)
+        .await
+        .map_err(session_err)?
+    {
+        return Ok(Some(value));
+    }
+    if !create {
+        return Ok(None);
+    }
+    let mut bytes = [0u8; 32];
+    rand::rngs::OsRng.fill_bytes(&mut bytes);
+    let value = URL_SAFE_NO_PAD.encode(bytes);
+    session
+        .insert(VAULT_BINDING, &value)
+        .await
+        .map_err(session_err)?;
+    Ok(Some(value))
 }
 
 /// True iff `submitted` equals the session's token (constant-time).

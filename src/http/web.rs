@@ -72,7 +72,7 @@ where
 }
 
 /// Ends a form post: flash the outcome, 303 to `to` (or to `back` on a user-facing error).
-async fn finish(
+pub(super) async fn finish(
     session: &Session,
     outcome: Result<String, ServiceError>,
     to: &str,
@@ -102,7 +102,7 @@ pub fn is_opaque_token(text: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }
 
-fn capitalize(text: &str) -> String {
+pub(super) fn capitalize(text: &str) -> String {
     let mut chars = text.chars();
     chars
         .next()
@@ -221,7 +221,7 @@ async fn signup(
 }
 
 #[derive(Deserialize)]
-struct Empty {}
+pub(super) struct Empty {}
 
 async fn logout(
     State(core): State<SharedCore>,

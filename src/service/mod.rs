@@ -67,6 +67,16 @@ impl Actor {
         }
     }
 
+    /// Gatehouse itself acting in the background (e.g. the vault refreshing a token).
+    pub fn system(name: &str) -> Self {
+        Self {
+            user: None,
+            name: name.into(),
+            is_admin: false,
+            ip: None,
+        }
+    }
+
     /// A visitor who has not signed in (e.g. first-run setup, sign-in attempts).
     pub fn anonymous(ip: Option<IpAddr>) -> Self {
         Self {

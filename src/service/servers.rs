@@ -55,6 +55,8 @@ pub struct ServerEntry {
     pub name: String,
     pub url: Option<UpstreamUrl>,
     pub has_static_credential: bool,
+    /// The user's provider choice key (`vault::provider::Choice`); `None` = detect.
+    pub provider_choice: Option<String>,
     pub created_at: clock::UnixTime,
 }
 
@@ -84,12 +86,79 @@ fn entry(core: &Core, row: ServerRow) -> ServerEntry {
         name: row.name,
         url,
         has_static_credential: row.static_credential.is_some(),
+        provider_choice: row.provider,
         created_at: row.created_at,
     }
 }
 
+/// One of `user`'s servers by slug; another user's slug is "not found".
+pub async fn get(core: &Core, user: UserId, slug: &str) -> Result<ServerEntry, ServiceError> {
+    let row = servers::get_by_slug(&core.pool, user, slug)
+        .await?
+        .ok_or(ServiceError::NotFound)?;
+    Ok(entry(core, row))
+}
+
+/// The decrypted static credential of a server, if one is stored.
+pub async fn static_credential(
+    core: &Core,
+    user: UserId,
+    slug: &str,
+) -> Result<Option<SecretString>, ServiceError> {
+    let row = servers::get_by_slug(&core.pool, user, slug)
+        .await?
+        .ok_or(ServiceError::NotFound)?;
+    row.static_credential
+        .map(|sealed| {
+            core.cipher
+                .decrypt(&sealed, binding("static_credential", row.id, row.user_id))
+                .ok()
+                .and_then(|bytes| String::from_utf8(bytes).ok())
+                .map(SecretString::from)
+                .ok_or_else(|| {
+                    ServiceError::Internal("static credential cannot be decrypted".into())
+                })
+        })
+        .transpose()
+}
+
+/// Sets which provider a server authenticates with (overriding detection).
+pub async fn set_provider(
+    core: &Core,
+    actor: &Actor,
+    slug: &str,
+    choice_key: &str,
+) -> Result<String, ServiceError> {
+    use crate::vault::provider::Choice;
+    let user = owner(actor)?;
+    let choice = Choice::parse(Some(choice_key), &core.config)
+        .ok_or_else(|| ServiceError::Invalid("unknown provider".into()))?;
+    let now = clock::now();
+    let mut tx = store::begin_write(&core.pool).await?;
+    if !servers::set_provider(&mut tx, user, slug, choice.key().as_deref()).await? {
+        return Err(ServiceError::NotFound);
+    }
+    let shown = choice.key().unwrap_or_else(|| "detect".into());
+    activity::record(
+        &mut tx,
+        actor,
+        Some(user),
+        "server.provider_set",
+        format!("{slug}: {shown}"),
+        now,
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(shown)
+}
+
 pub async fn list(core: &Core, actor: &Actor) -> Result<Vec<ServerEntry>, ServiceError> {
-    let rows = servers::list_for_user(&core.pool, owner(actor)?).await?;
+    list_of(core, owner(actor)?).await
+}
+
+/// `user`'s servers (the caller has established who may see them).
+pub async fn list_of(core: &Core, user: UserId) -> Result<Vec<ServerEntry>, ServiceError> {
+    let rows = servers::list_for_user(&core.pool, user).await?;
     Ok(rows.into_iter().map(|row| entry(core, row)).collect())
 }
 
@@ -171,6 +240,7 @@ pub async fn add(
         name: new.name,
         url: Some(new.url),
         has_static_credential: credential.is_some(),
+        provider_choice: None,
         created_at: now,
     })
 }

@@ -3,6 +3,7 @@
 
 pub mod audit;
 pub mod clients;
+pub mod connections;
 pub mod grants;
 pub mod invites;
 pub mod servers;

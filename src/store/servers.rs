@@ -14,10 +14,44 @@ pub struct ServerRow {
     pub name: String,
     pub url: String,
     pub static_credential: Option<String>,
+    /// The user's provider choice (`vault::provider::Choice` key); NULL = detect.
+    pub provider: Option<String>,
     pub created_at: UnixTime,
 }
 
-const COLUMNS: &str = "s.id, s.user_id, s.slug, s.name, s.url, s.static_credential, s.created_at";
+const COLUMNS: &str =
+    "s.id, s.user_id, s.slug, s.name, s.url, s.static_credential, s.provider, s.created_at";
+
+/// The user's server with this slug (scoped by user).
+pub async fn get_by_slug(
+    db: impl sqlx::SqliteExecutor<'_>,
+    user: UserId,
+    slug: &str,
+) -> Result<Option<ServerRow>, sqlx::Error> {
+    sqlx::query_as(&format!(
+        "SELECT {COLUMNS} FROM mcp_servers s WHERE s.user_id = ? AND s.slug = ?"
+    ))
+    .bind(user)
+    .bind(slug)
+    .fetch_optional(db)
+    .await
+}
+
+/// Sets the user's provider choice for a server; false when the user has no such server.
+pub async fn set_provider(
+    conn: &mut SqliteConnection,
+    user: UserId,
+    slug: &str,
+    choice: Option<&str>,
+) -> Result<bool, sqlx::Error> {
+    let done = sqlx::query("UPDATE mcp_servers SET provider = ? WHERE user_id = ? AND slug = ?")
+        .bind(choice)
+        .bind(user)
+        .bind(slug)
+        .execute(conn)
+        .await?;
+    Ok(done.rows_affected() == 1)
+}
 
 pub async fn list_for_user(pool: &SqlitePool, user: UserId) -> Result<Vec<ServerRow>, sqlx::Error> {
     sqlx::query_as(&format!(

@@ -238,6 +238,7 @@ pub struct Swept {
     pub refresh_tokens: u64,
     pub families: u64,
     pub invites: u64,
+    pub vault_states: u64,
 }
 
 /// Deletes what can never be used again. Codes are kept a day past expiry so a late replay is
@@ -257,5 +258,6 @@ pub async fn sweep(conn: &mut sqlx::SqliteConnection, now: UnixTime) -> Result<S
         refresh_tokens: run("DELETE FROM refresh_tokens WHERE expires_at <= ?").await?,
         families: run("DELETE FROM token_families WHERE absolute_expires_at <= ? OR (revoked_at IS NOT NULL AND NOT EXISTS (SELECT 1 FROM refresh_tokens r WHERE r.family_id = token_families.id) AND NOT EXISTS (SELECT 1 FROM access_tokens a WHERE a.family_id = token_families.id))").await?,
         invites: run("DELETE FROM invites WHERE expires_at <= ?").await?,
+        vault_states: run("DELETE FROM oauth_states WHERE expires_at <= ?").await?,
     })
 }

@@ -18,8 +18,12 @@ pub const KEY_FILE: &str = "encryption.key";
 
 /// Tables and columns that hold ciphertexts (the vault adds its columns here).
 /// Each table has `id` and `user_id` columns: the cipher binds values to both.
-pub const CIPHERTEXT_COLUMNS: &[(&str, &str)] =
-    &[("mcp_servers", "url"), ("mcp_servers", "static_credential")];
+pub const CIPHERTEXT_COLUMNS: &[(&str, &str)] = &[
+    ("mcp_servers", "url"),
+    ("mcp_servers", "static_credential"),
+    ("connections", "access_token"),
+    ("connections", "refresh_token"),
+];
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum KeySource {

@@ -7,32 +7,80 @@ use crate::error::AppError;
 
 #[server(endpoint = "servers_page")]
 pub async fn servers_page() -> Result<ServersData, AppError> {
-    use crate::dto::ServerView;
-    use gatehouse::clock::format_utc;
+    use crate::dto::{ConnectionView, ServerView};
+    use gatehouse::clock::{self, format_utc};
     use gatehouse::domain::UpstreamUrl;
+    use gatehouse::vault::provider::Choice;
+    use gatehouse::vault::status::{self, relative, State};
 
     let core = crate::ssr::core()?;
     let (ctx, _, actor) = crate::ssr::signed_in_context().await?;
-    let rows = gatehouse::service::servers::list(&core, &actor).await?;
+    let user = actor.user.ok_or(AppError::SignInRequired)?;
+    let now = clock::now();
+    let rows = status::list(&core, user, now).await?;
     let servers = rows
         .into_iter()
-        .map(|row| ServerView {
-            url: row
-                .url
-                .as_ref()
-                .map(UpstreamUrl::redacted)
-                .unwrap_or_else(|| "(cannot be decrypted: check the encryption keys)".into()),
-            static_credential: row.has_static_credential,
-            provider: match (&row.url, row.has_static_credential) {
-                (_, true) => "Static credential".to_owned(),
-                (Some(url), false) => gatehouse::vault::detect::detect(url).label.to_owned(),
-                (None, false) => "Unknown".to_owned(),
-            },
-            mcp_url: core.public_url.join(&format!("/mcp/{}", row.slug)),
-            added: format_utc(row.created_at),
-            slug: row.slug,
-            name: row.name,
+        .map(|st| {
+            let s = st.server;
+            let c = st.connection.as_ref();
+            let provider = match (&st.provider, s.has_static_credential) {
+                (Some(p), _)
+                    if p.kind == gatehouse::vault::provider::Kind::None
+                        && s.has_static_credential =>
+                {
+                    "Static credential".to_owned()
+                }
+                (Some(p), _) => p.label.clone(),
+                (None, _) => "Unknown".to_owned(),
+            };
+            ServerView {
+                url: s
+                    .url
+                    .as_ref()
+                    .map(UpstreamUrl::redacted)
+                    .unwrap_or_else(|| "(cannot be decrypted: check the encryption keys)".into()),
+                static_credential: s.has_static_credential,
+                provider,
+                provider_choice: Choice::parse(s.provider_choice.as_deref(), &core.config)
+                    .and_then(|c| c.key())
+                    .unwrap_or_else(|| "detect".into()),
+                mcp_url: core.public_url.join(&format!("/mcp/{}", s.slug)),
+                added: format_utc(s.created_at),
+                connection: ConnectionView {
+                    state: st.state.label().to_owned(),
+                    tone: match st.state {
+                        State::Connected => "ok",
+                        State::ExpiresSoon | State::Expired => "warn",
+                        State::NeedsReauth => "bad",
+                        State::NotConnected => "none",
+                    }
+                    .to_owned(),
+                    connected: c.is_some(),
+                    account: c.and_then(|c| c.account.clone()),
+                    scopes: c
+                        .map(|c| c.scopes.split_whitespace().map(str::to_owned).collect())
+                        .unwrap_or_default(),
+                    expires: c.and_then(|c| c.expires_at).map(|at| relative(at, now)),
+                    last_refresh: c
+                        .and_then(|c| c.last_refresh_at)
+                        .map(|at| relative(at, now)),
+                    last_error: c.and_then(|c| c.last_error.clone()),
+                    can_authenticate: st.can_authenticate
+                        && st
+                            .provider
+                            .as_ref()
+                            .is_some_and(|p| status::uses_oauth(&p.kind)),
+                    blocked: st.cannot_because,
+                    shares_grant_with: st.shares_grant_with,
+                },
+                slug: s.slug,
+                name: s.name,
+            }
         })
         .collect();
-    Ok(ServersData { ctx, servers })
+    Ok(ServersData {
+        ctx,
+        servers,
+        provider_options: Choice::options(&core.config),
+    })
 }

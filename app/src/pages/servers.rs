@@ -14,10 +14,10 @@ pub fn ServersPage() -> impl IntoView {
         view! {
             <Layout ctx=d.ctx.clone() title="Servers">
                 <p class="lede">
-                    "Upstream MCP servers you use through Gatehouse. Give an AI client the Gatehouse URL; "
-                    "connecting each server's account (Authenticate) arrives with the token vault."
+                    "Upstream MCP servers you use through Gatehouse. Authenticate connects each server's account "
+                    "(tokens are stored encrypted and refreshed before they expire); give an AI client the Gatehouse URL."
                 </p>
-                <ServerList servers=d.servers.clone() csrf=csrf.clone()/>
+                <ServerList servers=d.servers.clone() csrf=csrf.clone() options=d.provider_options.clone()/>
                 <AddServer csrf/>
             </Layout>
         }
@@ -25,39 +25,89 @@ pub fn ServersPage() -> impl IntoView {
 }
 
 #[component]
-fn ServerList(servers: Vec<ServerView>, csrf: String) -> impl IntoView {
+fn ServerList(
+    servers: Vec<ServerView>,
+    csrf: String,
+    options: Vec<(String, String)>,
+) -> impl IntoView {
     if servers.is_empty() {
         return view! { <p class="empty">"No servers yet. Add one below."</p> }.into_any();
     }
     view! {
-        <table class="list">
+        <table class="list servers">
             <caption class="sr-only">"Your servers"</caption>
             <thead>
-                <tr><th scope="col">"Server"</th><th scope="col">"Account"</th><th scope="col">"Upstream URL"</th><th scope="col">"Gatehouse URL"</th><th scope="col">"Added"</th><th scope="col"><span class="sr-only">"Actions"</span></th></tr>
+                <tr><th scope="col">"Server"</th><th scope="col">"Account"</th><th scope="col">"Upstream URL"</th><th scope="col"><span class="sr-only">"Actions"</span></th></tr>
             </thead>
             <tbody>
                 {servers
                     .into_iter()
-                    .map(|s| {
-                        let csrf = csrf.clone();
-                        view! {
-                            <tr data-slug=s.slug.clone()>
-                                <th scope="row">{s.name.clone()}<br/><code>{s.slug.clone()}</code></th>
-                                <td class="provider">{s.provider}</td>
-                                <td><code class="url">{s.url}</code>{s.static_credential.then(|| view! { <br/><small>"static credential stored (encrypted)"</small> })}</td>
-                                <td><code class="url">{s.mcp_url}</code></td>
-                                <td>{s.added}</td>
-                                <td>
-                                    <PostButton action=format!("/servers/{}/delete", s.slug) csrf=csrf label="Delete" class="danger" aria_label=format!("Delete {}", s.slug)/>
-                                </td>
-                            </tr>
-                        }
-                    })
+                    .map(|s| view! { <ServerRow s=s csrf=csrf.clone() options=options.clone()/> })
                     .collect_view()}
             </tbody>
         </table>
     }
     .into_any()
+}
+
+#[component]
+fn ServerRow(s: ServerView, csrf: String, options: Vec<(String, String)>) -> impl IntoView {
+    let c = s.connection.clone();
+    let slug = s.slug.clone();
+    let connect_label = if c.connected {
+        "Reconnect"
+    } else {
+        "Authenticate"
+    };
+    view! {
+        <tr data-slug=slug.clone() data-state=c.state.clone()>
+            <th scope="row">
+                {s.name.clone()}<br/><code>{slug.clone()}</code>
+                <br/><small>"Gatehouse URL: "</small><code class="url">{s.mcp_url.clone()}</code>
+                <br/><small>{format!("Added {}", s.added)}</small>
+            </th>
+            <td class="connection">
+                <span class="provider">{s.provider.clone()}</span><br/>
+                <span class=format!("state {}", c.tone)>{c.state.clone()}</span>
+                {c.account.clone().map(|a| view! { " as " <strong class="account">{a}</strong> })}
+                {c.expires.clone().map(|e| view! { <br/><small>{format!("Access token expires {e}")}</small> })}
+                {c.last_refresh.clone().map(|e| view! { <br/><small>{format!("Last refresh {e}")}</small> })}
+                {(!c.scopes.is_empty()).then(|| view! { <br/><small class="scopes">{format!("Scopes: {}", c.scopes.join(" "))}</small> })}
+                {c.last_error.clone().map(|e| view! { <br/><small class="last-error">{format!("Last error: {e}")}</small> })}
+                {c.blocked.clone().filter(|_| !c.connected).map(|b| view! { <br/><small class="blocked">{b}</small> })}
+            </td>
+            <td><code class="url">{s.url.clone()}</code>{s.static_credential.then(|| view! { <br/><small>"static credential stored (encrypted)"</small> })}</td>
+            <td class="actions">
+                {c.can_authenticate.then(|| view! {
+                    <PostButton action=format!("/servers/{slug}/authenticate") csrf=csrf.clone() label=connect_label aria_label=format!("{connect_label} {slug}")/>
+                })}
+                {c.connected.then(|| view! {
+                    <PostButton action=format!("/servers/{slug}/disconnect") csrf=csrf.clone() label="Revoke" class="danger" aria_label=format!("Revoke {slug}")/>
+                    {(!c.shares_grant_with.is_empty()).then(|| view! {
+                        <small class="shared-grant">{format!("Revoking ends Google access for {} too.", c.shares_grant_with.join(", "))}</small>
+                    })}
+                })}
+                <details class="provider-choice">
+                    <summary>"Provider"</summary>
+                    <form method="post" action=format!("/servers/{slug}/provider")>
+                        <CsrfField token=csrf.clone()/>
+                        <label for=format!("provider-{slug}") class="sr-only">"Provider for " {slug.clone()}</label>
+                        <select id=format!("provider-{slug}") name="provider">
+                            {options
+                                .into_iter()
+                                .map(|(key, label)| {
+                                    let selected = key == s.provider_choice;
+                                    view! { <option value=key selected=selected>{label}</option> }
+                                })
+                                .collect_view()}
+                        </select>
+                        <button type="submit">"Save"</button>
+                    </form>
+                </details>
+                <PostButton action=format!("/servers/{slug}/delete") csrf=csrf label="Delete" class="danger" aria_label=format!("Delete {slug}")/>
+            </td>
+        </tr>
+    }
 }
 
 #[component]

@@ -16,7 +16,8 @@ pub struct TestApp {
     pub base: String,
     pub core: SharedCore,
     pub setup_code: Option<String>,
-    _dir: TempDir,
+    pub data_dir: std::path::PathBuf,
+    _dir: Option<TempDir>,
     _stop: oneshot::Sender<()>,
 }
 
@@ -34,7 +35,15 @@ pub fn test_config(data_dir: &std::path::Path, extra: &[(&str, &str)]) -> Config
 /// Starts Gatehouse on 127.0.0.1:0 with a fresh data directory and `extra` settings.
 pub async fn spawn_app_with(extra: &[(&str, &str)]) -> TestApp {
     let dir = tempfile::tempdir().expect("temp dir");
-    let config = test_config(dir.path(), extra);
+    let mut app = spawn_app_in(dir.path(), extra).await;
+    app._dir = Some(dir);
+    app
+}
+
+/// Starts another Gatehouse on an existing data directory (e.g. a second process sharing
+/// the first one's database and key).
+pub async fn spawn_app_in(data_dir: &std::path::Path, extra: &[(&str, &str)]) -> TestApp {
+    let config = test_config(data_dir, extra);
     let server = gatehouse_app::server::build(config)
         .await
         .expect("server builds");
@@ -49,7 +58,8 @@ pub async fn spawn_app_with(extra: &[(&str, &str)]) -> TestApp {
         base: format!("http://{addr}"),
         core,
         setup_code,
-        _dir: dir,
+        data_dir: data_dir.to_owned(),
+        _dir: None,
         _stop: stop,
     }
 }

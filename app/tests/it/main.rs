@@ -4,6 +4,7 @@
 
 mod helpers;
 mod oauth_helpers;
+mod provider_stub;
 
 mod accounts;
 mod cimd;
@@ -15,3 +16,4 @@ mod revocation;
 mod security;
 mod servers;
 mod tls;
+mod vault;

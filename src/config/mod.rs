@@ -14,6 +14,9 @@ use secrecy::{SecretBox, SecretString};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqliteSynchronous};
 use url::Url;
 
+pub mod providers;
+pub use providers::GenericProvider;
+
 /// Settings known to Gatehouse, by their environment name without the `GATEHOUSE_` prefix.
 /// A TOML file uses the same names in lowercase; `GOOGLE_*` live in a `[google]` section.
 const SETTINGS: &[&str] = &[
@@ -36,6 +39,7 @@ const SETTINGS: &[&str] = &[
     "REFRESH_TOKEN_TTL",
     "REFRESH_GRACE",
     "OPEN_SIGNUP",
+    "UPSTREAM_REFRESH_SKEW",
 ];
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -142,6 +146,10 @@ pub struct Config {
     pub refresh_token_ttl: Duration,
     pub refresh_grace: Duration,
     pub open_signup: bool,
+    /// Upstream tokens are refreshed this long before they expire.
+    pub upstream_refresh_skew: Duration,
+    /// Generic OAuth 2 providers (`[[provider]]` in the TOML file).
+    pub providers: Vec<GenericProvider>,
 }
 
 impl Config {
@@ -164,19 +172,22 @@ impl Config {
         toml_text: Option<&str>,
         env: &BTreeMap<String, String>,
     ) -> Result<Self, ConfigError> {
-        let mut raw = match toml_text {
+        let (mut raw, providers) = match toml_text {
             Some(text) => flatten_toml(text)?,
-            None => BTreeMap::new(),
+            None => (BTreeMap::new(), Vec::new()),
         };
         for name in SETTINGS {
             if let Some(value) = env.get(&format!("GATEHOUSE_{name}")) {
                 raw.insert((*name).to_owned(), value.clone());
             }
         }
-        Self::parse(&raw)
+        Self::parse(&raw, providers)
     }
 
-    fn parse(raw: &BTreeMap<String, String>) -> Result<Self, ConfigError> {
+    fn parse(
+        raw: &BTreeMap<String, String>,
+        providers: Vec<GenericProvider>,
+    ) -> Result<Self, ConfigError> {
         let get = |name: &str| raw.get(name).map(|s| s.trim()).filter(|s| !s.is_empty());
 
         let bind = match get("BIND") {
@@ -285,6 +296,12 @@ impl Config {
                 other => parse_duration("REFRESH_GRACE", other, 30)?,
             },
             open_signup: parse_bool("OPEN_SIGNUP", get("OPEN_SIGNUP"))?,
+            upstream_refresh_skew: parse_duration(
+                "UPSTREAM_REFRESH_SKEW",
+                get("UPSTREAM_REFRESH_SKEW"),
+                120,
+            )?,
+            providers,
         })
     }
 
@@ -321,12 +338,16 @@ fn bind_defaults_public_url(bind: SocketAddr) -> bool {
     bind.ip().is_loopback() || bind.ip().is_unspecified() || bind.port() == 0
 }
 
-fn flatten_toml(text: &str) -> Result<BTreeMap<String, String>, ConfigError> {
-    let table: toml::Table = text.parse().map_err(|e: toml::de::Error| ConfigError {
+/// The scalar settings of a TOML file by environment name, and its `[[provider]]` tables.
+type FlatToml = (BTreeMap<String, String>, Vec<GenericProvider>);
+
+fn flatten_toml(text: &str) -> Result<FlatToml, ConfigError> {
+    let mut table: toml::Table = text.parse().map_err(|e: toml::de::Error| ConfigError {
         setting: "GATEHOUSE_CONFIG".into(),
         problem: format!("the file is not valid TOML ({})", e.message()),
         fix: "correct the file's syntax".into(),
     })?;
+    let providers = providers::parse(table.remove("provider").as_ref())?;
     let mut out = BTreeMap::new();
     for (key, value) in table {
         match value {
@@ -338,7 +359,7 @@ fn flatten_toml(text: &str) -> Result<BTreeMap<String, String>, ConfigError> {
             value => insert_toml(&mut out, &key, value)?,
         }
     }
-    Ok(out)
+    Ok((out, providers))
 }
 
 fn insert_toml(
@@ -495,5 +516,4 @@ pub(crate) fn parse_keys(value: &str) -> Result<Vec<EncryptionKey>, ConfigError>
 }
 
 #[cfg(test)]
-#[path = "config_tests.rs"]
 mod tests;

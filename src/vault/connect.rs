@@ -1,0 +1,312 @@
+//! *Authenticate*: sends the user to the provider (state + PKCE), and the callback at
+//! `/vault/callback` that turns the code into a stored, encrypted connection.
+
+use secrecy::SecretString;
+use url::Url;
+
+use super::oauth;
+use super::provider::{endpoints, kind_of, resolve, Choice, Kind};
+use super::refresh::{binding, seal};
+use crate::clock;
+use crate::domain::{SecretHash, SecretToken, UserId};
+use crate::service::{activity, servers, Actor, ServiceError};
+use crate::state::Core;
+use crate::store::{self, connections};
+
+/// A pending flow lives this long.
+const STATE_TTL: i64 = 600;
+
+/// The redirect URI registered with providers.
+pub fn callback_url(core: &Core) -> Url {
+    #[allow(clippy::unwrap_used)] // the public origin joined with a fixed path always parses
+    Url::parse(&core.public_url.join("/vault/callback")).unwrap()
+}
+
+/// The decrypted upstream URL of a server (the RFC 8707 resource where providers take one).
+pub async fn upstream_url(core: &Core, user: UserId, server_id: i64) -> Option<String> {
+    let slug: Option<String> =
+        sqlx::query_scalar("SELECT slug FROM mcp_servers WHERE id = ? AND user_id = ?")
+            .bind(server_id)
+            .bind(user)
+            .fetch_optional(&core.pool)
+            .await
+            .ok()
+            .flatten();
+    let entry = servers::get(core, user, &slug?).await.ok()?;
+    entry.url.map(|u| u.as_str().to_owned())
+}
+
+fn owner(actor: &Actor) -> Result<UserId, ServiceError> {
+    actor.user.ok_or(ServiceError::Forbidden)
+}
+
+/// Starts *Authenticate* for one of the actor's servers; returns the provider URL to visit.
+/// `session_binding` is a per-session secret: only the same session can finish the flow.
+pub async fn start(
+    core: &Core,
+    actor: &Actor,
+    session_binding: &str,
+    slug: &str,
+) -> Result<Url, ServiceError> {
+    let user = owner(actor)?;
+    let server = servers::get(core, user, slug).await?;
+    let url = server
+        .url
+        .ok_or_else(|| ServiceError::Internal("upstream URL cannot be decrypted".into()))?;
+    let choice =
+        Choice::parse(server.provider_choice.as_deref(), &core.config).unwrap_or(Choice::Detect);
+    let resolved = resolve(&core.config, &url, &choice);
+    let e = endpoints(&core.config, &resolved.kind)
+        .map_err(|e| ServiceError::Invalid(e.to_string()))?;
+    let state = SecretToken::generate("");
+    let (challenge, verifier) = oauth::pkce_pair();
+    let resource = e.sends_resource.then(|| url.as_str().to_owned());
+    let target = oauth::authorization_url(
+        &e,
+        &callback_url(core),
+        state.expose(),
+        challenge,
+        &resolved.scopes,
+        resource.as_deref(),
+    );
+    let now = clock::now();
+    let mut tx = store::begin_write(&core.pool).await?;
+    connections::insert_state(
+        &mut tx,
+        &connections::NewState {
+            state_hash: state.hash().as_str(),
+            user,
+            server_id: server.id,
+            session_hash: SecretHash::of(session_binding).as_str(),
+            provider: resolved.provider_id(),
+            pkce_verifier: &verifier,
+            scopes: &resolved.scopes.join(" "),
+            expires_at: now + STATE_TTL,
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(target)
+}
+
+/// The provider's answer at `/vault/callback`.
+#[derive(Debug, Default, serde::Deserialize)]
+pub struct CallbackParams {
+    #[serde(default)]
+    pub state: Option<String>,
+    #[serde(default)]
+    pub code: Option<String>,
+    #[serde(default)]
+    pub error: Option<String>,
+    #[serde(default)]
+    pub error_description: Option<String>,
+    #[serde(default)]
+    pub iss: Option<String>,
+}
+
+/// Why a callback did not connect; every case is shown to the user with a way to retry.
+#[derive(Debug, thiserror::Error)]
+pub enum CallbackError {
+    #[error("this sign-in does not match a request of yours: it expired, was already used, or began in another browser session. Start again with Authenticate")]
+    UnknownState,
+    #[error("signing in for '{slug}' took longer than 10 minutes. Try again with Authenticate")]
+    Expired { slug: String },
+    #[error(
+        "the provider did not grant access to '{slug}' ({reason}). Try again with Authenticate"
+    )]
+    Denied { slug: String, reason: String },
+    #[error("connecting '{slug}' failed: {reason}. Try again with Authenticate")]
+    Failed { slug: String, reason: String },
+    #[error(transparent)]
+    Service(#[from] ServiceError),
+}
+
+impl From<sqlx::Error> for CallbackError {
+    fn from(err: sqlx::Error) -> Self {
+        CallbackError::Service(err.into())
+    }
+}
+
+/// What a successful callback connected.
+#[derive(Debug)]
+pub struct Connected {
+    pub slug: String,
+    pub account: Option<String>,
+}
+
+/// Only printable text from a provider goes into a message, cut short.
+fn shown(text: &str) -> String {
+    text.chars().filter(|c| !c.is_control()).take(200).collect()
+}
+
+/// The origin of a URL, for comparing an `iss` with the provider's endpoints.
+fn origin(url: &str) -> Option<String> {
+    Url::parse(url)
+        .ok()
+        .map(|u| u.origin().ascii_serialization())
+}
+
+pub async fn finish(
+    core: &Core,
+    actor: &Actor,
+    session_binding: Option<&str>,
+    params: CallbackParams,
+) -> Result<Connected, CallbackError> {
+    let user = owner(actor)?;
+    let state = params.state.as_deref().ok_or(CallbackError::UnknownState)?;
+    // Taken (deleted) and committed before anything else: a state is used at most once.
+    let mut tx = store::begin_write(&core.pool).await?;
+    let row = connections::take_state(&mut tx, SecretHash::of(state).as_str()).await?;
+    tx.commit().await?;
+    let row = row.ok_or(CallbackError::UnknownState)?;
+    let stored = SecretHash::from_stored(row.session_hash.clone());
+    let same_session = session_binding.is_some_and(|b| stored.matches(b));
+    if row.user_id != user || !same_session {
+        return Err(CallbackError::UnknownState);
+    }
+    let slug: String =
+        sqlx::query_scalar("SELECT slug FROM mcp_servers WHERE id = ? AND user_id = ?")
+            .bind(row.server_id)
+            .bind(user)
+            .fetch_optional(&core.pool)
+            .await?
+            .ok_or(CallbackError::UnknownState)?;
+    let now = clock::now();
+    if row.expires_at <= now {
+        return Err(CallbackError::Expired { slug });
+    }
+    let kind = kind_of(&row.provider);
+    let failed = |reason: String| CallbackError::Failed {
+        slug: slug.clone(),
+        reason,
+    };
+    let e = endpoints(&core.config, &kind).map_err(|e| failed(e.to_string()))?;
+    // RFC 9207: an `iss` in the response must be the provider we sent the user to.
+    if let Some(iss) = &params.iss {
+        if origin(iss).is_none() || origin(iss) != origin(e.auth_url.as_str()) {
+            return Err(failed("the response came from an unexpected issuer".into()));
+        }
+    }
+    if let Some(error) = &params.error {
+        let reason = match &params.error_description {
+            Some(d) => format!("{}: {}", shown(error), shown(d)),
+            None => shown(error),
+        };
+        return Err(CallbackError::Denied { slug, reason });
+    }
+    let code = params
+        .code
+        .as_deref()
+        .filter(|c| !c.is_empty())
+        .ok_or_else(|| failed("the provider sent no authorization code".into()))?;
+    let resource = if e.sends_resource {
+        upstream_url(core, user, row.server_id).await
+    } else {
+        None
+    };
+    let tokens = oauth::exchange_code(
+        &core.http,
+        &e,
+        &callback_url(core),
+        code,
+        &row.pkce_verifier,
+        resource.as_deref(),
+    )
+    .await
+    .map_err(|err| failed(err.to_string()))?;
+    let account = match oauth::account_name(&core.http, &e, &tokens.access_token).await {
+        Ok(account) => account,
+        Err(err) => {
+            tracing::warn!(server = row.server_id, "userinfo failed: {err}");
+            None
+        }
+    };
+    store_connection(
+        core,
+        actor,
+        user,
+        row.server_id,
+        &slug,
+        &kind,
+        &row.scopes,
+        account.as_deref(),
+        tokens,
+    )
+    .await?;
+    Ok(Connected { slug, account })
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn store_connection(
+    core: &Core,
+    actor: &Actor,
+    user: UserId,
+    server_id: i64,
+    slug: &str,
+    kind: &Kind,
+    requested_scopes: &str,
+    account: Option<&str>,
+    tokens: oauth::TokenSet,
+) -> Result<(), CallbackError> {
+    let internal = |e: super::refresh::CredentialError| {
+        CallbackError::Service(ServiceError::Internal(e.to_string()))
+    };
+    let access = seal(
+        core,
+        &tokens.access_token,
+        binding("access_token", server_id, user),
+    )
+    .map_err(internal)?;
+    let refresh = tokens
+        .refresh_token
+        .as_ref()
+        .map(|t: &SecretString| seal(core, t, binding("refresh_token", server_id, user)))
+        .transpose()
+        .map_err(internal)?;
+    let scopes = tokens
+        .scopes
+        .map(|s| s.join(" "))
+        .unwrap_or_else(|| requested_scopes.to_owned());
+    let provider = match kind {
+        Kind::Google => "google".to_owned(),
+        Kind::Generic(id) => id.clone(),
+        Kind::Native => "native".to_owned(),
+        Kind::None => "none".to_owned(),
+    };
+    let now = clock::now();
+    let mut tx = store::begin_write(&core.pool).await?;
+    connections::upsert(
+        &mut tx,
+        &connections::NewConnection {
+            server_id,
+            user,
+            provider: &provider,
+            account,
+            scopes: &scopes,
+            access_token: &access,
+            refresh_token: refresh.as_deref(),
+            expires_at: tokens.expires_in.map(|d| now + d.as_secs() as i64),
+        },
+        now,
+    )
+    .await?;
+    activity::record(
+        &mut tx,
+        actor,
+        Some(user),
+        "vault.connected",
+        format!(
+            "{slug}: {provider}{}{}",
+            account.map(|a| format!(" as {a}")).unwrap_or_default(),
+            if refresh.is_none() {
+                " (no refresh token)"
+            } else {
+                ""
+            }
+        ),
+        now,
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}

@@ -1,0 +1,130 @@
+//! *Revoke*: revoke at the provider, then delete the stored tokens, and say how it went.
+
+use super::oauth::{self, ProviderError};
+use super::provider::{endpoints, kind_of, Kind};
+use super::refresh::{binding, open};
+use crate::clock;
+use crate::domain::UserId;
+use crate::service::{activity, servers, Actor, ServiceError};
+use crate::state::Core;
+use crate::store::{self, connections};
+
+/// What happened at the provider; the stored tokens are deleted in every case.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ProviderOutcome {
+    Revoked,
+    /// The provider has no revocation endpoint: the grant ends when its tokens expire.
+    NoEndpoint,
+    Failed(String),
+}
+
+#[derive(Debug, Clone)]
+pub struct Disconnected {
+    pub slug: String,
+    pub outcome: ProviderOutcome,
+    /// Other servers that used the same Google grant (Google ends it for all of them).
+    pub also_ended: Vec<String>,
+}
+
+impl Disconnected {
+    /// One sentence for the flash message and the CLI.
+    pub fn message(&self) -> String {
+        let first = match &self.outcome {
+            ProviderOutcome::Revoked => format!("Disconnected '{}': the provider revoked the access and the stored tokens are deleted.", self.slug),
+            ProviderOutcome::NoEndpoint => format!("Disconnected '{}': the stored tokens are deleted (the provider offers no revocation; its grant ends when the tokens expire).", self.slug),
+            ProviderOutcome::Failed(why) => format!("Disconnected '{}': the stored tokens are deleted, but the provider could not revoke the access ({why}); remove it in the provider's account settings too.", self.slug),
+        };
+        if self.also_ended.is_empty() {
+            first
+        } else {
+            format!(
+                "{first} Google ends the whole grant, so {} must be authenticated again.",
+                self.also_ended.join(", ")
+            )
+        }
+    }
+}
+
+pub async fn disconnect(
+    core: &Core,
+    actor: &Actor,
+    user: UserId,
+    slug: &str,
+) -> Result<Disconnected, ServiceError> {
+    if actor.user != Some(user) && !(actor.is_admin && actor.user.is_none()) {
+        return Err(ServiceError::Forbidden);
+    }
+    let server = servers::get(core, user, slug).await?;
+    let row = connections::get(&core.pool, user, server.id)
+        .await?
+        .ok_or_else(|| ServiceError::Invalid(format!("'{slug}' is not connected")))?;
+    let kind = kind_of(&row.provider);
+    // Revoking the refresh token ends the grant; without one, the access token is all there is.
+    let token = match &row.refresh_token {
+        Some(sealed) => {
+            open(core, sealed, binding("refresh_token", row.id, user)).map(|t| (t, "refresh_token"))
+        }
+        None => open(
+            core,
+            &row.access_token,
+            binding("access_token", row.id, user),
+        )
+        .map(|t| (t, "access_token")),
+    };
+    let outcome = match (token, endpoints(&core.config, &kind)) {
+        (Ok((token, hint)), Ok(e)) => match oauth::revoke(&core.http, &e, &token, hint).await {
+            Ok(true) => ProviderOutcome::Revoked,
+            Ok(false) => ProviderOutcome::NoEndpoint,
+            Err(ProviderError::Unreachable(why)) => {
+                ProviderOutcome::Failed(format!("unreachable: {why}"))
+            }
+            Err(err) => ProviderOutcome::Failed(err.to_string()),
+        },
+        (Err(err), _) => ProviderOutcome::Failed(err.to_string()),
+        (_, Err(err)) => ProviderOutcome::Failed(err.to_string()),
+    };
+    let now = clock::now();
+    let mut tx = store::begin_write(&core.pool).await?;
+    let also_ended = if kind == Kind::Google && outcome == ProviderOutcome::Revoked {
+        let shared = connections::sharing_account(
+            &mut *tx,
+            user,
+            row.id,
+            &row.provider,
+            row.account.as_deref(),
+        )
+        .await?;
+        sqlx::query(
+            "UPDATE connections SET status = 'needs_reauth', last_error = ?, updated_at = ?
+             WHERE user_id = ? AND id != ? AND provider = ? AND account IS ?",
+        )
+        .bind(format!("Google access was revoked together with '{slug}'"))
+        .bind(now)
+        .bind(user)
+        .bind(row.id)
+        .bind(&row.provider)
+        .bind(row.account.as_deref())
+        .execute(&mut *tx)
+        .await?;
+        shared
+    } else {
+        Vec::new()
+    };
+    connections::delete(&mut tx, user, row.id).await?;
+    let result = Disconnected {
+        slug: slug.to_owned(),
+        outcome,
+        also_ended,
+    };
+    activity::record(
+        &mut tx,
+        actor,
+        Some(user),
+        "vault.disconnected",
+        format!("{slug}: {:?}", result.outcome),
+        now,
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(result)
+}

@@ -1,0 +1,364 @@
+//! Fresh upstream credentials, refreshed single-flight (DESIGN.md §4).
+//!
+//! Across processes a lease row decides who refreshes: taken in a short `BEGIN IMMEDIATE`
+//! transaction, the HTTP call made outside any transaction, the result saved only if the
+//! lease is still ours. Inside one process, concurrent callers share one future, so N calls
+//! with an expired token cause exactly one refresh.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use futures_util::future::{BoxFuture, FutureExt, Shared};
+use secrecy::{ExposeSecret, SecretString};
+
+use super::cipher::Binding;
+use super::oauth::{self, ProviderError};
+use super::provider::{endpoints, kind_of};
+use crate::clock::{self, UnixTime};
+use crate::domain::secret::constant_time_eq;
+use crate::domain::{SecretToken, UserId};
+use crate::service::{activity, Actor};
+use crate::state::{Core, SharedCore};
+use crate::store::{self, connections};
+
+/// How long a refresh may hold the lease (the HTTP client gives up after 30 s).
+const LEASE_SECS: i64 = 45;
+
+/// An upstream access token ready to inject.
+pub struct Credential {
+    pub token: SecretString,
+    pub expires_at: Option<UnixTime>,
+}
+
+impl std::fmt::Debug for Credential {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "Credential(<redacted>, expires_at: {:?})",
+            self.expires_at
+        )
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CredentialError {
+    #[error("the server is not connected")]
+    NotConnected,
+    #[error("the connection needs re-authentication")]
+    NeedsReauth,
+    /// The provider failed in a way that may pass (unreachable, 5xx, odd answer).
+    #[error("refreshing failed: {0}")]
+    Provider(String),
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl From<sqlx::Error> for CredentialError {
+    fn from(err: sqlx::Error) -> Self {
+        CredentialError::Internal(format!("database: {err}"))
+    }
+}
+
+type Flight = Shared<BoxFuture<'static, Result<(), CredentialError>>>;
+
+/// In-process refreshes under way, by connection id.
+#[derive(Default)]
+pub struct Flights(Mutex<HashMap<i64, Flight>>);
+
+/// When a refresh is wanted.
+#[derive(Clone)]
+pub enum Need {
+    /// The token expires within the configured skew.
+    IfDue,
+    /// The upstream rejected this token: refresh unless it has been replaced meanwhile.
+    IfStill(SecretString),
+}
+
+pub(crate) fn binding(column: &'static str, id: i64, user: UserId) -> Binding<'static> {
+    Binding {
+        table: "connections",
+        column,
+        row_id: id,
+        user,
+    }
+}
+
+pub(crate) fn open(
+    core: &Core,
+    sealed: &str,
+    b: Binding<'_>,
+) -> Result<SecretString, CredentialError> {
+    core.cipher
+        .decrypt(sealed, b)
+        .ok()
+        .and_then(|bytes| String::from_utf8(bytes).ok())
+        .map(SecretString::from)
+        .ok_or_else(|| CredentialError::Internal("a stored token cannot be decrypted".into()))
+}
+
+pub(crate) fn seal(
+    core: &Core,
+    secret: &SecretString,
+    b: Binding<'_>,
+) -> Result<String, CredentialError> {
+    core.cipher
+        .encrypt(secret.expose_secret().as_bytes(), b)
+        .map_err(|e| CredentialError::Internal(e.to_string()))
+}
+
+fn is_due(row: &connections::ConnectionRow, skew: i64, now: UnixTime) -> bool {
+    row.expires_at.is_some_and(|at| at - skew <= now)
+}
+
+fn wanted(
+    core: &Core,
+    row: &connections::ConnectionRow,
+    need: &Need,
+    now: UnixTime,
+) -> Result<bool, CredentialError> {
+    Ok(match need {
+        Need::IfDue => is_due(row, core.config.upstream_refresh_skew.as_secs() as i64, now),
+        Need::IfStill(rejected) => {
+            let current = open(
+                core,
+                &row.access_token,
+                binding("access_token", row.id, row.user_id),
+            )?;
+            constant_time_eq(current.expose_secret(), rejected.expose_secret())
+        }
+    })
+}
+
+/// The user's upstream credential for a server, refreshed first when it is due.
+pub async fn credential(
+    core: &SharedCore,
+    user: UserId,
+    server_id: i64,
+) -> Result<Credential, CredentialError> {
+    credential_with(core, user, server_id, Need::IfDue).await
+}
+
+/// Like [`credential`], refreshing when `need` says so (e.g. after an upstream 401).
+pub async fn credential_with(
+    core: &SharedCore,
+    user: UserId,
+    server_id: i64,
+    need: Need,
+) -> Result<Credential, CredentialError> {
+    let row = connections::get(&core.pool, user, server_id)
+        .await?
+        .ok_or(CredentialError::NotConnected)?;
+    if row.status == connections::NEEDS_REAUTH {
+        return Err(CredentialError::NeedsReauth);
+    }
+    let row = if wanted(core, &row, &need, clock::now())? {
+        refresh_shared(core, user, server_id, need).await?;
+        connections::get(&core.pool, user, server_id)
+            .await?
+            .ok_or(CredentialError::NotConnected)?
+    } else {
+        row
+    };
+    if row.status == connections::NEEDS_REAUTH {
+        return Err(CredentialError::NeedsReauth);
+    }
+    Ok(Credential {
+        token: open(
+            core,
+            &row.access_token,
+            binding("access_token", row.id, row.user_id),
+        )?,
+        expires_at: row.expires_at,
+    })
+}
+
+/// Refreshes now, whatever the expiry (`gatehouse refresh`).
+pub async fn refresh_now(
+    core: &SharedCore,
+    user: UserId,
+    server_id: i64,
+) -> Result<Credential, CredentialError> {
+    let row = connections::get(&core.pool, user, server_id)
+        .await?
+        .ok_or(CredentialError::NotConnected)?;
+    let current = open(
+        core,
+        &row.access_token,
+        binding("access_token", row.id, row.user_id),
+    )?;
+    credential_with(core, user, server_id, Need::IfStill(current)).await
+}
+
+/// Joins the refresh of this connection under way in this process, or starts one.
+pub async fn refresh_shared(
+    core: &SharedCore,
+    user: UserId,
+    server_id: i64,
+    need: Need,
+) -> Result<(), CredentialError> {
+    let flight = {
+        let mut flights = core
+            .flights
+            .0
+            .lock()
+            .map_err(|_| CredentialError::Internal("refresh registry poisoned".into()))?;
+        match flights.get(&server_id) {
+            Some(flight) => flight.clone(),
+            None => {
+                let owner = Arc::clone(core);
+                let flight = async move {
+                    let outcome = refresh_leased(&owner, user, server_id, need).await;
+                    if let Ok(mut flights) = owner.flights.0.lock() {
+                        flights.remove(&server_id);
+                    }
+                    outcome
+                }
+                .boxed()
+                .shared();
+                flights.insert(server_id, flight.clone());
+                flight
+            }
+        }
+    };
+    flight.await
+}
+
+/// One refresh under the cross-process lease.
+async fn refresh_leased(
+    core: &Core,
+    user: UserId,
+    server_id: i64,
+    need: Need,
+) -> Result<(), CredentialError> {
+    let lease = SecretToken::generate("").expose().to_owned();
+    let mut wait = Duration::from_millis(20);
+    let row = loop {
+        let now = clock::now();
+        let mut tx = store::begin_write(&core.pool).await?;
+        let row = connections::get(&mut *tx, user, server_id)
+            .await?
+            .ok_or(CredentialError::NotConnected)?;
+        if row.status == connections::NEEDS_REAUTH {
+            return Err(CredentialError::NeedsReauth);
+        }
+        // Someone (here or in another process) may have refreshed since the caller looked.
+        if !wanted(core, &row, &need, now)? {
+            return Ok(());
+        }
+        if connections::take_lease(&mut tx, server_id, &lease, now + LEASE_SECS, now).await? {
+            tx.commit().await?;
+            break row;
+        }
+        drop(tx);
+        // Another process holds the lease: look again shortly (its refresh takes one round
+        // trip to the provider; a crashed holder's lease runs out after LEASE_SECS).
+        tokio::time::sleep(wait).await;
+        wait = (wait * 2).min(Duration::from_millis(500));
+    };
+    let outcome = call_provider(core, &row).await;
+    let now = clock::now();
+    let mut tx = store::begin_write(&core.pool).await?;
+    let result = match outcome {
+        Ok(tokens) => {
+            let access = seal(
+                core,
+                &tokens.access_token,
+                binding("access_token", server_id, user),
+            )?;
+            let refresh = tokens
+                .refresh_token
+                .as_ref()
+                .map(|t| seal(core, t, binding("refresh_token", server_id, user)))
+                .transpose()?;
+            let expires_at = tokens.expires_in.map(|d| now + d.as_secs() as i64);
+            let scopes = tokens.scopes.map(|s| s.join(" "));
+            if !connections::save_refreshed(
+                &mut tx,
+                server_id,
+                &lease,
+                &access,
+                refresh.as_deref(),
+                expires_at,
+                scopes.as_deref(),
+                now,
+            )
+            .await?
+            {
+                tracing::warn!(
+                    connection = server_id,
+                    "refresh lease lost before saving; result dropped"
+                );
+            }
+            Ok(())
+        }
+        Err(err) => {
+            let needs_reauth = matches!(
+                err,
+                RefreshFailure::Provider(ProviderError::InvalidGrant)
+                    | RefreshFailure::NoRefreshToken
+            );
+            let message = err.to_string();
+            connections::record_failure(&mut tx, server_id, &lease, &message, needs_reauth, now)
+                .await?;
+            let slug: Option<String> =
+                sqlx::query_scalar("SELECT slug FROM mcp_servers WHERE id = ?")
+                    .bind(server_id)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+            activity::record(
+                &mut tx,
+                &Actor::system("vault"),
+                Some(user),
+                "vault.refresh_failed",
+                format!("{}: {message}", slug.unwrap_or_default()),
+                now,
+            )
+            .await?;
+            Err(if needs_reauth {
+                CredentialError::NeedsReauth
+            } else {
+                CredentialError::Provider(message)
+            })
+        }
+    };
+    tx.commit().await?;
+    result
+}
+
+#[derive(Debug, thiserror::Error)]
+enum RefreshFailure {
+    #[error("no refresh token was issued; sign in again")]
+    NoRefreshToken,
+    #[error("{0}")]
+    Provider(ProviderError),
+    #[error("{0}")]
+    Setup(String),
+}
+
+async fn call_provider(
+    core: &Core,
+    row: &connections::ConnectionRow,
+) -> Result<oauth::TokenSet, RefreshFailure> {
+    let Some(sealed) = &row.refresh_token else {
+        return Err(RefreshFailure::NoRefreshToken);
+    };
+    let refresh_token = open(core, sealed, binding("refresh_token", row.id, row.user_id))
+        .map_err(|e| RefreshFailure::Setup(e.to_string()))?;
+    let e = endpoints(&core.config, &kind_of(&row.provider))
+        .map_err(|e| RefreshFailure::Setup(e.to_string()))?;
+    let resource = if e.sends_resource {
+        super::connect::upstream_url(core, row.user_id, row.id).await
+    } else {
+        None
+    };
+    oauth::refresh(
+        &core.http,
+        &e,
+        &super::connect::callback_url(core),
+        &refresh_token,
+        resource.as_deref(),
+    )
+    .await
+    .map_err(RefreshFailure::Provider)
+}

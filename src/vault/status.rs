@@ -1,0 +1,188 @@
+//! What the Servers page and `gatehouse status` show per server: provider, account, scopes
+//! and the connection's state.
+
+use super::provider::{resolve, Choice, Kind, Resolved};
+use crate::clock::UnixTime;
+use crate::domain::UserId;
+use crate::service::servers::{self, ServerEntry};
+use crate::service::ServiceError;
+use crate::state::Core;
+use crate::store::connections::{self, ConnectionRow};
+
+/// A token expiring within this long is shown as *Expires soon*.
+pub const EXPIRES_SOON_SECS: i64 = 300;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum State {
+    Connected,
+    ExpiresSoon,
+    /// The access token has expired; the next use refreshes it.
+    Expired,
+    NeedsReauth,
+    NotConnected,
+}
+
+impl State {
+    pub fn label(self) -> &'static str {
+        match self {
+            State::Connected => "Connected",
+            State::ExpiresSoon => "Expires soon",
+            State::Expired => "Expired",
+            State::NeedsReauth => "Needs re-authentication",
+            State::NotConnected => "Not connected",
+        }
+    }
+
+    pub fn of(connection: Option<&ConnectionRow>, now: UnixTime) -> Self {
+        match connection {
+            None => State::NotConnected,
+            Some(c) if c.status == connections::NEEDS_REAUTH => State::NeedsReauth,
+            Some(c) => match c.expires_at {
+                Some(at) if at <= now => State::Expired,
+                Some(at) if at - now <= EXPIRES_SOON_SECS => State::ExpiresSoon,
+                _ => State::Connected,
+            },
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct ServerStatus {
+    pub server: ServerEntry,
+    /// `None` when the URL cannot be decrypted.
+    pub provider: Option<Resolved>,
+    pub connection: Option<ConnectionRow>,
+    pub state: State,
+    /// Other servers connected with the same Google account (one grant for all of them).
+    pub shares_grant_with: Vec<String>,
+    /// Whether *Authenticate* can start (a provider is configured for this server).
+    pub can_authenticate: bool,
+    /// Why not, when it cannot.
+    pub cannot_because: Option<String>,
+}
+
+pub async fn list(
+    core: &Core,
+    user: UserId,
+    now: UnixTime,
+) -> Result<Vec<ServerStatus>, ServiceError> {
+    let entries = servers::list_of(core, user).await?;
+    let rows = connections::list_for_user(&core.pool, user).await?;
+    let google_accounts: Vec<(i64, Option<String>)> = rows
+        .iter()
+        .filter(|c| c.provider == "google")
+        .map(|c| (c.id, c.account.clone()))
+        .collect();
+    let slug_of = |id: i64| entries.iter().find(|e| e.id == id).map(|e| e.slug.clone());
+    let mut out = Vec::with_capacity(entries.len());
+    for server in &entries {
+        let connection = rows.iter().find(|c| c.id == server.id).cloned();
+        let provider = server.url.as_ref().map(|url| {
+            let choice = Choice::parse(server.provider_choice.as_deref(), &core.config)
+                .unwrap_or(Choice::Detect);
+            resolve(&core.config, url, &choice)
+        });
+        let shares_grant_with = match &connection {
+            Some(c) if c.provider == "google" => google_accounts
+                .iter()
+                .filter(|(id, account)| *id != c.id && *account == c.account)
+                .filter_map(|(id, _)| slug_of(*id))
+                .collect(),
+            _ => Vec::new(),
+        };
+        let blocked = match &provider {
+            None => Some("the upstream URL cannot be decrypted".to_owned()),
+            Some(p) => super::provider::endpoints(&core.config, &p.kind)
+                .err()
+                .map(|e| e.to_string()),
+        };
+        out.push(ServerStatus {
+            state: State::of(connection.as_ref(), now),
+            can_authenticate: blocked.is_none(),
+            cannot_because: blocked,
+            server: server.clone(),
+            provider,
+            connection,
+            shares_grant_with,
+        });
+    }
+    Ok(out)
+}
+
+/// "in 59 min", "in 2 h", "3 min ago": a short relative time for pages and the CLI.
+pub fn relative(at: UnixTime, now: UnixTime) -> String {
+    let delta = at - now;
+    let amount = |secs: i64| match secs {
+        s if s < 60 => format!("{s} s"),
+        s if s < 7200 => format!("{} min", s / 60),
+        s if s < 86400 => format!("{} h", s / 3600),
+        s => format!("{} d", s / 86400),
+    };
+    if delta >= 0 {
+        format!("in {}", amount(delta))
+    } else {
+        format!("{} ago", amount(-delta))
+    }
+}
+
+/// Whether a provider kind has a sign-in at all (`None` servers show no Authenticate).
+pub fn uses_oauth(kind: &Kind) -> bool {
+    !matches!(kind, Kind::None)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(status: &str, expires_at: Option<UnixTime>) -> ConnectionRow {
+        ConnectionRow {
+            id: 1,
+            user_id: UserId::new(1),
+            provider: "google".into(),
+            account: None,
+            scopes: String::new(),
+            access_token: String::new(),
+            refresh_token: None,
+            expires_at,
+            status: status.into(),
+            last_refresh_at: None,
+            last_error: None,
+            lease_owner: None,
+            lease_until: None,
+            connected_at: 0,
+        }
+    }
+
+    #[test]
+    fn states() {
+        let now = 1_000_000;
+        assert_eq!(State::of(None, now), State::NotConnected);
+        assert_eq!(
+            State::of(Some(&row("connected", None)), now),
+            State::Connected
+        );
+        assert_eq!(
+            State::of(Some(&row("connected", Some(now + 3600))), now),
+            State::Connected
+        );
+        assert_eq!(
+            State::of(Some(&row("connected", Some(now + 299))), now),
+            State::ExpiresSoon
+        );
+        assert_eq!(
+            State::of(Some(&row("connected", Some(now))), now),
+            State::Expired
+        );
+        assert_eq!(
+            State::of(Some(&row("needs_reauth", Some(now + 3600))), now),
+            State::NeedsReauth
+        );
+    }
+
+    #[test]
+    fn relative_times() {
+        assert_eq!(relative(100 + 59 * 60 + 30, 100), "in 59 min");
+        assert_eq!(relative(100, 100 + 180), "3 min ago");
+        assert_eq!(relative(100 + 7200, 100), "in 2 h");
+    }
+}
