@@ -118,7 +118,9 @@ pub fn relative(at: UnixTime, now: UnixTime) -> String {
         s if s < 86400 => format!("{} h", s / 3600),
         s => format!("{} d", s / 86400),
     };
-    if delta >= 0 {
+    if delta == 0 {
+        "just now".to_owned()
+    } else if delta > 0 {
         format!("in {}", amount(delta))
     } else {
         format!("{} ago", amount(-delta))
@@ -184,5 +186,6 @@ mod tests {
         assert_eq!(relative(100 + 59 * 60 + 30, 100), "in 59 min");
         assert_eq!(relative(100, 100 + 180), "3 min ago");
         assert_eq!(relative(100 + 7200, 100), "in 2 h");
+        assert_eq!(relative(100, 100), "just now");
     }
 }

@@ -526,3 +526,70 @@ async fn google_without_a_client_id_explains_what_the_operator_must_set() {
     assert!(flash.contains("GATEHOUSE_GOOGLE_CLIENT_ID"), "{flash}");
     assert_eq!(app.count("SELECT COUNT(*) FROM oauth_states").await, 0);
 }
+
+/// Runs the CLI off the runtime thread, so the in-process stub keeps answering.
+async fn cli(s: &Setup, args: &'static [&'static str]) -> (bool, String, String) {
+    let settings = s.stub.google_settings();
+    let dir = s.app.data_dir.clone();
+    let out = tokio::task::spawn_blocking(move || {
+        let env: Vec<(&str, &str)> = settings.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        crate::cli::gatehouse_with(&dir, &env, args, None)
+    })
+    .await
+    .unwrap();
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[tokio::test]
+async fn cli_status_and_refresh() {
+    let s = setup().await;
+    connect(&s, &s.admin, "mail").await;
+    s.admin
+        .add_server("other", "https://tools.example.com/mcp")
+        .await;
+
+    let (ok, out, err) = cli(&s, &["refresh", "admin", "mail"]).await;
+    assert!(ok, "{err}");
+    assert!(
+        out.starts_with("Refreshed 'mail' for 'admin': expires in "),
+        "{out}"
+    );
+    assert_eq!(
+        s.stub.refreshes(),
+        1,
+        "refresh is forced even though the token is fresh"
+    );
+
+    let (ok, out, _) = cli(&s, &["status", "admin"]).await;
+    assert!(ok);
+    let mail = out.lines().find(|l| l.contains(" mail ")).unwrap();
+    assert!(
+        mail.contains("Connected")
+            && mail.contains("Google (Gmail)")
+            && mail.contains("user@example.com"),
+        "{mail}"
+    );
+    let other = out.lines().find(|l| l.contains(" other ")).unwrap();
+    assert!(other.contains("Not connected"), "{other}");
+
+    s.stub.set_refresh_mode(RefreshMode::InvalidGrant);
+    let (ok, _, err) = cli(&s, &["refresh", "admin", "mail"]).await;
+    assert!(!ok);
+    assert!(
+        err.contains("'mail' needs re-authentication: the user must click Authenticate"),
+        "{err}"
+    );
+    let (_, out, _) = cli(&s, &["status"]).await;
+    let mail = out.lines().find(|l| l.contains(" mail ")).unwrap();
+    assert!(
+        mail.contains("Needs re-authentication") && mail.contains("invalid_grant"),
+        "{mail}"
+    );
+
+    let (ok, _, err) = cli(&s, &["refresh", "admin", "nope"]).await;
+    assert!(!ok && err.contains("no such account or server"), "{err}");
+}
