@@ -339,9 +339,16 @@ async fn delete_server(
     Path(slug): Path<String>,
     CsrfForm(Empty {}, session): CsrfForm<Empty>,
 ) -> Result<Response, WebError> {
-    let outcome = servers::delete(&core, &account.actor(Some(ip)), &slug)
+    let actor = account.actor(Some(ip));
+    // A connected server's upstream grant is revoked first, as *Revoke* would.
+    let revoked = match crate::vault::disconnect::disconnect(&core, &actor, account.id, &slug).await
+    {
+        Ok(done) => format!(" {}", done.message()),
+        Err(_) => String::new(),
+    };
+    let outcome = servers::delete(&core, &actor, &slug)
         .await
-        .map(|()| format!("Deleted server '{slug}'."));
+        .map(|()| format!("Deleted server '{slug}'.{revoked}"));
     finish(&session, outcome, "/servers", "/servers").await
 }
 

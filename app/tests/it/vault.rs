@@ -593,3 +593,20 @@ async fn cli_status_and_refresh() {
     let (ok, _, err) = cli(&s, &["refresh", "admin", "nope"]).await;
     assert!(!ok && err.contains("no such account or server"), "{err}");
 }
+
+#[tokio::test]
+async fn deleting_a_connected_server_revokes_its_grant_first() {
+    let s = setup().await;
+    connect(&s, &s.admin, "mail").await;
+    let res = s
+        .admin
+        .submit("/servers", "/servers/mail/delete", &[])
+        .await;
+    let flash = s.admin.flash_after(res).await.unwrap();
+    assert!(
+        flash.starts_with("Deleted server 'mail'. Disconnected 'mail': the provider revoked"),
+        "{flash}"
+    );
+    assert_eq!(s.stub.state.revoked.lock().unwrap().len(), 1);
+    assert_eq!(s.app.count("SELECT COUNT(*) FROM connections").await, 0);
+}
