@@ -5,6 +5,7 @@
 pub mod clock;
 pub mod config;
 pub mod domain;
+pub mod gateway;
 pub mod http;
 pub mod net;
 pub mod oauth;

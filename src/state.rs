@@ -11,6 +11,10 @@ use crate::rate_limit::Limits;
 use crate::store;
 use crate::vault::cipher::Cipher;
 
+/// The longest silence accepted from an upstream mid-response (tools may think for a while;
+/// SSE streams are expected to send keep-alives).
+pub const GATEWAY_READ_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(300);
+
 pub struct Core {
     pub pool: SqlitePool,
     pub config: Config,
@@ -20,6 +24,12 @@ pub struct Core {
     pub bearer_cache: crate::service::bearer_cache::BearerCache,
     /// Upstream and vault traffic (allow-list: `GATEHOUSE_ALLOW_PRIVATE_NETWORKS`).
     pub http: GuardedClient,
+    /// Gateway traffic to upstreams: same guard, streaming timeouts.
+    pub gateway_http: GuardedClient,
+    /// Requests in flight through the gateway, per user.
+    pub gateway_streams: crate::gateway::streams::StreamCounter,
+    /// Batched activity records of gateway calls.
+    pub gateway_audit: crate::gateway::audit::AuditSink,
     /// Client ID Metadata Document fetches (allow-list: `GATEHOUSE_CIMD_ALLOW_PRIVATE_NETWORKS`).
     pub cimd_http: GuardedClient,
     /// Encrypts upstream secrets (DESIGN.md §6).
@@ -45,6 +55,12 @@ impl Core {
             ca,
             Arc::new(SystemLookup),
         )?;
+        let gateway_http = GuardedClient::streaming(
+            config.allow_private_networks.clone(),
+            ca,
+            Arc::new(SystemLookup),
+            GATEWAY_READ_TIMEOUT,
+        )?;
         let cimd_http = GuardedClient::new(
             config.cimd_allow_private_networks.clone(),
             ca,
@@ -57,6 +73,9 @@ impl Core {
             limits: Limits::default(),
             bearer_cache: Default::default(),
             http,
+            gateway_http,
+            gateway_streams: Default::default(),
+            gateway_audit: Default::default(),
             cimd_http,
             cipher,
             flights: Default::default(),

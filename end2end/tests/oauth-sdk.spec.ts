@@ -74,11 +74,11 @@ test('the MCP SDK client completes OAuth through sign-in and consent, then refre
   expect(first.access_token).toMatch(/^gh_at_/);
   expect(first.refresh_token).toMatch(/^gh_rt_/);
 
-  // 4. The token is accepted at its own server (the gateway answers that forwarding is not
-  // enabled yet) and refused at another.
+  // 4. The token is accepted at its own server (the gateway answers that the upstream account
+  // is not connected yet) and refused at another.
   const own = await mcpPost('gmail', first.access_token);
-  expect(own.status).toBe(501);
-  expect((await own.json()).error.message).toContain('not enabled yet');
+  expect(own.status).toBe(200);
+  expect((await own.json()).error.data.server).toBe('gmail');
   const other = await mcpPost('drive', first.access_token);
   expect(other.status).toBe(401);
   expect(other.headers.get('www-authenticate')).toContain('error="invalid_token"');
@@ -88,5 +88,5 @@ test('the MCP SDK client completes OAuth through sign-in and consent, then refre
   const second = provider.saved!;
   expect(second.access_token).not.toBe(first.access_token);
   expect(second.refresh_token).not.toBe(first.refresh_token);
-  expect((await mcpPost('gmail', second.access_token)).status).toBe(501);
+  expect((await mcpPost('gmail', second.access_token)).status).toBe(200);
 });

@@ -1,5 +1,5 @@
 //! `/mcp/{slug}`: the gateway's front door. Authentication is enforced here (RFC 6750,
-//! RFC 9728 §5.1); forwarding arrives with the gateway.
+//! RFC 9728 §5.1); `gateway::forward` does the rest.
 
 use axum::extract::{FromRef, Path, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
@@ -8,6 +8,7 @@ use axum::routing::any;
 use axum::{Json, Router};
 
 use super::wellknown::resource_metadata_url;
+use crate::gateway::forward::{forward, Caller, Inbound};
 use crate::oauth::metadata::bearer_challenge;
 use crate::service::tokens;
 use crate::state::SharedCore;
@@ -17,8 +18,13 @@ where
     SharedCore: FromRef<S>,
     S: Clone + Send + Sync + 'static,
 {
-    Router::new().route("/mcp/{slug}", any(mcp))
+    Router::new()
+        .route("/mcp/{slug}", any(mcp))
+        .layer(axum::extract::DefaultBodyLimit::max(MAX_MCP_BODY))
 }
+
+/// Largest MCP request body accepted (tool arguments can be documents).
+pub const MAX_MCP_BODY: usize = 4 * 1024 * 1024;
 
 fn unauthorized(core: &SharedCore, slug: &str, invalid_token: bool) -> Response {
     let url = resource_metadata_url(&core.public_url.issuer(), slug);
@@ -33,6 +39,7 @@ fn unauthorized(core: &SharedCore, slug: &str, invalid_token: bool) -> Response 
 async fn mcp(
     State(core): State<SharedCore>,
     Path(slug): Path<String>,
+    method: axum::http::Method,
     uri: axum::http::Uri,
     headers: HeaderMap,
     body: axum::body::Bytes,
@@ -60,7 +67,18 @@ async fn mcp(
         return unauthorized(&core, &slug, false);
     };
     match tokens::validate_bearer(&core, token, &slug).await {
-        Ok(Some(_principal)) => not_enabled(&body),
+        Ok(Some(principal)) => {
+            let caller = Caller {
+                user: principal.user,
+                client: &principal.client_id,
+            };
+            let inbound = Inbound {
+                method,
+                headers,
+                body,
+            };
+            forward(&core, caller, &slug, inbound).await
+        }
         Ok(None) => unauthorized(&core, &slug, true),
         Err(err) => {
             tracing::error!(%err, "bearer validation failed");
@@ -71,18 +89,4 @@ async fn mcp(
                 .into_response()
         }
     }
-}
-
-/// A JSON-RPC error (not a fake success) until the gateway forwards requests.
-fn not_enabled(body: &[u8]) -> Response {
-    let id = serde_json::from_slice::<serde_json::Value>(body)
-        .ok()
-        .and_then(|v| v.get("id").cloned())
-        .unwrap_or(serde_json::Value::Null);
-    let error = serde_json::json!({
-        "jsonrpc": "2.0",
-        "id": id,
-        "error": { "code": -32601, "message": "The Gatehouse MCP gateway is not enabled yet: your token is valid, but requests are not forwarded to the upstream server in this version." }
-    });
-    (StatusCode::NOT_IMPLEMENTED, Json(error)).into_response()
 }

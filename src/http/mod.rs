@@ -49,8 +49,9 @@ where
     let for_clients = Router::new()
         .merge(wellknown::routes())
         .merge(oauth::client_routes())
-        .merge(mcp::routes())
-        .layer(cors);
+        .layer(cors.clone());
+    // MCP bodies get their own, larger limit (set on the route).
+    let gateway = mcp::routes().layer(cors);
     Router::new()
         .merge(health::routes())
         .merge(web::routes())
@@ -61,4 +62,5 @@ where
         .layer(tower_http::limit::RequestBodyLimitLayer::new(
             MAX_FORM_BYTES,
         ))
+        .merge(gateway)
 }

@@ -87,10 +87,31 @@ pub struct GuardedClient {
 }
 
 impl GuardedClient {
+    /// A client for short exchanges (metadata, tokens): 30 s for the whole request.
     pub fn new(
         allow: Vec<IpNet>,
         extra_ca: Option<&Path>,
         lookup: Arc<dyn Lookup>,
+    ) -> Result<Self, NetError> {
+        Self::build(allow, extra_ca, lookup, None)
+    }
+
+    /// A client for the gateway: responses may stream for as long as data keeps coming, so
+    /// only the wait between reads is bounded (`read_timeout`), not the whole request.
+    pub fn streaming(
+        allow: Vec<IpNet>,
+        extra_ca: Option<&Path>,
+        lookup: Arc<dyn Lookup>,
+        read_timeout: Duration,
+    ) -> Result<Self, NetError> {
+        Self::build(allow, extra_ca, lookup, Some(read_timeout))
+    }
+
+    fn build(
+        allow: Vec<IpNet>,
+        extra_ca: Option<&Path>,
+        lookup: Arc<dyn Lookup>,
+        read_timeout: Option<Duration>,
     ) -> Result<Self, NetError> {
         let allow = Arc::new(allow);
         let mut builder = reqwest::Client::builder()
@@ -101,8 +122,11 @@ impl GuardedClient {
             .redirect(reqwest::redirect::Policy::none())
             .no_proxy()
             .connect_timeout(Duration::from_secs(5))
-            .timeout(Duration::from_secs(30))
             .user_agent(concat!("Gatehouse/", env!("CARGO_PKG_VERSION")));
+        builder = match read_timeout {
+            Some(wait) => builder.read_timeout(wait),
+            None => builder.timeout(Duration::from_secs(30)),
+        };
         if let Some(path) = extra_ca {
             let pem = std::fs::read(path)
                 .map_err(|e| NetError::Certificate(format!("{}: {e}", path.display())))?;

@@ -4,6 +4,7 @@
 pub mod audit;
 pub mod clients;
 pub mod connections;
+pub mod gateway_sessions;
 pub mod grants;
 pub mod invites;
 pub mod servers;

@@ -239,6 +239,7 @@ pub struct Swept {
     pub families: u64,
     pub invites: u64,
     pub vault_states: u64,
+    pub gateway_sessions: u64,
 }
 
 /// Deletes what can never be used again. Codes are kept a day past expiry so a late replay is
@@ -259,5 +260,7 @@ pub async fn sweep(conn: &mut sqlx::SqliteConnection, now: UnixTime) -> Result<S
         families: run("DELETE FROM token_families WHERE absolute_expires_at <= ? OR (revoked_at IS NOT NULL AND NOT EXISTS (SELECT 1 FROM refresh_tokens r WHERE r.family_id = token_families.id) AND NOT EXISTS (SELECT 1 FROM access_tokens a WHERE a.family_id = token_families.id))").await?,
         invites: run("DELETE FROM invites WHERE expires_at <= ?").await?,
         vault_states: run("DELETE FROM oauth_states WHERE expires_at <= ?").await?,
+        // Clients re-initialize when a session id is no longer recognised (404).
+        gateway_sessions: run("DELETE FROM gateway_sessions WHERE created_at <= ? - 7 * 86400").await?,
     })
 }

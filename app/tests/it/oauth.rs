@@ -111,7 +111,7 @@ async fn mcp_without_token_gets_the_discovery_challenge() {
 }
 
 #[tokio::test]
-async fn full_flow_token_works_at_its_resource_and_the_gateway_says_not_enabled() {
+async fn full_flow_token_works_at_its_resource_and_the_gateway_names_the_missing_connection() {
     let (app, admin, client) = ready().await;
     let tokens = tokens_for_gmail(&app, &admin, &client).await;
     assert!(tokens["access_token"]
@@ -137,13 +137,15 @@ async fn full_flow_token_works_at_its_resource_and_the_gateway_says_not_enabled(
         .send()
         .await
         .unwrap();
-    assert_eq!(res.status(), StatusCode::NOT_IMPLEMENTED);
+    assert_eq!(res.status(), StatusCode::OK);
+    // Accepted: the gateway answers for the upstream, whose account is not connected yet.
     let body: Value = res.json().await.unwrap();
     assert_eq!(body["id"], 7);
+    assert_eq!(body["error"]["data"]["server"], "gmail");
     assert!(body["error"]["message"]
         .as_str()
         .unwrap()
-        .contains("not enabled yet"));
+        .contains("needs you to sign in again"));
     let stored: i64 = app
         .count("SELECT COUNT(*) FROM access_tokens WHERE token_hash LIKE 'gh_%'")
         .await;
@@ -155,10 +157,7 @@ async fn token_for_other_resource_is_rejected() {
     let (app, admin, client) = ready().await;
     let tokens = tokens_for_gmail(&app, &admin, &client).await;
     let at = tokens["access_token"].as_str().unwrap();
-    assert_eq!(
-        mcp_status(&app, "gmail", at).await,
-        StatusCode::NOT_IMPLEMENTED
-    );
+    assert_eq!(mcp_status(&app, "gmail", at).await, StatusCode::OK);
     assert_eq!(
         mcp_status(&app, "drive", at).await,
         StatusCode::UNAUTHORIZED
@@ -312,7 +311,7 @@ async fn invalid_code_replay_revokes_nothing() {
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert_eq!(
         mcp_status(&app, "gmail", tokens["access_token"].as_str().unwrap()).await,
-        StatusCode::NOT_IMPLEMENTED,
+        StatusCode::OK,
         "still valid"
     );
 }
@@ -326,7 +325,7 @@ async fn refresh_rotates_and_the_new_pair_works() {
     assert_ne!(second["refresh_token"], first["refresh_token"]);
     assert_eq!(
         mcp_status(&app, "gmail", second["access_token"].as_str().unwrap()).await,
-        StatusCode::NOT_IMPLEMENTED
+        StatusCode::OK
     );
     let foreign = public_client(&app).await;
     let (status, body) = refresh(&app, &foreign, second["refresh_token"].as_str().unwrap()).await;
@@ -351,7 +350,7 @@ async fn refresh_retry_within_grace_gets_fresh_pair() {
     assert_ne!(a["access_token"], b["access_token"]);
     assert_eq!(
         mcp_status(&app, "gmail", a["access_token"].as_str().unwrap()).await,
-        StatusCode::NOT_IMPLEMENTED,
+        StatusCode::OK,
         "the family lives on"
     );
 }
@@ -474,10 +473,7 @@ async fn consent_without_resource_asks_which_servers() {
     let code = approve(&app, &admin, &client, &p, None, &["drive"]).await;
     let (_, tokens) = exchange(&app, &client, &code, &p.verifier).await;
     let at = tokens["access_token"].as_str().unwrap();
-    assert_eq!(
-        mcp_status(&app, "drive", at).await,
-        StatusCode::NOT_IMPLEMENTED
-    );
+    assert_eq!(mcp_status(&app, "drive", at).await, StatusCode::OK);
     assert_eq!(
         mcp_status(&app, "gmail", at).await,
         StatusCode::UNAUTHORIZED

@@ -12,13 +12,13 @@ use secrecy::ExposeSecret;
 use crate::helpers::*;
 use crate::provider_stub::{RefreshMode, Stub};
 
-struct Setup {
-    app: TestApp,
-    admin: Browser,
-    stub: Stub,
+pub(crate) struct Setup {
+    pub app: TestApp,
+    pub admin: Browser,
+    pub stub: Stub,
 }
 
-async fn setup() -> Setup {
+pub(crate) async fn setup() -> Setup {
     let stub = Stub::start().await;
     let settings = stub.google_settings();
     let extra: Vec<(&str, &str)> = settings.iter().map(|(k, v)| (*k, v.as_str())).collect();
@@ -37,7 +37,7 @@ async fn connect(s: &Setup, browser: &Browser, slug: &str) -> String {
 }
 
 /// Clicks Authenticate, lets the provider approve, and follows the callback.
-async fn authenticate(_s: &Setup, browser: &Browser, slug: &str) -> String {
+pub(crate) async fn authenticate(_s: &Setup, browser: &Browser, slug: &str) -> String {
     let provider_url = start(browser, slug).await;
     let callback = provider_redirect(&provider_url).await;
     let res = browser.client.get(&callback).send().await.unwrap();
@@ -47,7 +47,7 @@ async fn authenticate(_s: &Setup, browser: &Browser, slug: &str) -> String {
 }
 
 /// Posts Authenticate; returns the provider URL Gatehouse redirected to.
-async fn start(browser: &Browser, slug: &str) -> String {
+pub(crate) async fn start(browser: &Browser, slug: &str) -> String {
     let res = browser
         .submit("/servers", &format!("/servers/{slug}/authenticate"), &[])
         .await;
@@ -56,13 +56,13 @@ async fn start(browser: &Browser, slug: &str) -> String {
 }
 
 /// The provider's answer: where it sends the browser back to.
-async fn provider_redirect(provider_url: &str) -> String {
+pub(crate) async fn provider_redirect(provider_url: &str) -> String {
     let res = browser_client().get(provider_url).send().await.unwrap();
     assert!(res.status().is_redirection(), "provider redirects back");
     location(&res)
 }
 
-async fn server_id(app: &TestApp, slug: &str) -> (UserId, i64) {
+pub(crate) async fn server_id(app: &TestApp, slug: &str) -> (UserId, i64) {
     let (user, id): (i64, i64) =
         sqlx::query_as("SELECT user_id, id FROM mcp_servers WHERE slug = ?")
             .bind(slug)
@@ -73,7 +73,7 @@ async fn server_id(app: &TestApp, slug: &str) -> (UserId, i64) {
 }
 
 /// Makes the stored access token expired (as if an hour had passed).
-async fn expire(app: &TestApp, id: i64) {
+pub(crate) async fn expire(app: &TestApp, id: i64) {
     sqlx::query("UPDATE connections SET expires_at = strftime('%s','now') - 1 WHERE id = ?")
         .bind(id)
         .execute(&app.core.pool)

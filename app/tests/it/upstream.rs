@@ -1,0 +1,171 @@
+//! An upstream MCP server built on the official Rust SDK (rmcp), behind a recording layer:
+//! it remembers the headers of every request it receives, can reject a given bearer token
+//! with 401, and sets a cookie on every response (which the gateway must drop).
+
+use std::sync::{Arc, Mutex};
+
+use axum::extract::{Request, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::Router;
+use rmcp::model::*;
+use rmcp::service::{RequestContext, RoleServer};
+use rmcp::transport::streamable_http_server::session::local::LocalSessionManager;
+use rmcp::transport::streamable_http_server::{StreamableHttpServerConfig, StreamableHttpService};
+use rmcp::ServerHandler;
+use serde_json::json;
+use tokio::sync::Notify;
+
+#[derive(Default)]
+pub struct Recorded {
+    pub requests: Mutex<Vec<HeaderMap>>,
+    /// Requests bearing this token get 401 (an expired upstream token).
+    pub reject: Mutex<Option<String>>,
+    /// Every request gets 401 (a revoked grant).
+    pub reject_all: std::sync::atomic::AtomicBool,
+    /// Releases a running `wait` tool.
+    pub release: Notify,
+}
+
+#[derive(Clone)]
+struct Tools(Arc<Recorded>);
+
+fn schema(v: serde_json::Value) -> Arc<JsonObject> {
+    Arc::new(v.as_object().cloned().unwrap_or_default())
+}
+
+impl ServerHandler for Tools {
+    #[allow(deprecated)]
+    fn get_info(&self) -> ServerConfig {
+        ServerConfig::new(
+            ServerCapabilities::builder()
+                .enable_tools()
+                .enable_logging()
+                .build(),
+        )
+    }
+
+    async fn list_tools(
+        &self,
+        _request: Option<PaginatedRequestParams>,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<ListToolsResult, ErrorData> {
+        let text = schema(json!({"type": "object", "properties": {"text": {"type": "string"}}}));
+        Ok(ListToolsResult::with_all_items(vec![
+            Tool::new("echo", "Echoes its text", text.clone()),
+            Tool::new(
+                "wait",
+                "Logs a line, then waits until the test releases it",
+                text,
+            ),
+        ]))
+    }
+
+    #[allow(deprecated)]
+    async fn call_tool(
+        &self,
+        request: CallToolRequestParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<CallToolResponse, ErrorData> {
+        let text = request
+            .arguments
+            .as_ref()
+            .and_then(|a| a.get("text"))
+            .and_then(|t| t.as_str())
+            .unwrap_or("")
+            .to_owned();
+        match request.name.as_ref() {
+            "echo" => Ok(CallToolResult::success(vec![ContentBlock::text(format!(
+                "echo: {text}"
+            ))])
+            .into()),
+            "wait" => {
+                // A message on the request's stream first, so the client sees an event while
+                // the tool still runs (deprecated by SEP-2577, still the simplest such event).
+                #[allow(deprecated)]
+                let _ = context
+                    .peer
+                    .notify_logging_message(LoggingMessageNotificationParam::new(
+                        LoggingLevel::Info,
+                        json!("started"),
+                    ))
+                    .await;
+                self.0.release.notified().await;
+                Ok(CallToolResult::success(vec![ContentBlock::text("finished")]).into())
+            }
+            _ => Err(ErrorData::invalid_params("unknown tool", None)),
+        }
+    }
+}
+
+async fn record(State(rec): State<Arc<Recorded>>, request: Request, next: Next) -> Response {
+    rec.requests.lock().unwrap().push(request.headers().clone());
+    let presented = request
+        .headers()
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    let rejected = rec.reject.lock().unwrap().clone();
+    let reject_all = rec.reject_all.load(std::sync::atomic::Ordering::SeqCst);
+    if reject_all || (rejected.is_some() && presented == rejected.map(|t| format!("Bearer {t}"))) {
+        return (
+            StatusCode::UNAUTHORIZED,
+            [("www-authenticate", "Bearer error=\"invalid_token\"")],
+        )
+            .into_response();
+    }
+    let mut response = next.run(request).await;
+    response.headers_mut().insert(
+        "set-cookie",
+        "upstream_session=secret; Path=/".parse().unwrap(),
+    );
+    response
+}
+
+pub struct Upstream {
+    /// The MCP endpoint, e.g. `http://127.0.0.1:PORT/gmail/mcp` (the path makes Gatehouse
+    /// detect Google).
+    pub url: String,
+    pub recorded: Arc<Recorded>,
+    _stop: tokio::sync::oneshot::Sender<()>,
+}
+
+impl Upstream {
+    /// `sessions`: the `initialize` + `Mcp-Session-Id` style; otherwise stateless JSON.
+    pub async fn start(sessions: bool) -> Upstream {
+        let recorded = Arc::new(Recorded::default());
+        let tools = Tools(recorded.clone());
+        let mut config = StreamableHttpServerConfig::default();
+        config.legacy_session_mode = sessions;
+        config.json_response = !sessions;
+        let service = StreamableHttpService::new(
+            move || Ok(tools.clone()),
+            Arc::new(LocalSessionManager::default()),
+            config,
+        );
+        let app = Router::new()
+            .nest_service("/gmail/mcp", service)
+            .layer(middleware::from_fn_with_state(recorded.clone(), record));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}/gmail/mcp", listener.local_addr().unwrap());
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        tokio::spawn(async move {
+            axum::serve(listener, app)
+                .with_graceful_shutdown(async move {
+                    let _ = stopped.await;
+                })
+                .await
+                .unwrap();
+        });
+        Upstream {
+            url,
+            recorded,
+            _stop: stop,
+        }
+    }
+
+    pub fn headers_seen(&self) -> Vec<HeaderMap> {
+        self.recorded.requests.lock().unwrap().clone()
+    }
+}

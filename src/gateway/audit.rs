@@ -1,0 +1,146 @@
+//! The activity log of gateway calls: user, server, client, method, tool, status, duration —
+//! never payloads or secrets. Written in batches by one background task, so a busy gateway
+//! costs one SQLite transaction per batch instead of one per call.
+
+use std::sync::OnceLock;
+
+use sqlx::SqlitePool;
+use tokio::sync::{mpsc, oneshot};
+
+use crate::clock;
+use crate::domain::UserId;
+use crate::store::{self, audit};
+
+/// Calls waiting to be written; beyond this, records are dropped (and counted in the log)
+/// rather than slowing the gateway.
+const QUEUE: usize = 10_000;
+const BATCH: usize = 512;
+
+#[derive(Debug, Clone)]
+pub struct CallRecord {
+    pub user: UserId,
+    pub client: String,
+    pub server: String,
+    pub method: Option<String>,
+    pub tool: Option<String>,
+    pub status: u16,
+    pub duration_ms: u128,
+    /// Why Gatehouse answered itself (e.g. "needs re-authentication").
+    pub note: Option<&'static str>,
+}
+
+impl CallRecord {
+    fn detail(&self) -> String {
+        let what = match (&self.method, &self.tool) {
+            (Some(m), Some(t)) => format!("{m} {t}"),
+            (Some(m), None) => m.clone(),
+            (None, _) => "(no method)".to_owned(),
+        };
+        format!(
+            "{}: {what} → {} in {} ms{}",
+            self.server,
+            self.status,
+            self.duration_ms,
+            self.note.map(|n| format!(" ({n})")).unwrap_or_default()
+        )
+    }
+}
+
+enum Message {
+    Call(CallRecord),
+    Flush(oneshot::Sender<()>),
+}
+
+#[derive(Default)]
+pub struct AuditSink(OnceLock<mpsc::Sender<Message>>);
+
+impl AuditSink {
+    fn sender(&self, pool: &SqlitePool) -> &mpsc::Sender<Message> {
+        self.0.get_or_init(|| {
+            let (tx, rx) = mpsc::channel(QUEUE);
+            tokio::spawn(write_batches(pool.clone(), rx));
+            tx
+        })
+    }
+
+    pub fn record(&self, pool: &SqlitePool, call: CallRecord) {
+        if self.sender(pool).try_send(Message::Call(call)).is_err() {
+            tracing::warn!("gateway activity queue full: a call record was dropped");
+        }
+    }
+
+    /// Waits until every call recorded before now is written (tests, shutdown).
+    pub async fn flush(&self, pool: &SqlitePool) {
+        let (done, written) = oneshot::channel();
+        if self.sender(pool).send(Message::Flush(done)).await.is_ok() {
+            let _ = written.await;
+        }
+    }
+}
+
+async fn write_batches(pool: SqlitePool, mut rx: mpsc::Receiver<Message>) {
+    while let Some(first) = rx.recv().await {
+        let mut batch = vec![first];
+        while batch.len() < BATCH {
+            match rx.try_recv() {
+                Ok(more) => batch.push(more),
+                Err(_) => break,
+            }
+        }
+        let mut flushes = Vec::new();
+        let calls: Vec<CallRecord> = batch
+            .into_iter()
+            .filter_map(|m| match m {
+                Message::Call(c) => Some(c),
+                Message::Flush(done) => {
+                    flushes.push(done);
+                    None
+                }
+            })
+            .collect();
+        if !calls.is_empty() {
+            if let Err(err) = write(&pool, &calls).await {
+                tracing::error!(%err, count = calls.len(), "writing gateway activity failed");
+            }
+        }
+        for done in flushes {
+            let _ = done.send(());
+        }
+    }
+}
+
+async fn write(pool: &SqlitePool, calls: &[CallRecord]) -> Result<(), sqlx::Error> {
+    let now = clock::now();
+    let mut tx = store::begin_write(pool).await?;
+    for call in calls {
+        let event = audit::NewEvent {
+            user: Some(call.user),
+            actor: &call.client,
+            kind: "mcp.call",
+            detail: call.detail(),
+            ip: None,
+        };
+        audit::insert(&mut tx, &event, now).await?;
+    }
+    tx.commit().await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn detail_names_server_method_tool_status_and_duration() {
+        let r = CallRecord {
+            user: UserId::new(1),
+            client: "c".into(),
+            server: "gmail".into(),
+            method: Some("tools/call".into()),
+            tool: Some("send_email".into()),
+            status: 200,
+            duration_ms: 12,
+            note: None,
+        };
+        assert_eq!(r.detail(), "gmail: tools/call send_email → 200 in 12 ms");
+    }
+}

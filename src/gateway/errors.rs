@@ -1,0 +1,88 @@
+//! Errors the gateway answers itself, shaped so clients can act on them (DESIGN.md §5): a
+//! JSON-RPC error when the request had an id (HTTP 200, so MCP clients surface the message),
+//! else a JSON body with a 4xx/5xx status.
+
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde_json::{json, Value};
+
+use super::inspect::Call;
+
+/// URL-mode elicitation required (MCP 2025-11-25).
+pub const URL_ELICITATION_REQUIRED: i64 = -32042;
+/// The upstream connection must be re-authenticated by the user (clients without URL-mode
+/// elicitation); `data.server` and `data.url` say which and where.
+pub const UPSTREAM_AUTH_REQUIRED: i64 = -32010;
+/// The upstream could not be reached or failed.
+pub const UPSTREAM_UNAVAILABLE: i64 = -32011;
+/// Too many open streams for this user.
+pub const TOO_MANY_STREAMS: i64 = -32012;
+
+fn reply(call: &Call, status: StatusCode, code: i64, message: String, data: Value) -> Response {
+    let mut response = match &call.id {
+        Some(id) => (
+            StatusCode::OK,
+            Json(json!({ "jsonrpc": "2.0", "id": id, "error": { "code": code, "message": message, "data": data } })),
+        )
+            .into_response(),
+        None => (status, Json(json!({ "error": message, "code": code, "data": data }))).into_response(),
+    };
+    response
+        .headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
+}
+
+/// The user must (re)connect the upstream account at `url` (the Servers page).
+pub fn needs_reauth(call: &Call, server: &str, url: &str, elicitation_id: &str) -> Response {
+    let message = format!(
+        "The upstream server '{server}' needs you to sign in again: open {url} and click Authenticate (or Reconnect), then retry."
+    );
+    if call.url_elicitation && call.id.is_some() {
+        return reply(
+            call,
+            StatusCode::BAD_GATEWAY,
+            URL_ELICITATION_REQUIRED,
+            message.clone(),
+            json!({ "elicitations": [{ "mode": "url", "elicitationId": elicitation_id, "url": url, "message": message }] }),
+        );
+    }
+    reply(
+        call,
+        StatusCode::BAD_GATEWAY,
+        UPSTREAM_AUTH_REQUIRED,
+        message,
+        json!({ "server": server, "url": url }),
+    )
+}
+
+pub fn upstream_unavailable(call: &Call, server: &str, reason: &str) -> Response {
+    reply(
+        call,
+        StatusCode::BAD_GATEWAY,
+        UPSTREAM_UNAVAILABLE,
+        format!("The upstream server '{server}' is unavailable: {reason}"),
+        json!({ "server": server }),
+    )
+}
+
+pub fn too_many_streams(call: &Call, limit: usize) -> Response {
+    reply(
+        call,
+        StatusCode::TOO_MANY_REQUESTS,
+        TOO_MANY_STREAMS,
+        format!("Too many open requests through Gatehouse for your account (limit {limit}); close some and retry."),
+        Value::Null,
+    )
+}
+
+/// An `Mcp-Session-Id` that is not this principal's (or unknown): 404, as the Streamable
+/// HTTP transport prescribes for unknown sessions, so clients start a new one.
+pub fn unknown_session() -> Response {
+    (
+        StatusCode::NOT_FOUND,
+        Json(json!({ "error": "session not found", "error_description": "start a new session (initialize)" })),
+    )
+        .into_response()
+}

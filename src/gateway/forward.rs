@@ -1,0 +1,374 @@
+//! Forwarding one MCP request: resolve the user's server, check the session binding, get a
+//! fresh upstream credential, send with the header rules, refresh-and-retry once on an
+//! upstream 401, and stream the answer back without buffering.
+
+use std::time::Instant;
+
+use axum::body::{Body, Bytes};
+use axum::http::{HeaderMap, Method, StatusCode};
+use axum::response::{IntoResponse, Response};
+use futures_util::StreamExt;
+use secrecy::{ExposeSecret, SecretString};
+
+use super::audit::CallRecord;
+use super::errors;
+use super::headers::{client_response_headers, upstream_request_headers};
+use super::inspect::{inspect, Call};
+use super::streams::PER_USER_LIMIT;
+use crate::clock;
+use crate::domain::{SecretHash, SecretToken, UserId};
+use crate::net::NetError;
+use crate::service::servers::{self, ServerEntry};
+use crate::service::ServiceError;
+use crate::state::SharedCore;
+use crate::store::gateway_sessions;
+use crate::vault::provider::{resolve, Choice, Kind};
+use crate::vault::refresh::{self, CredentialError, Need};
+
+/// The request as received, after Gatehouse's own authentication.
+pub struct Inbound {
+    pub method: Method,
+    pub headers: HeaderMap,
+    pub body: Bytes,
+}
+
+/// Who is calling: the token's user and client.
+pub struct Caller<'a> {
+    pub user: UserId,
+    pub client: &'a str,
+}
+
+/// How the upstream is authenticated for this call.
+enum Credential {
+    None,
+    Static(SecretString),
+    /// From the vault: refreshed and retried once if the upstream answers 401.
+    Vault(SecretString),
+}
+
+impl Credential {
+    fn token(&self) -> Option<&str> {
+        match self {
+            Credential::None => None,
+            Credential::Static(t) | Credential::Vault(t) => Some(t.expose_secret()),
+        }
+    }
+}
+
+/// A response and, when Gatehouse answered itself, why (for the activity log).
+struct Outcome {
+    response: Response,
+    note: Option<&'static str>,
+}
+
+impl From<Response> for Outcome {
+    fn from(response: Response) -> Self {
+        Outcome {
+            response,
+            note: None,
+        }
+    }
+}
+
+fn noted(response: Response, note: &'static str) -> Outcome {
+    Outcome {
+        response,
+        note: Some(note),
+    }
+}
+
+pub async fn forward(
+    core: &SharedCore,
+    caller: Caller<'_>,
+    slug: &str,
+    inbound: Inbound,
+) -> Response {
+    let started = Instant::now();
+    let call = inspect(&inbound.body);
+    let outcome = forward_call(core, caller.user, slug, &call, inbound).await;
+    core.gateway_audit.record(
+        &core.pool,
+        CallRecord {
+            user: caller.user,
+            client: caller.client.to_owned(),
+            server: slug.to_owned(),
+            method: call.method.clone(),
+            tool: call.tool.clone(),
+            status: outcome.response.status().as_u16(),
+            duration_ms: started.elapsed().as_millis(),
+            note: outcome.note,
+        },
+    );
+    outcome.response
+}
+
+fn internal(err: impl std::fmt::Display) -> Outcome {
+    tracing::error!(%err, "gateway failure");
+    noted(
+        (StatusCode::INTERNAL_SERVER_ERROR, "internal error").into_response(),
+        "internal error",
+    )
+}
+
+async fn forward_call(
+    core: &SharedCore,
+    user: UserId,
+    slug: &str,
+    call: &Call,
+    inbound: Inbound,
+) -> Outcome {
+    let server = match servers::get(core, user, slug).await {
+        Ok(server) => server,
+        Err(ServiceError::NotFound) => {
+            return (StatusCode::NOT_FOUND, "no such server")
+                .into_response()
+                .into()
+        }
+        Err(err) => return internal(err),
+    };
+    let Some(url) = server.url.clone() else {
+        return noted(
+            errors::upstream_unavailable(
+                call,
+                slug,
+                "its stored URL cannot be decrypted (check the encryption keys)",
+            ),
+            "undecryptable URL",
+        );
+    };
+    let session = inbound
+        .headers
+        .get("mcp-session-id")
+        .and_then(|v| v.to_str().ok())
+        .map(SecretHash::of);
+    if let Some(hash) = &session {
+        match gateway_sessions::owner(&core.pool, hash.as_str()).await {
+            Ok(Some((owner, server_id))) if owner == user && server_id == server.id => {}
+            Ok(_) => return noted(errors::unknown_session(), "foreign or unknown session"),
+            Err(err) => return internal(err),
+        }
+    }
+    let credential = match credential_for(core, user, &server).await {
+        Ok(c) => c,
+        Err(outcome) => return outcome(call, slug, &reconnect_url(core)),
+    };
+    let Some(_slot) = core.gateway_streams.acquire(user, PER_USER_LIMIT) else {
+        return noted(errors::too_many_streams(call, PER_USER_LIMIT), "stream cap");
+    };
+    let target = match url::Url::parse(url.as_str()) {
+        Ok(t) => t,
+        Err(err) => return internal(err),
+    };
+    let mut response = match send(core, &inbound, &target, &credential).await {
+        Ok(r) => r,
+        Err(reason) => {
+            return noted(
+                errors::upstream_unavailable(call, slug, &reason),
+                "upstream unavailable",
+            )
+        }
+    };
+    if response.status() == reqwest::StatusCode::UNAUTHORIZED {
+        // One refresh (shared with any concurrent caller), one retry; then the user must act.
+        let Credential::Vault(rejected) = &credential else {
+            return noted(
+                errors::needs_reauth(call, slug, &reconnect_url(core), &elicitation_id()),
+                "upstream 401",
+            );
+        };
+        let fresh =
+            match refresh::credential_with(core, user, server.id, Need::IfStill(rejected.clone()))
+                .await
+            {
+                Ok(c) => Credential::Vault(c.token),
+                Err(CredentialError::Provider(msg)) => {
+                    return noted(
+                        errors::upstream_unavailable(
+                            call,
+                            slug,
+                            &format!("refreshing its sign-in failed ({msg})"),
+                        ),
+                        "refresh failed",
+                    )
+                }
+                Err(CredentialError::Internal(err)) => return internal(err),
+                Err(_) => {
+                    return noted(
+                        errors::needs_reauth(call, slug, &reconnect_url(core), &elicitation_id()),
+                        "needs re-authentication",
+                    )
+                }
+            };
+        response = match send(core, &inbound, &target, &fresh).await {
+            Ok(r) => r,
+            Err(reason) => {
+                return noted(
+                    errors::upstream_unavailable(call, slug, &reason),
+                    "upstream unavailable",
+                )
+            }
+        };
+        if response.status() == reqwest::StatusCode::UNAUTHORIZED {
+            return noted(
+                errors::needs_reauth(call, slug, &reconnect_url(core), &elicitation_id()),
+                "upstream 401 after refresh",
+            );
+        }
+    }
+    if let Err(err) =
+        track_session(core, user, server.id, &inbound, session.as_ref(), &response).await
+    {
+        return internal(err);
+    }
+    stream_back(response, _slot).into()
+}
+
+fn reconnect_url(core: &SharedCore) -> String {
+    core.public_url.join("/servers")
+}
+
+fn elicitation_id() -> String {
+    SecretToken::generate("").expose()[..22].to_owned()
+}
+
+type Refusal = Box<dyn FnOnce(&Call, &str, &str) -> Outcome + Send>;
+
+/// The credential to inject, or the reply explaining why there is none.
+async fn credential_for(
+    core: &SharedCore,
+    user: UserId,
+    server: &ServerEntry,
+) -> Result<Credential, Refusal> {
+    if server.has_static_credential {
+        return match servers::static_credential(core, user, &server.slug).await {
+            Ok(Some(secret)) => Ok(Credential::Static(secret)),
+            Ok(None) => Ok(Credential::None),
+            Err(err) => Err(Box::new(move |_: &Call, _: &str, _: &str| internal(err))),
+        };
+    }
+    let kind = server
+        .url
+        .as_ref()
+        .map(|url| {
+            let choice = Choice::parse(server.provider_choice.as_deref(), &core.config)
+                .unwrap_or(Choice::Detect);
+            resolve(&core.config, url, &choice).kind
+        })
+        .unwrap_or(Kind::None);
+    if !matches!(kind, Kind::Google | Kind::Generic(_)) {
+        return Ok(Credential::None);
+    }
+    match refresh::credential(core, user, server.id).await {
+        Ok(c) => Ok(Credential::Vault(c.token)),
+        Err(CredentialError::NotConnected) | Err(CredentialError::NeedsReauth) => {
+            Err(Box::new(|call: &Call, slug: &str, url: &str| {
+                noted(
+                    errors::needs_reauth(call, slug, url, &elicitation_id()),
+                    "needs re-authentication",
+                )
+            }))
+        }
+        Err(CredentialError::Provider(msg)) => {
+            Err(Box::new(move |call: &Call, slug: &str, _: &str| {
+                noted(
+                    errors::upstream_unavailable(
+                        call,
+                        slug,
+                        &format!("refreshing its sign-in failed ({msg})"),
+                    ),
+                    "refresh failed",
+                )
+            }))
+        }
+        Err(CredentialError::Internal(err)) => {
+            Err(Box::new(move |_: &Call, _: &str, _: &str| internal(err)))
+        }
+    }
+}
+
+/// Sends the request upstream. The error is a reason safe to show: never the URL (it may
+/// hold keys in its query).
+async fn send(
+    core: &SharedCore,
+    inbound: &Inbound,
+    target: &url::Url,
+    credential: &Credential,
+) -> Result<reqwest::Response, String> {
+    let request = core
+        .gateway_http
+        .request(inbound.method.clone(), target.clone())
+        .await
+        .map_err(|err| match err {
+            NetError::Restricted(host) => {
+                format!("{host} resolves to an address Gatehouse may not connect to")
+            }
+            NetError::Scheme => {
+                "only https upstreams may be used (or http to an allowed private network)"
+                    .to_owned()
+            }
+            other => other.to_string(),
+        })?
+        .headers(upstream_request_headers(
+            &inbound.headers,
+            credential.token(),
+        ));
+    let request = if inbound.method == Method::GET && inbound.body.is_empty() {
+        request
+    } else {
+        request.body(inbound.body.clone())
+    };
+    request.send().await.map_err(|err| {
+        if err.is_timeout() {
+            "it did not answer in time".to_owned()
+        } else if err.is_connect() {
+            "cannot connect to it".to_owned()
+        } else {
+            err.without_url().to_string()
+        }
+    })
+}
+
+/// Binds a session id the upstream issued to this (user, server); forgets it on DELETE.
+async fn track_session(
+    core: &SharedCore,
+    user: UserId,
+    server_id: i64,
+    inbound: &Inbound,
+    presented: Option<&SecretHash>,
+    response: &reqwest::Response,
+) -> Result<(), sqlx::Error> {
+    if inbound.method == Method::DELETE && response.status().is_success() {
+        if let Some(hash) = presented {
+            gateway_sessions::unbind(&core.pool, hash.as_str(), user).await?;
+        }
+        return Ok(());
+    }
+    let issued = response
+        .headers()
+        .get("mcp-session-id")
+        .and_then(|v| v.to_str().ok())
+        .map(SecretHash::of);
+    if let Some(hash) = issued {
+        if presented.map(SecretHash::as_str) != Some(hash.as_str()) {
+            gateway_sessions::bind(&core.pool, hash.as_str(), user, server_id, clock::now())
+                .await?;
+        }
+    }
+    Ok(())
+}
+
+/// The upstream's answer, streamed chunk by chunk (SSE included); the stream slot is held
+/// until the body ends or the client goes away.
+fn stream_back(response: reqwest::Response, slot: super::streams::Slot) -> Response {
+    let status =
+        StatusCode::from_u16(response.status().as_u16()).unwrap_or(StatusCode::BAD_GATEWAY);
+    let headers = client_response_headers(response.headers());
+    let body = Body::from_stream(response.bytes_stream().map(move |chunk| {
+        let _held = &slot;
+        chunk
+    }));
+    let mut out = Response::new(body);
+    *out.status_mut() = status;
+    *out.headers_mut() = headers;
+    out
+}

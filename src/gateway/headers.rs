@@ -1,0 +1,124 @@
+//! Header rules of the gateway (DESIGN.md §5): what crosses toward the upstream (an
+//! allow-list, plus the injected credential) and what comes back (no cookies, no challenges
+//! of the upstream's own auth, plus hardening headers).
+
+use axum::http::header::{self, HeaderMap, HeaderName, HeaderValue};
+
+/// Request headers forwarded to the upstream; everything else (the client's
+/// `Authorization`, Gatehouse cookies, `Host`, proxies' headers) stays here.
+pub const FORWARDED_REQUEST_HEADERS: &[&str] = &[
+    "content-type",
+    "accept",
+    "mcp-protocol-version",
+    "mcp-session-id",
+    "mcp-method",
+    "mcp-name",
+    "last-event-id",
+];
+
+/// Response headers never passed back: the upstream's cookies and auth challenges (its
+/// auth is Gatehouse's business, not the client's), and hop-by-hop headers.
+const DROPPED_RESPONSE_HEADERS: &[&str] = &[
+    "set-cookie",
+    "set-cookie2",
+    "www-authenticate",
+    "connection",
+    "keep-alive",
+    "transfer-encoding",
+    "te",
+    "trailer",
+    "upgrade",
+    "proxy-authenticate",
+    "content-length",
+];
+
+pub fn upstream_request_headers(incoming: &HeaderMap, credential: Option<&str>) -> HeaderMap {
+    let mut out = HeaderMap::new();
+    for name in FORWARDED_REQUEST_HEADERS {
+        for value in incoming.get_all(*name) {
+            out.append(HeaderName::from_static(name), value.clone());
+        }
+    }
+    if let Some(token) = credential {
+        if let Ok(mut value) = HeaderValue::from_str(&format!("Bearer {token}")) {
+            value.set_sensitive(true);
+            out.insert(header::AUTHORIZATION, value);
+        }
+    }
+    out
+}
+
+pub fn client_response_headers(upstream: &HeaderMap) -> HeaderMap {
+    let mut out = HeaderMap::new();
+    for (name, value) in upstream {
+        if !DROPPED_RESPONSE_HEADERS.contains(&name.as_str()) {
+            out.append(name.clone(), value.clone());
+        }
+    }
+    out.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    out.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static("sandbox"),
+    );
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_allowed_request_headers_cross_and_the_credential_replaces_the_clients() {
+        let mut h = HeaderMap::new();
+        h.insert(
+            header::AUTHORIZATION,
+            HeaderValue::from_static("Bearer gh_at_client"),
+        );
+        h.insert(
+            header::COOKIE,
+            HeaderValue::from_static("gatehouse_session=abc"),
+        );
+        h.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        );
+        h.insert("mcp-session-id", HeaderValue::from_static("s1"));
+        h.insert("x-forwarded-for", HeaderValue::from_static("10.0.0.1"));
+        h.insert(header::HOST, HeaderValue::from_static("gatehouse.example"));
+        let out = upstream_request_headers(&h, Some("upstream-token"));
+        assert_eq!(
+            out.get(header::AUTHORIZATION).unwrap(),
+            "Bearer upstream-token"
+        );
+        assert!(out.get(header::AUTHORIZATION).unwrap().is_sensitive());
+        assert_eq!(out.get("mcp-session-id").unwrap(), "s1");
+        assert_eq!(out.get(header::CONTENT_TYPE).unwrap(), "application/json");
+        assert!(out.get(header::COOKIE).is_none() && out.get(header::HOST).is_none());
+        assert!(out.get("x-forwarded-for").is_none());
+        assert!(upstream_request_headers(&h, None)
+            .get(header::AUTHORIZATION)
+            .is_none());
+    }
+
+    #[test]
+    fn cookies_and_challenges_are_dropped_from_responses() {
+        let mut h = HeaderMap::new();
+        h.insert(header::SET_COOKIE, HeaderValue::from_static("upstream=1"));
+        h.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        h.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("text/event-stream"),
+        );
+        h.insert("mcp-session-id", HeaderValue::from_static("s1"));
+        let out = client_response_headers(&h);
+        assert!(
+            out.get(header::SET_COOKIE).is_none() && out.get(header::WWW_AUTHENTICATE).is_none()
+        );
+        assert_eq!(out.get("mcp-session-id").unwrap(), "s1");
+        assert_eq!(out.get(header::CONTENT_SECURITY_POLICY).unwrap(), "sandbox");
+        assert_eq!(out.get(header::X_CONTENT_TYPE_OPTIONS).unwrap(), "nosniff");
+    }
+}
