@@ -150,9 +150,9 @@ async fn forward_call(
     }
     let credential = match credential_for(core, user, &server).await {
         Ok(c) => c,
-        Err(outcome) => return outcome(call, slug, &reconnect_url(core)),
+        Err(err) => return refusal(core, call, slug, err),
     };
-    let Some(_slot) = core.gateway_streams.acquire(user, PER_USER_LIMIT) else {
+    let Some(slot) = core.gateway_streams.acquire(user, PER_USER_LIMIT) else {
         return noted(errors::too_many_streams(call, PER_USER_LIMIT), "stream cap");
     };
     let target = match url::Url::parse(url.as_str()) {
@@ -161,58 +161,24 @@ async fn forward_call(
     };
     let mut response = match send(core, &inbound, &target, &credential).await {
         Ok(r) => r,
-        Err(reason) => {
-            return noted(
-                errors::upstream_unavailable(call, slug, &reason),
-                "upstream unavailable",
-            )
-        }
+        Err(reason) => return unavailable(call, slug, &reason),
     };
     if response.status() == reqwest::StatusCode::UNAUTHORIZED {
         // One refresh (shared with any concurrent caller), one retry; then the user must act.
         let Credential::Vault(rejected) = &credential else {
-            return noted(
-                errors::needs_reauth(call, slug, &reconnect_url(core), &elicitation_id()),
-                "upstream 401",
-            );
+            return reauth(core, call, slug, "upstream 401");
         };
-        let fresh =
-            match refresh::credential_with(core, user, server.id, Need::IfStill(rejected.clone()))
-                .await
-            {
-                Ok(c) => Credential::Vault(c.token),
-                Err(CredentialError::Provider(msg)) => {
-                    return noted(
-                        errors::upstream_unavailable(
-                            call,
-                            slug,
-                            &format!("refreshing its sign-in failed ({msg})"),
-                        ),
-                        "refresh failed",
-                    )
-                }
-                Err(CredentialError::Internal(err)) => return internal(err),
-                Err(_) => {
-                    return noted(
-                        errors::needs_reauth(call, slug, &reconnect_url(core), &elicitation_id()),
-                        "needs re-authentication",
-                    )
-                }
-            };
+        let need = Need::IfStill(rejected.clone());
+        let fresh = match refresh::credential_with(core, user, server.id, need).await {
+            Ok(c) => Credential::Vault(c.token),
+            Err(err) => return refusal(core, call, slug, err),
+        };
         response = match send(core, &inbound, &target, &fresh).await {
             Ok(r) => r,
-            Err(reason) => {
-                return noted(
-                    errors::upstream_unavailable(call, slug, &reason),
-                    "upstream unavailable",
-                )
-            }
+            Err(reason) => return unavailable(call, slug, &reason),
         };
         if response.status() == reqwest::StatusCode::UNAUTHORIZED {
-            return noted(
-                errors::needs_reauth(call, slug, &reconnect_url(core), &elicitation_id()),
-                "upstream 401 after refresh",
-            );
+            return reauth(core, call, slug, "upstream 401 after refresh");
         }
     }
     if let Err(err) =
@@ -220,30 +186,55 @@ async fn forward_call(
     {
         return internal(err);
     }
-    stream_back(response, _slot).into()
+    stream_back(response, slot).into()
 }
 
-fn reconnect_url(core: &SharedCore) -> String {
-    core.public_url.join("/servers")
+fn unavailable(call: &Call, slug: &str, reason: &str) -> Outcome {
+    noted(
+        errors::upstream_unavailable(call, slug, reason),
+        "upstream unavailable",
+    )
 }
 
-fn elicitation_id() -> String {
-    SecretToken::generate("").expose()[..22].to_owned()
+/// The user must reconnect the upstream account on the Servers page.
+fn reauth(core: &SharedCore, call: &Call, slug: &str, note: &'static str) -> Outcome {
+    let elicitation_id = SecretToken::generate("").expose()[..22].to_owned();
+    let url = core.public_url.join("/servers");
+    noted(
+        errors::needs_reauth(call, slug, &url, &elicitation_id),
+        note,
+    )
 }
 
-type Refusal = Box<dyn FnOnce(&Call, &str, &str) -> Outcome + Send>;
+/// Why no usable upstream credential could be had, as the client's answer.
+fn refusal(core: &SharedCore, call: &Call, slug: &str, err: CredentialError) -> Outcome {
+    match err {
+        CredentialError::NotConnected => reauth(core, call, slug, "not connected"),
+        CredentialError::NeedsReauth => reauth(core, call, slug, "needs re-authentication"),
+        CredentialError::Provider(msg) => noted(
+            errors::upstream_unavailable(
+                call,
+                slug,
+                &format!("refreshing its sign-in failed ({msg})"),
+            ),
+            "refresh failed",
+        ),
+        CredentialError::Internal(err) => internal(err),
+    }
+}
 
-/// The credential to inject, or the reply explaining why there is none.
+/// The credential to inject: the server's static credential, the vault's token for OAuth
+/// providers, or none (open servers).
 async fn credential_for(
     core: &SharedCore,
     user: UserId,
     server: &ServerEntry,
-) -> Result<Credential, Refusal> {
+) -> Result<Credential, CredentialError> {
     if server.has_static_credential {
         return match servers::static_credential(core, user, &server.slug).await {
             Ok(Some(secret)) => Ok(Credential::Static(secret)),
             Ok(None) => Ok(Credential::None),
-            Err(err) => Err(Box::new(move |_: &Call, _: &str, _: &str| internal(err))),
+            Err(err) => Err(CredentialError::Internal(err.to_string())),
         };
     }
     let kind = server
@@ -258,32 +249,9 @@ async fn credential_for(
     if !matches!(kind, Kind::Google | Kind::Generic(_)) {
         return Ok(Credential::None);
     }
-    match refresh::credential(core, user, server.id).await {
-        Ok(c) => Ok(Credential::Vault(c.token)),
-        Err(CredentialError::NotConnected) | Err(CredentialError::NeedsReauth) => {
-            Err(Box::new(|call: &Call, slug: &str, url: &str| {
-                noted(
-                    errors::needs_reauth(call, slug, url, &elicitation_id()),
-                    "needs re-authentication",
-                )
-            }))
-        }
-        Err(CredentialError::Provider(msg)) => {
-            Err(Box::new(move |call: &Call, slug: &str, _: &str| {
-                noted(
-                    errors::upstream_unavailable(
-                        call,
-                        slug,
-                        &format!("refreshing its sign-in failed ({msg})"),
-                    ),
-                    "refresh failed",
-                )
-            }))
-        }
-        Err(CredentialError::Internal(err)) => {
-            Err(Box::new(move |_: &Call, _: &str, _: &str| internal(err)))
-        }
-    }
+    refresh::credential(core, user, server.id)
+        .await
+        .map(|c| Credential::Vault(c.token))
 }
 
 /// Sends the request upstream. The error is a reason safe to show: never the URL (it may
