@@ -116,6 +116,18 @@ async fn open_session(gw: &Gw, token: &str) -> String {
     session
 }
 
+/// The headers of a request in an open session.
+fn in_session(session: &str) -> [(&'static str, &str); 2] {
+    [
+        ("mcp-session-id", session),
+        ("mcp-protocol-version", "2025-11-25"),
+    ]
+}
+
+fn list_tools(id: i64) -> Value {
+    json!({"jsonrpc": "2.0", "id": id, "method": "tools/list"})
+}
+
 fn call(id: i64, tool: &str, text: &str) -> Value {
     json!({"jsonrpc": "2.0", "id": id, "method": "tools/call", "params": {"name": tool, "arguments": {"text": text}}})
 }
@@ -124,19 +136,9 @@ fn call(id: i64, tool: &str, text: &str) -> Value {
 async fn tools_list_and_call_with_initialize_and_session() {
     let gw = gateway(true).await;
     let session = open_session(&gw, &gw.token).await;
-    let headers = [
-        ("mcp-session-id", session.as_str()),
-        ("mcp-protocol-version", "2025-11-25"),
-    ];
+    let headers = in_session(&session);
 
-    let res = post(
-        &gw,
-        "gmail",
-        &gw.token,
-        &json!({"jsonrpc": "2.0", "id": 2, "method": "tools/list"}),
-        &headers,
-    )
-    .await;
+    let res = post(&gw, "gmail", &gw.token, &list_tools(2), &headers).await;
     let list = answer(res, 2).await;
     let names: Vec<&str> = list["result"]["tools"]
         .as_array()
@@ -296,10 +298,7 @@ async fn upstream_set_cookie_is_dropped() {
 async fn sse_first_event_arrives_before_upstream_finishes() {
     let gw = gateway(true).await;
     let session = open_session(&gw, &gw.token).await;
-    let headers = [
-        ("mcp-session-id", session.as_str()),
-        ("mcp-protocol-version", "2025-11-25"),
-    ];
+    let headers = in_session(&session);
     let mut res = post(&gw, "gmail", &gw.token, &call(9, "wait", ""), &headers).await;
     assert_eq!(res.status(), StatusCode::OK);
     assert!(res
@@ -439,32 +438,12 @@ async fn session_id_of_user_a_is_404_for_user_b() {
         .to_owned();
 
     let before = gw.upstream.headers_seen().len();
-    let headers = [
-        ("mcp-session-id", session.as_str()),
-        ("mcp-protocol-version", "2025-11-25"),
-    ];
-    let res = post(
-        &gw,
-        "gmail",
-        &bob_token,
-        &json!({"jsonrpc": "2.0", "id": 2, "method": "tools/list"}),
-        &headers,
-    )
-    .await;
+    let headers = in_session(&session);
+    let res = post(&gw, "gmail", &bob_token, &list_tools(2), &headers).await;
     assert_eq!(res.status(), StatusCode::NOT_FOUND);
     // A session id Gatehouse never bound is refused the same way.
-    let made_up = [
-        ("mcp-session-id", "made-up"),
-        ("mcp-protocol-version", "2025-11-25"),
-    ];
-    let res = post(
-        &gw,
-        "gmail",
-        &gw.token,
-        &json!({"jsonrpc": "2.0", "id": 3, "method": "tools/list"}),
-        &made_up,
-    )
-    .await;
+    let made_up = in_session("made-up");
+    let res = post(&gw, "gmail", &gw.token, &list_tools(3), &made_up).await;
     assert_eq!(res.status(), StatusCode::NOT_FOUND);
     assert_eq!(
         gw.upstream.headers_seen().len(),
@@ -472,14 +451,7 @@ async fn session_id_of_user_a_is_404_for_user_b() {
         "neither reached the upstream"
     );
     // The owner still uses it.
-    let res = post(
-        &gw,
-        "gmail",
-        &gw.token,
-        &json!({"jsonrpc": "2.0", "id": 4, "method": "tools/list"}),
-        &headers,
-    )
-    .await;
+    let res = post(&gw, "gmail", &gw.token, &list_tools(4), &headers).await;
     assert!(answer(res, 4).await["result"]["tools"].is_array());
 }
 

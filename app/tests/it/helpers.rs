@@ -64,6 +64,22 @@ pub async fn spawn_app_in(data_dir: &std::path::Path, extra: &[(&str, &str)]) ->
     }
 }
 
+/// Serves `app` on 127.0.0.1:0 until the returned sender is dropped; returns its base URL.
+pub async fn serve_local(app: axum::Router) -> (String, oneshot::Sender<()>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let (stop, stopped) = oneshot::channel::<()>();
+    tokio::spawn(async move {
+        axum::serve(listener, app)
+            .with_graceful_shutdown(async move {
+                let _ = stopped.await;
+            })
+            .await
+            .unwrap();
+    });
+    (base, stop)
+}
+
 pub async fn spawn_app() -> TestApp {
     spawn_app_with(&[]).await
 }

@@ -62,18 +62,8 @@ impl Stub {
             .route("/revoke", post(revoke))
             .route("/userinfo", get(userinfo))
             .with_state(state.clone());
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let base = format!("http://{}", listener.local_addr().unwrap());
+        let (base, stop) = crate::helpers::serve_local(app).await;
         *state.issuer.lock().unwrap() = base.clone();
-        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        tokio::spawn(async move {
-            axum::serve(listener, app)
-                .with_graceful_shutdown(async move {
-                    let _ = stopped.await;
-                })
-                .await
-                .unwrap();
-        });
         Stub {
             base,
             state,

@@ -147,17 +147,8 @@ impl Upstream {
         let app = Router::new()
             .nest_service("/gmail/mcp", service)
             .layer(middleware::from_fn_with_state(recorded.clone(), record));
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let url = format!("http://{}/gmail/mcp", listener.local_addr().unwrap());
-        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        tokio::spawn(async move {
-            axum::serve(listener, app)
-                .with_graceful_shutdown(async move {
-                    let _ = stopped.await;
-                })
-                .await
-                .unwrap();
-        });
+        let (base, stop) = crate::helpers::serve_local(app).await;
+        let url = format!("{base}/gmail/mcp");
         Upstream {
             url,
             recorded,
