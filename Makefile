@@ -12,7 +12,7 @@ BIN := $(CARGO_TARGET_DIR)/debug/gatehouse
 RELEASE_BIN := $(CARGO_TARGET_DIR)/release/gatehouse
 TOOLS := $(CURDIR)/.tools
 
-.PHONY: run test setup setup-e2e build unit e2e lint release run-release dev dev-tools
+.PHONY: run test setup setup-e2e build unit e2e lint release run-release bench dev dev-tools
 
 ## run: build and start Gatehouse on http://127.0.0.1:3000 (data in ./data)
 run: setup build
@@ -49,6 +49,11 @@ release: setup
 
 run-release: release
 	$(RELEASE_BIN) serve
+
+## bench: DESIGN.md §11 measurements against the release binary (results: BENCHMARKS.md).
+## nginx, when installed (apt-get install nginx-light), is the reverse-proxy baseline.
+bench: release
+	cargo run -q --release -p gatehouse-bench -- $(RELEASE_BIN)
 
 ## dev: `cargo leptos watch` (rebuilds and reloads on change). Installs cargo-leptos and
 ## wasm-bindgen-cli (debug builds, ~10 min once) into ~/.cache/gatehouse/tools.

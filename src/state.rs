@@ -21,13 +21,17 @@ pub struct Core {
     /// The issuer origin, resolved against the bound address.
     pub public_url: PublicUrl,
     pub limits: Limits,
-    pub bearer_cache: crate::service::bearer_cache::BearerCache,
+    pub bearer_cache: crate::service::ttl_cache::BearerCache,
     /// Upstream and vault traffic (allow-list: `GATEHOUSE_ALLOW_PRIVATE_NETWORKS`).
     pub http: GuardedClient,
     /// Gateway traffic to upstreams: same guard, streaming timeouts.
     pub gateway_http: GuardedClient,
     /// Requests in flight through the gateway, per user.
     pub gateway_streams: crate::gateway::streams::StreamCounter,
+    /// Recently resolved gateway routes (≤ 2 s).
+    pub gateway_routes: crate::gateway::route::RouteCache,
+    /// Recently read upstream credentials (≤ 2 s, never past their refresh time).
+    pub credentials: crate::vault::refresh::CredentialCache,
     /// Batched activity records of gateway calls.
     pub gateway_audit: crate::gateway::audit::AuditSink,
     /// Client ID Metadata Document fetches (allow-list: `GATEHOUSE_CIMD_ALLOW_PRIVATE_NETWORKS`).
@@ -76,6 +80,8 @@ impl Core {
             gateway_http,
             gateway_streams: Default::default(),
             gateway_audit: Default::default(),
+            gateway_routes: Default::default(),
+            credentials: Default::default(),
             cimd_http,
             cipher,
             flights: Default::default(),

@@ -14,15 +14,13 @@ use super::audit::CallRecord;
 use super::errors;
 use super::headers::{client_response_headers, upstream_request_headers};
 use super::inspect::{inspect, Call};
+use super::route::{route, Auth, Route, RouteError};
 use super::streams::PER_USER_LIMIT;
 use crate::clock;
 use crate::domain::{SecretHash, SecretToken, UserId};
 use crate::net::NetError;
-use crate::service::servers::{self, ServerEntry};
-use crate::service::ServiceError;
 use crate::state::SharedCore;
 use crate::store::gateway_sessions;
-use crate::vault::provider::{resolve, Choice, Kind};
 use crate::vault::refresh::{self, CredentialError, Need};
 
 /// The request as received, after Gatehouse's own authentication.
@@ -117,25 +115,24 @@ async fn forward_call(
     call: &Call,
     inbound: Inbound,
 ) -> Outcome {
-    let server = match servers::get(core, user, slug).await {
-        Ok(server) => server,
-        Err(ServiceError::NotFound) => {
-            return (StatusCode::NOT_FOUND, "no such server")
-                .into_response()
-                .into()
-        }
-        Err(err) => return internal(err),
-    };
-    let Some(url) = server.url.clone() else {
-        return noted(
-            errors::upstream_unavailable(
-                call,
-                slug,
-                "its stored URL cannot be decrypted (check the encryption keys)",
+    let route =
+        match route(core, user, slug).await {
+            Ok(route) => route,
+            Err(RouteError::NotFound) => {
+                return (StatusCode::NOT_FOUND, "no such server")
+                    .into_response()
+                    .into()
+            }
+            Err(RouteError::Undecryptable) => return noted(
+                errors::upstream_unavailable(
+                    call,
+                    slug,
+                    "its stored URL or credential cannot be decrypted (check the encryption keys)",
+                ),
+                "undecryptable",
             ),
-            "undecryptable URL",
-        );
-    };
+            Err(RouteError::Internal(err)) => return internal(err),
+        };
     let session = inbound
         .headers
         .get("mcp-session-id")
@@ -143,23 +140,20 @@ async fn forward_call(
         .map(SecretHash::of);
     if let Some(hash) = &session {
         match gateway_sessions::owner(&core.pool, hash.as_str()).await {
-            Ok(Some((owner, server_id))) if owner == user && server_id == server.id => {}
+            Ok(Some((owner, server_id))) if owner == user && server_id == route.server_id => {}
             Ok(_) => return noted(errors::unknown_session(), "foreign or unknown session"),
             Err(err) => return internal(err),
         }
     }
-    let credential = match credential_for(core, user, &server).await {
+    let credential = match credential_for(core, user, &route).await {
         Ok(c) => c,
         Err(err) => return refusal(core, call, slug, err),
     };
     let Some(slot) = core.gateway_streams.acquire(user, PER_USER_LIMIT) else {
         return noted(errors::too_many_streams(call, PER_USER_LIMIT), "stream cap");
     };
-    let target = match url::Url::parse(url.as_str()) {
-        Ok(t) => t,
-        Err(err) => return internal(err),
-    };
-    let mut response = match send(core, &inbound, &target, &credential).await {
+    let target = &route.target;
+    let mut response = match send(core, &inbound, target, &credential).await {
         Ok(r) => r,
         Err(reason) => return unavailable(call, slug, &reason),
     };
@@ -169,11 +163,11 @@ async fn forward_call(
             return reauth(core, call, slug, "upstream 401");
         };
         let need = Need::IfStill(rejected.clone());
-        let fresh = match refresh::credential_with(core, user, server.id, need).await {
+        let fresh = match refresh::credential_with(core, user, route.server_id, need).await {
             Ok(c) => Credential::Vault(c.token),
             Err(err) => return refusal(core, call, slug, err),
         };
-        response = match send(core, &inbound, &target, &fresh).await {
+        response = match send(core, &inbound, target, &fresh).await {
             Ok(r) => r,
             Err(reason) => return unavailable(call, slug, &reason),
         };
@@ -181,8 +175,15 @@ async fn forward_call(
             return reauth(core, call, slug, "upstream 401 after refresh");
         }
     }
-    if let Err(err) =
-        track_session(core, user, server.id, &inbound, session.as_ref(), &response).await
+    if let Err(err) = track_session(
+        core,
+        user,
+        route.server_id,
+        &inbound,
+        session.as_ref(),
+        &response,
+    )
+    .await
     {
         return internal(err);
     }
@@ -228,30 +229,15 @@ fn refusal(core: &SharedCore, call: &Call, slug: &str, err: CredentialError) -> 
 async fn credential_for(
     core: &SharedCore,
     user: UserId,
-    server: &ServerEntry,
+    route: &Route,
 ) -> Result<Credential, CredentialError> {
-    if server.has_static_credential {
-        return match servers::static_credential(core, user, &server.slug).await {
-            Ok(Some(secret)) => Ok(Credential::Static(secret)),
-            Ok(None) => Ok(Credential::None),
-            Err(err) => Err(CredentialError::Internal(err.to_string())),
-        };
+    match &route.auth {
+        Auth::None => Ok(Credential::None),
+        Auth::Static(secret) => Ok(Credential::Static(secret.clone())),
+        Auth::Vault => refresh::credential(core, user, route.server_id)
+            .await
+            .map(|c| Credential::Vault(c.token)),
     }
-    let kind = server
-        .url
-        .as_ref()
-        .map(|url| {
-            let choice = Choice::parse(server.provider_choice.as_deref(), &core.config)
-                .unwrap_or(Choice::Detect);
-            resolve(&core.config, url, &choice).kind
-        })
-        .unwrap_or(Kind::None);
-    if !matches!(kind, Kind::Google | Kind::Generic(_)) {
-        return Ok(Credential::None);
-    }
-    refresh::credential(core, user, server.id)
-        .await
-        .map(|c| Credential::Vault(c.token))
 }
 
 /// Sends the request upstream. The error is a reason safe to show: never the URL (it may

@@ -6,4 +6,5 @@ pub mod errors;
 pub mod forward;
 pub mod headers;
 pub mod inspect;
+pub mod route;
 pub mod streams;

@@ -4,13 +4,13 @@
 pub mod accounts;
 pub mod activity;
 pub mod authorization;
-pub mod bearer_cache;
 pub mod cimd;
 pub mod client_admin;
 pub mod clients;
 pub mod servers;
 pub mod token_admin;
 pub mod tokens;
+pub mod ttl_cache;
 
 use std::net::IpAddr;
 

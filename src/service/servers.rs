@@ -149,6 +149,7 @@ pub async fn set_provider(
     )
     .await?;
     tx.commit().await?;
+    core.gateway_routes.clear();
     Ok(shown)
 }
 
@@ -278,5 +279,6 @@ pub async fn delete(core: &Core, actor: &Actor, slug: &str) -> Result<(), Servic
     tx.commit().await?;
     // Grants lose the server with it (ON DELETE CASCADE); cached validations must too.
     core.bearer_cache.clear();
+    core.gateway_routes.clear();
     Ok(())
 }

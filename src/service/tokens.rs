@@ -414,7 +414,8 @@ pub async fn validate_bearer(
     }
     let hash = SecretHash::of(token);
     let started = std::time::Instant::now();
-    if let Some(hit) = core.bearer_cache.get(hash.as_str(), slug, started) {
+    let key = (hash.as_str().to_owned(), slug.to_owned());
+    if let Some(hit) = core.bearer_cache.get(&key, started) {
         return Ok(Some(hit));
     }
     let Some(row) = tokens::get_access(&core.pool, &hash, slug).await? else {
@@ -432,7 +433,6 @@ pub async fn validate_bearer(
         client_id: row.client_id,
         grant_id: row.grant_id,
     };
-    core.bearer_cache
-        .put(hash.as_str(), slug, principal.clone(), started);
+    core.bearer_cache.put(key, principal.clone(), started);
     Ok(Some(principal))
 }

@@ -308,5 +308,6 @@ async fn store_connection(
     )
     .await?;
     tx.commit().await?;
+    core.credentials.clear();
     Ok(())
 }

@@ -126,5 +126,6 @@ pub async fn disconnect(
     )
     .await?;
     tx.commit().await?;
+    core.credentials.clear();
     Ok(result)
 }

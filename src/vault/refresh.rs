@@ -26,6 +26,7 @@ use crate::store::{self, connections};
 const LEASE_SECS: i64 = 45;
 
 /// An upstream access token ready to inject.
+#[derive(Clone)]
 pub struct Credential {
     pub token: SecretString,
     pub expires_at: Option<UnixTime>,
@@ -59,6 +60,10 @@ impl From<sqlx::Error> for CredentialError {
         CredentialError::Internal(format!("database: {err}"))
     }
 }
+
+/// (user, connection) → credential, read less than 2 s ago; cleared whenever this process
+/// stores, refreshes or deletes a connection.
+pub type CredentialCache = crate::service::ttl_cache::TtlCache<(UserId, i64), Credential>;
 
 type Flight = Shared<BoxFuture<'static, Result<(), CredentialError>>>;
 
@@ -136,7 +141,17 @@ pub async fn credential(
     user: UserId,
     server_id: i64,
 ) -> Result<Credential, CredentialError> {
-    credential_with(core, user, server_id, Need::IfDue).await
+    let key = (user, server_id);
+    let now = std::time::Instant::now();
+    let skew = core.config.upstream_refresh_skew.as_secs() as i64;
+    if let Some(hit) = core.credentials.get(&key, now) {
+        if !hit.expires_at.is_some_and(|at| at - skew <= clock::now()) {
+            return Ok(hit);
+        }
+    }
+    let fresh = credential_with(core, user, server_id, Need::IfDue).await?;
+    core.credentials.put(key, fresh.clone(), now);
+    Ok(fresh)
 }
 
 /// Like [`credential`], refreshing when `need` says so (e.g. after an upstream 401).
@@ -323,6 +338,7 @@ async fn refresh_leased(
         }
     };
     tx.commit().await?;
+    core.credentials.clear();
     result
 }
 

@@ -72,13 +72,15 @@ pub(crate) async fn server_id(app: &TestApp, slug: &str) -> (UserId, i64) {
     (UserId::new(user), id)
 }
 
-/// Makes the stored access token expired (as if an hour had passed).
+/// Makes the stored access token expired (as if an hour had passed: the in-process
+/// credential cache, whose entries live 2 s, is emptied too).
 pub(crate) async fn expire(app: &TestApp, id: i64) {
     sqlx::query("UPDATE connections SET expires_at = strftime('%s','now') - 1 WHERE id = ?")
         .bind(id)
         .execute(&app.core.pool)
         .await
         .unwrap();
+    app.core.credentials.clear();
 }
 
 #[tokio::test]
@@ -609,4 +611,29 @@ async fn deleting_a_connected_server_revokes_its_grant_first() {
     );
     assert_eq!(s.stub.state.revoked.lock().unwrap().len(), 1);
     assert_eq!(s.app.count("SELECT COUNT(*) FROM connections").await, 0);
+}
+
+#[tokio::test]
+async fn credentials_are_served_from_the_cache_until_cleared() {
+    let s = setup().await;
+    connect(&s, &s.admin, "mail").await;
+    let (user, id) = server_id(&s.app, "mail").await;
+    let first = refresh::credential(&s.app.core, user, id).await.unwrap();
+    // Gone from the database (as if another process disconnected it)...
+    sqlx::query("DELETE FROM connections WHERE id = ?")
+        .bind(id)
+        .execute(&s.app.core.pool)
+        .await
+        .unwrap();
+    // ...still served from memory for up to 2 s: no query, no decryption.
+    let cached = refresh::credential(&s.app.core, user, id).await.unwrap();
+    assert_eq!(cached.token.expose_secret(), first.token.expose_secret());
+    // A change made by this process empties the cache at once.
+    s.app.core.credentials.clear();
+    assert_eq!(
+        refresh::credential(&s.app.core, user, id)
+            .await
+            .unwrap_err(),
+        CredentialError::NotConnected
+    );
 }

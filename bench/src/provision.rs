@@ -1,0 +1,147 @@
+//! Sets Gatehouse up over HTTP as a user would: the first-run admin, a server with a static
+//! credential, a public OAuth client, and access tokens through authorize + consent + token.
+
+use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine};
+use serde_json::{json, Value};
+use sha2::{Digest, Sha256};
+
+const REDIRECT: &str = "http://127.0.0.1:9/cb";
+
+fn browser() -> reqwest::Client {
+    reqwest::Client::builder()
+        .cookie_store(true)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+}
+
+async fn csrf(client: &reqwest::Client, url: &str) -> String {
+    let html = client.get(url).send().await.unwrap().text().await.unwrap();
+    let re = regex_lite::Regex::new(r#"name="_csrf" value="([^"]+)""#).unwrap();
+    re.captures(&html).expect("a CSRF field")[1].to_owned()
+}
+
+fn location(res: &reqwest::Response) -> String {
+    res.headers()["location"].to_str().unwrap().to_owned()
+}
+
+pub struct Session {
+    base: String,
+    browser: reqwest::Client,
+    client_id: String,
+}
+
+/// The admin (signed in), server `echo` → `upstream` with a static credential, a client.
+pub async fn setup(base: &str, setup_code: &str, upstream: &str) -> Session {
+    let browser = browser();
+    let token = csrf(&browser, &format!("{base}/setup")).await;
+    let res = browser
+        .post(format!("{base}/setup"))
+        .form(&[
+            ("_csrf", token.as_str()),
+            ("code", setup_code),
+            ("username", "bench"),
+            ("password", "bench password 123"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 303, "setup");
+    let token = csrf(&browser, &format!("{base}/servers")).await;
+    let res = browser
+        .post(format!("{base}/servers"))
+        .form(&[
+            ("_csrf", token.as_str()),
+            ("slug", "echo"),
+            ("url", upstream),
+            ("name", ""),
+            ("credential", "static-credential"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 303, "add server");
+    let reg: Value = browser
+        .post(format!("{base}/register"))
+        .json(&json!({"client_name": "bench", "redirect_uris": [REDIRECT], "token_endpoint_auth_method": "none", "grant_types": ["authorization_code", "refresh_token"]}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    Session {
+        base: base.to_owned(),
+        browser,
+        client_id: reg["client_id"].as_str().unwrap().to_owned(),
+    }
+}
+
+impl Session {
+    /// A fresh (access token, refresh token) pair for `/mcp/echo`.
+    pub async fn tokens(&self) -> (String, String) {
+        let base = &self.base;
+        let verifier =
+            URL_SAFE_NO_PAD.encode(Sha256::digest(format!("{:?}", std::time::Instant::now())));
+        let challenge = URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes()));
+        let resource = format!("{base}/mcp/echo");
+        let mut url = reqwest::Url::parse(&format!("{base}/authorize")).unwrap();
+        url.query_pairs_mut()
+            .append_pair("response_type", "code")
+            .append_pair("client_id", &self.client_id)
+            .append_pair("redirect_uri", REDIRECT)
+            .append_pair("code_challenge", &challenge)
+            .append_pair("code_challenge_method", "S256")
+            .append_pair("state", "bench")
+            .append_pair("resource", &resource);
+        let res = self.browser.get(url).send().await.unwrap();
+        let consent = format!("{base}{}", location(&res));
+        let token = csrf(&self.browser, &consent).await;
+        let res = self
+            .browser
+            .post(&consent)
+            .form(&[
+                ("_csrf", token.as_str()),
+                ("decision", "approve"),
+                ("server", "echo"),
+            ])
+            .send()
+            .await
+            .unwrap();
+        let to = reqwest::Url::parse(&location(&res)).unwrap();
+        let code = to
+            .query_pairs()
+            .find(|(k, _)| k == "code")
+            .unwrap()
+            .1
+            .into_owned();
+        let tokens: Value = self
+            .browser
+            .post(format!("{base}/token"))
+            .form(&[
+                ("grant_type", "authorization_code"),
+                ("code", code.as_str()),
+                ("redirect_uri", REDIRECT),
+                ("client_id", self.client_id.as_str()),
+                ("code_verifier", verifier.as_str()),
+                ("resource", resource.as_str()),
+            ])
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        (
+            tokens["access_token"]
+                .as_str()
+                .expect("an access token")
+                .to_owned(),
+            tokens["refresh_token"].as_str().unwrap().to_owned(),
+        )
+    }
+
+    pub fn client_id(&self) -> &str {
+        &self.client_id
+    }
+}

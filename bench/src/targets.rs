@@ -1,0 +1,215 @@
+//! What the benchmark talks to: the echo upstream, the Gatehouse process, nginx, and the
+//! bare SQLite-writing handler.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use axum::{Json, Router};
+use serde_json::{json, Value};
+
+async fn serve(app: Router) -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    format!("http://{addr}")
+}
+
+/// A minimal MCP upstream: POST answers every JSON-RPC request at once (stateless JSON);
+/// GET opens an SSE stream that sends one event and stays open.
+pub async fn echo_upstream() -> String {
+    async fn answer(Json(req): Json<Value>) -> Json<Value> {
+        Json(
+            json!({"jsonrpc": "2.0", "id": req["id"], "result": {"content": [{"type": "text", "text": "ok"}]}}),
+        )
+    }
+    async fn stream() -> Response {
+        let first = futures_util::stream::once(async {
+            Ok::<_, std::convert::Infallible>(axum::body::Bytes::from_static(b": open\n\n"))
+        });
+        let body = futures_util::StreamExt::chain(first, futures_util::stream::pending());
+        (
+            StatusCode::OK,
+            [(header::CONTENT_TYPE, "text/event-stream")],
+            Body::from_stream(body),
+        )
+            .into_response()
+    }
+    let base = serve(Router::new().route("/mcp", post(answer).get(stream))).await;
+    format!("{base}/mcp")
+}
+
+pub struct Gatehouse {
+    pub url: String,
+    pub setup_code: Option<String>,
+    child: Child,
+    _dir: tempfile::TempDir,
+}
+
+impl Gatehouse {
+    pub async fn start(bin: &str) -> Gatehouse {
+        let dir = tempfile::tempdir().unwrap();
+        let mut child = Command::new(bin)
+            .arg("serve")
+            .env("GATEHOUSE_BIND", "127.0.0.1:0")
+            .env("GATEHOUSE_DATA_DIR", dir.path())
+            .env("GATEHOUSE_ALLOW_PRIVATE_NETWORKS", "127.0.0.0/8")
+            .env("GATEHOUSE_TRUSTED_PROXIES", "127.0.0.1/32")
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("start gatehouse");
+        let stdout = child.stdout.take().unwrap();
+        let (mut url, mut code) = (None, None);
+        for line in BufReader::new(stdout).lines() {
+            let line = line.unwrap();
+            if let Some(i) = line.find("public URL ") {
+                url = line[i + 11..].split_whitespace().next().map(str::to_owned);
+            }
+            if let Some(i) = line.find("setup code: ") {
+                code = line[i + 12..].split_whitespace().next().map(str::to_owned);
+            }
+            if line == "Ready." {
+                break;
+            }
+        }
+        Gatehouse {
+            url: url.expect("gatehouse printed its URL"),
+            setup_code: code,
+            child,
+            _dir: dir,
+        }
+    }
+
+    /// Resident memory of the Gatehouse process, in KiB.
+    pub fn rss_kib(&self) -> u64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).unwrap();
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmRSS:"))
+            .and_then(|v| v.split_whitespace().next())
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0)
+    }
+}
+
+impl Drop for Gatehouse {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+    }
+}
+
+pub struct Nginx {
+    pub url: String,
+    child: Child,
+    _dir: tempfile::TempDir,
+}
+
+impl Nginx {
+    /// nginx in front of the upstream, configured as a streaming MCP proxy would be.
+    pub async fn start(upstream: &str) -> Option<Nginx> {
+        let bin = ["/usr/sbin/nginx", "/usr/bin/nginx"]
+            .into_iter()
+            .find(|p| std::path::Path::new(p).exists())?;
+        let port = {
+            let l = std::net::TcpListener::bind("127.0.0.1:0").ok()?;
+            l.local_addr().ok()?.port()
+        };
+        let target = upstream.trim_start_matches("http://");
+        let (host, path) = target.split_once('/').unwrap_or((target, ""));
+        let dir = tempfile::tempdir().ok()?;
+        let conf = format!(
+            "worker_processes 1; pid {d}/nginx.pid; error_log {d}/error.log; daemon off;
+events {{ worker_connections 4096; }}
+http {{
+  access_log off;
+  client_body_temp_path {d}; proxy_temp_path {d}; fastcgi_temp_path {d}; uwsgi_temp_path {d}; scgi_temp_path {d};
+  upstream up {{ server {host}; keepalive 64; }}
+  server {{
+    listen 127.0.0.1:{port};
+    location / {{
+      proxy_pass http://up/{path};
+      proxy_http_version 1.1;
+      proxy_set_header Connection \"\";
+      proxy_set_header Authorization \"Bearer static-credential\";
+      proxy_buffering off;
+    }}
+  }}
+}}",
+            d = dir.path().display()
+        );
+        let conf_path = dir.path().join("nginx.conf");
+        std::fs::write(&conf_path, conf).ok()?;
+        let child = Command::new(bin)
+            .args(["-c", conf_path.to_str()?, "-p", dir.path().to_str()?])
+            .stderr(Stdio::null())
+            .spawn()
+            .ok()?;
+        let url = format!("http://127.0.0.1:{port}/");
+        for _ in 0..100 {
+            if reqwest::get(&url).await.is_ok() {
+                return Some(Nginx {
+                    url,
+                    child,
+                    _dir: dir,
+                });
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        None
+    }
+}
+
+impl Drop for Nginx {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+    }
+}
+
+/// A bare axum handler doing one SQLite write transaction per request (WAL, synchronous
+/// FULL, BEGIN IMMEDIATE — Gatehouse's settings): the baseline of the token endpoint.
+pub async fn bare_sqlite_writer() -> String {
+    use sqlx::sqlite::{
+        SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous,
+    };
+    let dir = Box::leak(Box::new(tempfile::tempdir().unwrap()));
+    let options = SqliteConnectOptions::new()
+        .filename(dir.path().join("bare.db"))
+        .create_if_missing(true)
+        .journal_mode(SqliteJournalMode::Wal)
+        .synchronous(SqliteSynchronous::Full)
+        .busy_timeout(Duration::from_secs(5));
+    let pool = SqlitePoolOptions::new()
+        .max_connections(8)
+        .connect_with(options)
+        .await
+        .unwrap();
+    sqlx::query("CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT NOT NULL)")
+        .execute(&pool)
+        .await
+        .unwrap();
+    let app = Router::new().route(
+        "/",
+        post(move || {
+            let pool = pool.clone();
+            async move {
+                let mut conn = pool.acquire().await.unwrap();
+                sqlx::query("BEGIN IMMEDIATE")
+                    .execute(&mut *conn)
+                    .await
+                    .unwrap();
+                sqlx::query("INSERT INTO t (v) VALUES ('x')")
+                    .execute(&mut *conn)
+                    .await
+                    .unwrap();
+                sqlx::query("COMMIT").execute(&mut *conn).await.unwrap();
+                Json(json!({"ok": true}))
+            }
+        }),
+    );
+    serve(app).await + "/"
+}
