@@ -110,18 +110,18 @@ async fn write_batches(pool: SqlitePool, mut rx: mpsc::Receiver<Message>) {
 }
 
 async fn write(pool: &SqlitePool, calls: &[CallRecord]) -> Result<(), sqlx::Error> {
-    let now = clock::now();
-    let mut tx = store::begin_write(pool).await?;
-    for call in calls {
-        let event = audit::NewEvent {
+    let events: Vec<audit::NewEvent<'_>> = calls
+        .iter()
+        .map(|call| audit::NewEvent {
             user: Some(call.user),
             actor: &call.client,
             kind: "mcp.call",
             detail: call.detail(),
             ip: None,
-        };
-        audit::insert(&mut tx, &event, now).await?;
-    }
+        })
+        .collect();
+    let mut tx = store::begin_write(pool).await?;
+    audit::insert_many(&mut tx, &events, clock::now()).await?;
     tx.commit().await
 }
 

@@ -50,6 +50,30 @@ const SELECT: &str = "SELECT e.id, e.at, e.user_id, u.username, e.actor, e.kind,
      FROM audit_events e LEFT JOIN users u ON u.id = e.user_id";
 
 /// The newest events about one user.
+/// Inserts many events in multi-row statements (the gateway's batched call log).
+pub async fn insert_many(
+    conn: &mut SqliteConnection,
+    events: &[NewEvent<'_>],
+    now: UnixTime,
+) -> Result<(), sqlx::Error> {
+    // SQLite allows 32,766 bound parameters per statement; 5 per row.
+    for chunk in events.chunks(500) {
+        let mut query = sqlx::QueryBuilder::<sqlx::Sqlite>::new(
+            "INSERT INTO audit_events (at, user_id, actor, kind, detail, ip) ",
+        );
+        query.push_values(chunk, |mut row, e| {
+            row.push_bind(now)
+                .push_bind(e.user)
+                .push_bind(e.actor)
+                .push_bind(e.kind)
+                .push_bind(&e.detail)
+                .push_bind(e.ip.as_deref());
+        });
+        query.build().execute(&mut *conn).await?;
+    }
+    Ok(())
+}
+
 pub async fn list_for_user(
     pool: &SqlitePool,
     user: UserId,
