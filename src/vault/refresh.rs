@@ -145,7 +145,7 @@ pub async fn credential(
     let now = std::time::Instant::now();
     let skew = core.config.upstream_refresh_skew.as_secs() as i64;
     if let Some(hit) = core.credentials.get(&key, now) {
-        if !hit.expires_at.is_some_and(|at| at - skew <= clock::now()) {
+        if hit.expires_at.is_none_or(|at| at - skew > clock::now()) {
             return Ok(hit);
         }
     }
