@@ -501,3 +501,47 @@ async fn upstream_down_gives_clear_error_quickly() {
     // A refused connection is reported at once, not after the 5 s connect timeout.
     assert!(elapsed < Duration::from_secs(5), "{elapsed:?}");
 }
+
+#[tokio::test]
+async fn get_opens_the_sessions_event_stream_through_the_gateway() {
+    let gw = gateway(true).await;
+    let session = open_session(&gw, &gw.token).await;
+    let mut res = browser_client()
+        .get(format!("{}/mcp/gmail", gw.s.app.base))
+        .bearer_auth(&gw.token)
+        .header("accept", "text/event-stream")
+        .header("mcp-session-id", &session)
+        .header("mcp-protocol-version", "2025-11-25")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    assert!(res.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("text/event-stream"));
+    // The stream stays open and delivers what the upstream sends (here its keep-alive).
+    let first = tokio::time::timeout(Duration::from_secs(10), res.chunk())
+        .await
+        .expect("bytes from the open stream")
+        .unwrap();
+    assert!(first.is_some_and(|c| !c.is_empty()));
+    let seen = gw.upstream.headers_seen();
+    assert_eq!(
+        seen.last().unwrap().get("accept").unwrap(),
+        "text/event-stream"
+    );
+}
+
+#[tokio::test]
+async fn oversized_bodies_are_refused_before_reaching_upstream() {
+    let gw = gateway(false).await;
+    let big = "x".repeat(5 * 1024 * 1024);
+    let res = post(&gw, "gmail", &gw.token, &call(1, "echo", &big), &[]).await;
+    assert_eq!(res.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    assert_eq!(gw.upstream.headers_seen().len(), 0);
+    // Just under the limit passes.
+    let fits = "x".repeat(3 * 1024 * 1024);
+    let res = post(&gw, "gmail", &gw.token, &call(2, "echo", &fits), &[]).await;
+    assert_eq!(res.status(), StatusCode::OK);
+}

@@ -139,6 +139,8 @@ impl Upstream {
         let mut config = StreamableHttpServerConfig::default();
         config.legacy_session_mode = sessions;
         config.json_response = !sessions;
+        // Idle streams get a keep-alive soon, so a test sees a GET stream's first bytes.
+        config.sse_keep_alive = Some(std::time::Duration::from_millis(200));
         let service = StreamableHttpService::new(
             move || Ok(tools.clone()),
             Arc::new(LocalSessionManager::default()),
