@@ -23,6 +23,9 @@ pub struct GenericProvider {
     /// Whether to send RFC 8707 `resource` (the upstream URL) with authorization and token
     /// requests.
     pub resource: bool,
+    /// The provider's issuer identifier, if it sends `iss` in authorization responses
+    /// (RFC 9207): then every callback must carry exactly this.
+    pub issuer: Option<String>,
 }
 
 fn bad(index: usize, problem: impl Into<String>, fix: &str) -> ConfigError {
@@ -62,6 +65,7 @@ pub fn parse(value: Option<&toml::Value>) -> Result<Vec<GenericProvider>, Config
             "scopes",
             "hosts",
             "resource",
+            "issuer",
         ];
         if let Some(unknown) = table.keys().find(|k| !KNOWN.contains(&k.as_str())) {
             return Err(bad(
@@ -143,6 +147,11 @@ pub fn parse(value: Option<&toml::Value>) -> Result<Vec<GenericProvider>, Config
                 .get("resource")
                 .and_then(|v| v.as_bool())
                 .unwrap_or(false),
+            // Kept as written: RFC 9207 compares the identifier as a string.
+            issuer: match url("issuer")? {
+                Some(_) => text("issuer").map(str::to_owned),
+                None => None,
+            },
             id,
         });
     }
@@ -172,6 +181,7 @@ mod tests {
             scopes = ["read:jira-work", "offline_access"]
             hosts = ["MCP.atlassian.com"]
             resource = true
+            issuer = "https://auth.atlassian.com"
             "#,
         )
         .unwrap();
@@ -179,6 +189,7 @@ mod tests {
         assert_eq!(p[0].id, "atlassian");
         assert_eq!(p[0].hosts, ["mcp.atlassian.com"]);
         assert!(p[0].resource && p[0].revoke_url.is_none());
+        assert_eq!(p[0].issuer.as_deref(), Some("https://auth.atlassian.com"));
         assert!(!format!("{:?}", p[0]).contains("s3cret"));
     }
 

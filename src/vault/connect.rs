@@ -146,6 +146,18 @@ fn origin(url: &str) -> Option<String> {
         .map(|u| u.origin().ascii_serialization())
 }
 
+/// RFC 9207 mix-up defence. A provider with a configured issuer (it advertises `iss`) must
+/// send exactly that; otherwise an `iss` that is sent must at least be the origin of the
+/// authorization endpoint the user was sent to.
+fn issuer_ok(configured: Option<&str>, auth_url: &Url, iss: Option<&str>) -> bool {
+    match (configured, iss) {
+        (Some(expected), Some(iss)) => iss == expected,
+        (Some(_), None) => false,
+        (None, Some(iss)) => origin(iss).is_some() && origin(iss) == origin(auth_url.as_str()),
+        (None, None) => true,
+    }
+}
+
 pub async fn finish(
     core: &Core,
     actor: &Actor,
@@ -181,11 +193,8 @@ pub async fn finish(
         reason,
     };
     let e = endpoints(&core.config, &kind).map_err(|e| failed(e.to_string()))?;
-    // RFC 9207: an `iss` in the response must be the provider we sent the user to.
-    if let Some(iss) = &params.iss {
-        if origin(iss).is_none() || origin(iss) != origin(e.auth_url.as_str()) {
-            return Err(failed("the response came from an unexpected issuer".into()));
-        }
+    if !issuer_ok(e.issuer.as_deref(), &e.auth_url, params.iss.as_deref()) {
+        return Err(failed("the response came from an unexpected issuer".into()));
     }
     if let Some(error) = &params.error {
         let reason = match &params.error_description {
@@ -310,4 +319,31 @@ async fn store_connection(
     tx.commit().await?;
     core.credentials.clear();
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn iss_is_required_iff_an_issuer_is_configured_and_must_match() {
+        let auth = Url::parse("https://auth.example.com/authorize").unwrap();
+        let issuer = Some("https://auth.example.com/realms/x");
+        assert!(issuer_ok(
+            issuer,
+            &auth,
+            Some("https://auth.example.com/realms/x")
+        ));
+        assert!(!issuer_ok(issuer, &auth, None), "advertised, so required");
+        assert!(!issuer_ok(issuer, &auth, Some("https://auth.example.com")));
+        assert!(issuer_ok(None, &auth, None));
+        assert!(issuer_ok(None, &auth, Some("https://auth.example.com")));
+        assert!(issuer_ok(
+            None,
+            &auth,
+            Some("https://auth.example.com/tenant")
+        ));
+        assert!(!issuer_ok(None, &auth, Some("https://evil.example")));
+        assert!(!issuer_ok(None, &auth, Some("not a url")));
+    }
 }

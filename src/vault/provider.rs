@@ -212,6 +212,8 @@ pub struct Endpoints {
     /// token is issued again on reconnect).
     pub extra_auth_params: &'static [(&'static str, &'static str)],
     pub sends_resource: bool,
+    /// The issuer, when known: callbacks must then carry exactly this `iss` (RFC 9207).
+    pub issuer: Option<String>,
 }
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -243,6 +245,7 @@ pub fn endpoints(config: &Config, kind: &Kind) -> Result<Endpoints, EndpointErro
                 userinfo_url: Some(g.userinfo_url.clone()),
                 extra_auth_params: &[("access_type", "offline"), ("prompt", "consent")],
                 sends_resource: false,
+                issuer: None,
             })
         }
         Kind::Generic(id) => {
@@ -260,6 +263,7 @@ pub fn endpoints(config: &Config, kind: &Kind) -> Result<Endpoints, EndpointErro
                 userinfo_url: p.userinfo_url.clone(),
                 extra_auth_params: &[],
                 sends_resource: p.resource,
+                issuer: p.issuer.clone(),
             })
         }
         Kind::Native => Err(EndpointError::NativeNotSupported),
