@@ -1,7 +1,7 @@
 //! What the Servers page and `gatehouse status` show per server: provider, account, scopes
 //! and the connection's state.
 
-use super::provider::{resolve, Choice, Kind, Resolved};
+use super::provider::{resolve, Choice, Resolved};
 use crate::clock::UnixTime;
 use crate::domain::UserId;
 use crate::service::servers::{self, ServerEntry};
@@ -20,6 +20,8 @@ pub enum State {
     Expired,
     NeedsReauth,
     NotConnected,
+    /// No OAuth connection, and none needed: the server's static credential is sent.
+    StaticCredential,
 }
 
 impl State {
@@ -30,6 +32,7 @@ impl State {
             State::Expired => "Expired",
             State::NeedsReauth => "Needs re-authentication",
             State::NotConnected => "Not connected",
+            State::StaticCredential => "Static credential",
         }
     }
 
@@ -96,9 +99,16 @@ pub async fn list(
                 .err()
                 .map(|e| e.to_string()),
         };
+        let can_authenticate = blocked.is_none();
+        // A static credential is what the gateway sends when there is no connection; then
+        // there is nothing to explain.
+        let (state, blocked) = match State::of(connection.as_ref(), now) {
+            State::NotConnected if server.has_static_credential => (State::StaticCredential, None),
+            state => (state, blocked),
+        };
         out.push(ServerStatus {
-            state: State::of(connection.as_ref(), now),
-            can_authenticate: blocked.is_none(),
+            state,
+            can_authenticate,
             cannot_because: blocked,
             server: server.clone(),
             provider,
@@ -125,11 +135,6 @@ pub fn relative(at: UnixTime, now: UnixTime) -> String {
     } else {
         format!("{} ago", amount(-delta))
     }
-}
-
-/// Whether a provider kind has a sign-in at all (`None` servers show no Authenticate).
-pub fn uses_oauth(kind: &Kind) -> bool {
-    !matches!(kind, Kind::None)
 }
 
 #[cfg(test)]

@@ -53,6 +53,7 @@ pub async fn servers_page() -> Result<ServersData, AppError> {
                         State::ExpiresSoon | State::Expired => "warn",
                         State::NeedsReauth => "bad",
                         State::NotConnected => "none",
+                        State::StaticCredential => "ok",
                     }
                     .to_owned(),
                     connected: c.is_some(),
@@ -65,11 +66,7 @@ pub async fn servers_page() -> Result<ServersData, AppError> {
                         .and_then(|c| c.last_refresh_at)
                         .map(|at| relative(at, now)),
                     last_error: c.and_then(|c| c.last_error.clone()),
-                    can_authenticate: st.can_authenticate
-                        && st
-                            .provider
-                            .as_ref()
-                            .is_some_and(|p| status::uses_oauth(&p.kind)),
+                    can_authenticate: st.can_authenticate,
                     blocked: st.cannot_because,
                     shares_grant_with: st.shares_grant_with,
                 },

@@ -637,3 +637,33 @@ async fn credentials_are_served_from_the_cache_until_cleared() {
         CredentialError::NotConnected
     );
 }
+
+#[tokio::test]
+async fn a_static_credential_server_needs_no_sign_in() {
+    let s = setup().await;
+    let res = s
+        .admin
+        .submit(
+            "/servers",
+            "/servers",
+            &[
+                ("slug", "tools"),
+                ("url", "https://tools.example.com/mcp"),
+                ("name", ""),
+                ("credential", "static-secret"),
+            ],
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    let page = s.admin.page("/servers").await;
+    assert!(
+        page.contains(r#"data-slug="tools" data-state="Static credential""#),
+        "{page}"
+    );
+    assert!(!page.contains("not supported yet"), "nothing to explain");
+    assert!(
+        !page.contains("Authenticate tools"),
+        "its own sign-in is not available"
+    );
+    assert!(!page.contains("static-secret"));
+}
