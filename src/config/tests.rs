@@ -1,4 +1,5 @@
 use super::*;
+use base64::{engine::general_purpose::STANDARD, Engine};
 
 fn env(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
     pairs

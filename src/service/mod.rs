@@ -4,6 +4,7 @@
 pub mod accounts;
 pub mod activity;
 pub mod authorization;
+pub mod bearer;
 pub mod cimd;
 pub mod client_admin;
 pub mod clients;
