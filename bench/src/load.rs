@@ -28,6 +28,24 @@ impl Stats {
     }
 }
 
+type Worker = tokio::task::JoinHandle<(Vec<Duration>, usize)>;
+
+/// Waits for the workers and adds up what they measured.
+async fn gather(workers: Vec<Worker>, started: Instant) -> Stats {
+    let mut stats = Stats {
+        latencies: Vec::new(),
+        errors: 0,
+        elapsed: Duration::ZERO,
+    };
+    for w in workers {
+        let (lat, errors) = w.await.unwrap();
+        stats.latencies.extend(lat);
+        stats.errors += errors;
+    }
+    stats.elapsed = started.elapsed();
+    stats
+}
+
 fn client() -> reqwest::Client {
     reqwest::Client::builder()
         .pool_max_idle_per_host(1024)
@@ -75,18 +93,7 @@ pub async fn run(
             })
         })
         .collect();
-    let mut stats = Stats {
-        latencies: Vec::new(),
-        errors: 0,
-        elapsed: Duration::ZERO,
-    };
-    for t in tasks {
-        let (lat, errors) = t.await.unwrap();
-        stats.latencies.extend(lat);
-        stats.errors += errors;
-    }
-    stats.elapsed = started.elapsed();
-    stats
+    gather(tasks, started).await
 }
 
 /// Each worker owns one refresh-token chain and rotates it as fast as it can.
@@ -135,18 +142,7 @@ pub async fn refresh_loop(base: &str, chains: Vec<(String, String)>, time: Durat
             })
         })
         .collect();
-    let mut stats = Stats {
-        latencies: Vec::new(),
-        errors: 0,
-        elapsed: Duration::ZERO,
-    };
-    for t in tasks {
-        let (lat, errors) = t.await.unwrap();
-        stats.latencies.extend(lat);
-        stats.errors += errors;
-    }
-    stats.elapsed = started.elapsed();
-    stats
+    gather(tasks, started).await
 }
 
 /// Opens `n` SSE streams (GET) through the gateway and keeps them open; each has received
