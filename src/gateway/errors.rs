@@ -57,6 +57,23 @@ pub fn needs_reauth(call: &Call, server: &str, url: &str, elicitation_id: &str) 
     )
 }
 
+/// The upstream refused a credential the user cannot renew by signing in (a static
+/// credential, or none at all for a server that turned out to need one).
+pub fn credential_refused(call: &Call, server: &str, url: &str, had_credential: bool) -> Response {
+    let message = if had_credential {
+        format!("The upstream server '{server}' refused its stored credential: replace it on {url} (delete the server and add it again with the new credential, or choose a sign-in provider for it).")
+    } else {
+        format!("The upstream server '{server}' requires authorization that Gatehouse does not hold for it: choose a sign-in provider or store a credential for it on {url}.")
+    };
+    reply(
+        call,
+        StatusCode::BAD_GATEWAY,
+        UPSTREAM_AUTH_REQUIRED,
+        message,
+        json!({ "server": server, "url": url }),
+    )
+}
+
 pub fn upstream_unavailable(call: &Call, server: &str, reason: &str) -> Response {
     reply(
         call,

@@ -160,7 +160,12 @@ async fn forward_call(
     if response.status() == reqwest::StatusCode::UNAUTHORIZED {
         // One refresh (shared with any concurrent caller), one retry; then the user must act.
         let Credential::Vault(rejected) = &credential else {
-            return reauth(core, call, slug, "upstream 401");
+            let url = core.public_url.join("/servers");
+            let had = matches!(credential, Credential::Static(_));
+            return noted(
+                errors::credential_refused(call, slug, &url, had),
+                "upstream 401",
+            );
         };
         let need = Need::IfStill(rejected.clone());
         let fresh = match refresh::credential_with(core, user, route.server_id, need).await {

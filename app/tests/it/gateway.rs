@@ -545,3 +545,52 @@ async fn oversized_bodies_are_refused_before_reaching_upstream() {
     let res = post(&gw, "gmail", &gw.token, &call(2, "echo", &fits), &[]).await;
     assert_eq!(res.status(), StatusCode::OK);
 }
+
+#[tokio::test]
+async fn a_refused_static_credential_says_to_replace_it() {
+    let gw = gateway(false).await;
+    let res =
+        gw.s.admin
+            .submit(
+                "/servers",
+                "/servers",
+                &[
+                    ("slug", "tools"),
+                    ("url", &gw.upstream.url),
+                    ("name", ""),
+                    ("credential", "old-static-key"),
+                ],
+            )
+            .await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    *gw.upstream.recorded.reject.lock().unwrap() = Some("old-static-key".into());
+    let client = public_client(&gw.s.app).await;
+    let p = crate::oauth_helpers::pkce();
+    let code = crate::oauth_helpers::approve(
+        &gw.s.app,
+        &gw.s.admin,
+        &client,
+        &p,
+        Some("tools"),
+        &["tools"],
+    )
+    .await;
+    let (_, tokens) = crate::oauth_helpers::exchange(&gw.s.app, &client, &code, &p.verifier).await;
+    let token = tokens["access_token"].as_str().unwrap();
+    let res = post(&gw, "tools", token, &call(1, "echo", "x"), &[]).await;
+    let reply = answer(res, 1).await;
+    assert_eq!(reply["error"]["code"], -32010);
+    assert!(
+        reply["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("refused its stored credential"),
+        "{reply}"
+    );
+    assert_eq!(gw.s.stub.refreshes(), 0, "nothing to refresh");
+    let seen = gw.upstream.headers_seen();
+    assert_eq!(
+        seen.last().unwrap().get("authorization").unwrap(),
+        "Bearer old-static-key"
+    );
+}
