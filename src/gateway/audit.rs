@@ -15,6 +15,8 @@ use crate::store::{self, audit};
 /// rather than slowing the gateway.
 const QUEUE: usize = 10_000;
 const BATCH: usize = 512;
+/// How long the writer gathers calls before writing them.
+const WINDOW: std::time::Duration = std::time::Duration::from_millis(50);
 
 #[derive(Debug, Clone)]
 pub struct CallRecord {
@@ -80,11 +82,18 @@ impl AuditSink {
 
 async fn write_batches(pool: SqlitePool, mut rx: mpsc::Receiver<Message>) {
     while let Some(first) = rx.recv().await {
+        // Gather for a moment: under load that is one transaction (one fsync) per window
+        // instead of one per handful of calls. A flush request ends the wait.
+        let window = tokio::time::Instant::now() + WINDOW;
+        let mut flushing = matches!(first, Message::Flush(_));
         let mut batch = vec![first];
-        while batch.len() < BATCH {
-            match rx.try_recv() {
-                Ok(more) => batch.push(more),
-                Err(_) => break,
+        while batch.len() < BATCH && !flushing {
+            match tokio::time::timeout_at(window, rx.recv()).await {
+                Ok(Some(more)) => {
+                    flushing = matches!(more, Message::Flush(_));
+                    batch.push(more);
+                }
+                Ok(None) | Err(_) => break,
             }
         }
         let mut flushes = Vec::new();
