@@ -77,7 +77,7 @@ fn ServerRow(s: ServerView, csrf: String, options: Vec<(String, String)>) -> imp
                 {c.blocked.clone().filter(|_| !c.connected).map(|b| view! { <br/><small class="blocked">{b}</small> })}
             </td>
             <td><code class="url">{s.url.clone()}</code>{s.static_credential.then(|| view! { <br/><small>"static credential stored (encrypted)"</small> })}</td>
-            <td class="actions">
+            <td><div class="actions">
                 {c.can_authenticate.then(|| view! {
                     <PostButton action=format!("/servers/{slug}/authenticate") csrf=csrf.clone() label=connect_label aria_label=format!("{connect_label} {slug}")/>
                 })}
@@ -105,7 +105,7 @@ fn ServerRow(s: ServerView, csrf: String, options: Vec<(String, String)>) -> imp
                     </form>
                 </details>
                 <PostButton action=format!("/servers/{slug}/delete") csrf=csrf label="Delete" class="danger" aria_label=format!("Delete {slug}")/>
-            </td>
+            </div></td>
         </tr>
     }
 }
