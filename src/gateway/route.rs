@@ -12,7 +12,7 @@ use crate::service::servers;
 use crate::service::ttl_cache::TtlCache;
 use crate::service::ServiceError;
 use crate::state::SharedCore;
-use crate::vault::provider::{resolve, Choice, Kind};
+use crate::vault::provider::{for_server, Kind};
 
 pub enum Auth {
     /// An open upstream (or one whose own sign-in Gatehouse cannot do yet).
@@ -57,11 +57,9 @@ pub async fn route(core: &SharedCore, user: UserId, slug: &str) -> Result<Arc<Ro
             Err(_) => return Err(RouteError::Undecryptable),
         }
     } else {
-        let choice = Choice::parse(server.provider_choice.as_deref(), &core.config)
-            .unwrap_or(Choice::Detect);
-        match resolve(&core.config, url, &choice).kind {
-            Kind::Google | Kind::Generic(_) => Auth::Vault,
-            Kind::Native | Kind::None => Auth::None,
+        match for_server(&core.config, &server).map(|p| p.kind) {
+            Some(Kind::Google | Kind::Generic(_)) => Auth::Vault,
+            _ => Auth::None,
         }
     };
     let route = Arc::new(Route {

@@ -339,16 +339,8 @@ async fn delete_server(
     Path(slug): Path<String>,
     CsrfForm(Empty {}, session): CsrfForm<Empty>,
 ) -> Result<Response, WebError> {
-    let actor = account.actor(Some(ip));
-    // A connected server's upstream grant is revoked first, as *Revoke* would.
-    let revoked = match crate::vault::disconnect::disconnect(&core, &actor, account.id, &slug).await
-    {
-        Ok(done) => format!(" {}", done.message()),
-        Err(_) => String::new(),
-    };
-    let outcome = servers::delete(&core, &actor, &slug)
-        .await
-        .map(|()| format!("Deleted server '{slug}'.{revoked}"));
+    let outcome =
+        crate::vault::disconnect::delete_server(&core, &account.actor(Some(ip)), &slug).await;
     finish(&session, outcome, "/servers", "/servers").await
 }
 

@@ -68,6 +68,17 @@ impl Actor {
         }
     }
 
+    /// The signed-in account acting on its own things; anyone else is refused.
+    pub fn own_account(&self) -> Result<UserId, ServiceError> {
+        self.user.ok_or(ServiceError::Forbidden)
+    }
+
+    /// Whether the actor may act on `user`'s things: the user itself, or the operator at
+    /// the command line.
+    pub fn may_act_for(&self, user: UserId) -> bool {
+        self.user == Some(user) || (self.is_admin && self.user.is_none())
+    }
+
     /// Gatehouse itself acting in the background (e.g. the vault refreshing a token).
     pub fn system(name: &str) -> Self {
         Self {

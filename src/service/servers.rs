@@ -41,10 +41,6 @@ impl NewServer {
     }
 }
 
-fn owner(actor: &Actor) -> Result<UserId, ServiceError> {
-    actor.user.ok_or(ServiceError::Forbidden)
-}
-
 /// A server as callers see it: the URL decrypted (`None` if it cannot be, e.g. a missing
 /// key), whether a static credential is stored — never the credential itself.
 #[derive(Debug, Clone)]
@@ -72,9 +68,8 @@ fn binding(column: &'static str, id: i64, user: UserId) -> Binding<'static> {
 fn entry(core: &Core, row: ServerRow) -> ServerEntry {
     let url = core
         .cipher
-        .decrypt(&row.url, binding("url", row.id, row.user_id))
+        .decrypt_text(&row.url, binding("url", row.id, row.user_id))
         .ok()
-        .and_then(|bytes| String::from_utf8(bytes).ok())
         .and_then(|text| UpstreamUrl::parse(&text).ok());
     if url.is_none() {
         tracing::warn!(server = row.id, "stored upstream URL cannot be decrypted");
@@ -99,6 +94,14 @@ pub async fn get(core: &Core, user: UserId, slug: &str) -> Result<ServerEntry, S
     Ok(entry(core, row))
 }
 
+/// One of `user`'s servers by row id; another user's id is "not found".
+pub async fn get_by_id(core: &Core, user: UserId, id: i64) -> Result<ServerEntry, ServiceError> {
+    let row = servers::get_by_id(&core.pool, user, id)
+        .await?
+        .ok_or(ServiceError::NotFound)?;
+    Ok(entry(core, row))
+}
+
 /// The decrypted static credential of a server, if one is stored.
 pub async fn static_credential(
     core: &Core,
@@ -111,9 +114,8 @@ pub async fn static_credential(
     row.static_credential
         .map(|sealed| {
             core.cipher
-                .decrypt(&sealed, binding("static_credential", row.id, row.user_id))
+                .decrypt_text(&sealed, binding("static_credential", row.id, row.user_id))
                 .ok()
-                .and_then(|bytes| String::from_utf8(bytes).ok())
                 .map(SecretString::from)
                 .ok_or_else(|| {
                     ServiceError::Internal("static credential cannot be decrypted".into())
@@ -130,7 +132,7 @@ pub async fn set_provider(
     choice_key: &str,
 ) -> Result<String, ServiceError> {
     use crate::vault::provider::Choice;
-    let user = owner(actor)?;
+    let user = actor.own_account()?;
     let choice = Choice::parse(Some(choice_key), &core.config)
         .ok_or_else(|| ServiceError::Invalid("unknown provider".into()))?;
     let now = clock::now();
@@ -154,7 +156,7 @@ pub async fn set_provider(
 }
 
 pub async fn list(core: &Core, actor: &Actor) -> Result<Vec<ServerEntry>, ServiceError> {
-    list_of(core, owner(actor)?).await
+    list_of(core, actor.own_account()?).await
 }
 
 /// `user`'s servers (the caller has established who may see them).
@@ -193,7 +195,7 @@ pub async fn add(
     new: NewServer,
     credential: Option<SecretString>,
 ) -> Result<ServerEntry, ServiceError> {
-    if actor.user != Some(user) && !(actor.is_admin && actor.user.is_none()) {
+    if !actor.may_act_for(user) {
         return Err(ServiceError::Forbidden);
     }
     let now = clock::now();
@@ -260,7 +262,7 @@ pub async fn encrypt_plaintext_urls(core: &Core) -> Result<usize, ServiceError> 
 
 /// Deletes one of the actor's own servers. Another user's slug is simply "not found".
 pub async fn delete(core: &Core, actor: &Actor, slug: &str) -> Result<(), ServiceError> {
-    let user = owner(actor)?;
+    let user = actor.own_account()?;
     let slug = ServerSlug::parse(slug).map_err(|_| ServiceError::NotFound)?;
     let now = clock::now();
     let mut tx = store::begin_write(&core.pool).await?;

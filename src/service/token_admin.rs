@@ -150,14 +150,14 @@ pub async fn list_grants(
     core: &Core,
     actor: &Actor,
 ) -> Result<Vec<grants::GrantRow>, ServiceError> {
-    let user = actor.user.ok_or(ServiceError::Forbidden)?;
+    let user = actor.own_account()?;
     Ok(grants::list_for_user(&core.pool, user).await?)
 }
 
 /// Ends one of the user's grants at once: every token issued under it stops working. The
 /// client itself (shared by other users, e.g. ChatGPT) is untouched.
 pub async fn revoke_grant(core: &Core, actor: &Actor, grant_id: i64) -> Result<(), ServiceError> {
-    let user = actor.user.ok_or(ServiceError::Forbidden)?;
+    let user = actor.own_account()?;
     let now = clock::now();
     let mut tx = store::begin_write(&core.pool).await?;
     if !grants::revoke(&mut *tx, user, grant_id, now).await? {

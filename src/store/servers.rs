@@ -37,6 +37,21 @@ pub async fn get_by_slug(
     .await
 }
 
+/// The user's server with this id (scoped by user).
+pub async fn get_by_id(
+    db: impl sqlx::SqliteExecutor<'_>,
+    user: UserId,
+    id: i64,
+) -> Result<Option<ServerRow>, sqlx::Error> {
+    sqlx::query_as(&format!(
+        "SELECT {COLUMNS} FROM mcp_servers s WHERE s.user_id = ? AND s.id = ?"
+    ))
+    .bind(user)
+    .bind(id)
+    .fetch_optional(db)
+    .await
+}
+
 /// Sets the user's provider choice for a server; false when the user has no such server.
 pub async fn set_provider(
     conn: &mut SqliteConnection,

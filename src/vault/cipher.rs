@@ -119,6 +119,11 @@ impl Cipher {
         self.decrypt_aad(stored, &binding.aad())
     }
 
+    /// Like [`Cipher::decrypt`], for values stored as text (URLs, tokens, credentials).
+    pub fn decrypt_text(&self, stored: &str, binding: Binding<'_>) -> Result<String, CipherError> {
+        String::from_utf8(self.decrypt(stored, binding)?).map_err(|_| CipherError::Malformed)
+    }
+
     fn decrypt_aad(&self, stored: &str, aad: &[u8]) -> Result<Vec<u8>, CipherError> {
         let id = key_id_of(stored).ok_or(CipherError::Malformed)?;
         let blob = stored

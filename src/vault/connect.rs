@@ -5,7 +5,7 @@ use secrecy::SecretString;
 use url::Url;
 
 use super::oauth;
-use super::provider::{endpoints, kind_of, resolve, Choice, Kind};
+use super::provider::{endpoints, for_server, kind_of, Kind};
 use super::refresh::{binding, seal};
 use crate::clock;
 use crate::domain::{SecretHash, SecretToken, UserId};
@@ -22,24 +22,6 @@ pub fn callback_url(core: &Core) -> Url {
     Url::parse(&core.public_url.join("/vault/callback")).unwrap()
 }
 
-/// The decrypted upstream URL of a server (the RFC 8707 resource where providers take one).
-pub async fn upstream_url(core: &Core, user: UserId, server_id: i64) -> Option<String> {
-    let slug: Option<String> =
-        sqlx::query_scalar("SELECT slug FROM mcp_servers WHERE id = ? AND user_id = ?")
-            .bind(server_id)
-            .bind(user)
-            .fetch_optional(&core.pool)
-            .await
-            .ok()
-            .flatten();
-    let entry = servers::get(core, user, &slug?).await.ok()?;
-    entry.url.map(|u| u.as_str().to_owned())
-}
-
-fn owner(actor: &Actor) -> Result<UserId, ServiceError> {
-    actor.user.ok_or(ServiceError::Forbidden)
-}
-
 /// Starts *Authenticate* for one of the actor's servers; returns the provider URL to visit.
 /// `session_binding` is a per-session secret: only the same session can finish the flow.
 pub async fn start(
@@ -48,19 +30,19 @@ pub async fn start(
     session_binding: &str,
     slug: &str,
 ) -> Result<Url, ServiceError> {
-    let user = owner(actor)?;
+    let user = actor.own_account()?;
     let server = servers::get(core, user, slug).await?;
-    let url = server
-        .url
+    let resolved = for_server(&core.config, &server)
         .ok_or_else(|| ServiceError::Internal("upstream URL cannot be decrypted".into()))?;
-    let choice =
-        Choice::parse(server.provider_choice.as_deref(), &core.config).unwrap_or(Choice::Detect);
-    let resolved = resolve(&core.config, &url, &choice);
     let e = endpoints(&core.config, &resolved.kind)
         .map_err(|e| ServiceError::Invalid(e.to_string()))?;
     let state = SecretToken::generate("");
     let (challenge, verifier) = oauth::pkce_pair();
-    let resource = e.sends_resource.then(|| url.as_str().to_owned());
+    let resource = server
+        .url
+        .as_ref()
+        .filter(|_| e.sends_resource)
+        .map(|u| u.as_str().to_owned());
     let target = oauth::authorization_url(
         &e,
         &callback_url(core),
@@ -78,7 +60,7 @@ pub async fn start(
             user,
             server_id: server.id,
             session_hash: SecretHash::of(session_binding).as_str(),
-            provider: resolved.provider_id(),
+            provider: resolved.kind.id(),
             pkce_verifier: &verifier,
             scopes: &resolved.scopes.join(" "),
             expires_at: now + STATE_TTL,
@@ -164,7 +146,7 @@ pub async fn finish(
     session_binding: Option<&str>,
     params: CallbackParams,
 ) -> Result<Connected, CallbackError> {
-    let user = owner(actor)?;
+    let user = actor.own_account()?;
     let state = params.state.as_deref().ok_or(CallbackError::UnknownState)?;
     // Taken (deleted) and committed before anything else: a state is used at most once.
     let mut tx = store::begin_write(&core.pool).await?;
@@ -176,13 +158,12 @@ pub async fn finish(
     if row.user_id != user || !same_session {
         return Err(CallbackError::UnknownState);
     }
-    let slug: String =
-        sqlx::query_scalar("SELECT slug FROM mcp_servers WHERE id = ? AND user_id = ?")
-            .bind(row.server_id)
-            .bind(user)
-            .fetch_optional(&core.pool)
-            .await?
-            .ok_or(CallbackError::UnknownState)?;
+    let server = match servers::get_by_id(core, user, row.server_id).await {
+        Ok(server) => server,
+        Err(ServiceError::NotFound) => return Err(CallbackError::UnknownState),
+        Err(err) => return Err(err.into()),
+    };
+    let slug = server.slug.clone();
     let now = clock::now();
     if row.expires_at <= now {
         return Err(CallbackError::Expired { slug });
@@ -208,11 +189,11 @@ pub async fn finish(
         .as_deref()
         .filter(|c| !c.is_empty())
         .ok_or_else(|| failed("the provider sent no authorization code".into()))?;
-    let resource = if e.sends_resource {
-        upstream_url(core, user, row.server_id).await
-    } else {
-        None
-    };
+    let resource = server
+        .url
+        .as_ref()
+        .filter(|_| e.sends_resource)
+        .map(|u| u.as_str().to_owned());
     let tokens = oauth::exchange_code(
         &core.http,
         &e,
@@ -276,12 +257,7 @@ async fn store_connection(
         .scopes
         .map(|s| s.join(" "))
         .unwrap_or_else(|| requested_scopes.to_owned());
-    let provider = match kind {
-        Kind::Google => "google".to_owned(),
-        Kind::Generic(id) => id.clone(),
-        Kind::Native => "native".to_owned(),
-        Kind::None => "none".to_owned(),
-    };
+    let provider = kind.id();
     let now = clock::now();
     let mut tx = store::begin_write(&core.pool).await?;
     connections::upsert(
@@ -289,7 +265,7 @@ async fn store_connection(
         &connections::NewConnection {
             server_id,
             user,
-            provider: &provider,
+            provider,
             account,
             scopes: &scopes,
             access_token: &access,

@@ -51,7 +51,7 @@ pub async fn disconnect(
     user: UserId,
     slug: &str,
 ) -> Result<Disconnected, ServiceError> {
-    if actor.user != Some(user) && !(actor.is_admin && actor.user.is_none()) {
+    if !actor.may_act_for(user) {
         return Err(ServiceError::Forbidden);
     }
     let server = servers::get(core, user, slug).await?;
@@ -128,4 +128,28 @@ pub async fn disconnect(
     tx.commit().await?;
     core.credentials.clear();
     Ok(result)
+}
+
+/// Deletes one of the actor's servers; a connected one has its upstream grant revoked first,
+/// as *Revoke* would (the connection row would otherwise vanish with the server, leaving a
+/// live grant at the provider). Returns the message for the user.
+pub async fn delete_server(core: &Core, actor: &Actor, slug: &str) -> Result<String, ServiceError> {
+    let user = actor.own_account()?;
+    let revoked = match is_connected(core, user, slug).await? {
+        true => format!(" {}", disconnect(core, actor, user, slug).await?.message()),
+        false => String::new(),
+    };
+    servers::delete(core, actor, slug).await?;
+    Ok(format!("Deleted server '{slug}'.{revoked}"))
+}
+
+/// Whether the user's server `slug` has a connection (false for no such server).
+async fn is_connected(core: &Core, user: UserId, slug: &str) -> Result<bool, ServiceError> {
+    match servers::get(core, user, slug).await {
+        Ok(server) => Ok(connections::get(&core.pool, user, server.id)
+            .await?
+            .is_some()),
+        Err(ServiceError::NotFound) => Ok(false),
+        Err(err) => Err(err),
+    }
 }

@@ -120,16 +120,26 @@ pub struct Resolved {
     pub detected: bool,
 }
 
-impl Resolved {
-    /// The provider id stored with a connection.
-    pub fn provider_id(&self) -> &str {
-        match &self.kind {
+impl Kind {
+    /// The provider id stored with a connection (the inverse of [`kind_of`]).
+    pub fn id(&self) -> &str {
+        match self {
             Kind::Google => "google",
             Kind::Generic(id) => id,
             Kind::Native => "native",
             Kind::None => "none",
         }
     }
+}
+
+/// A registered server's provider: its stored choice, else detection from its URL. `None`
+/// when the URL cannot be decrypted.
+pub fn for_server(
+    config: &Config,
+    server: &crate::service::servers::ServerEntry,
+) -> Option<Resolved> {
+    let choice = Choice::parse(server.provider_choice.as_deref(), config).unwrap_or(Choice::Detect);
+    server.url.as_ref().map(|url| resolve(config, url, &choice))
 }
 
 fn google(set: GoogleSet, detected: bool) -> Resolved {

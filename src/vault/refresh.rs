@@ -69,7 +69,17 @@ type Flight = Shared<BoxFuture<'static, Result<(), CredentialError>>>;
 
 /// In-process refreshes under way, by connection id.
 #[derive(Default)]
-pub struct Flights(Mutex<HashMap<i64, Flight>>);
+pub struct Flights {
+    running: Mutex<HashMap<i64, Flight>>,
+    /// Refreshes this process has started (what single-flight keeps low).
+    started: std::sync::atomic::AtomicUsize,
+}
+
+impl Flights {
+    pub fn started(&self) -> usize {
+        self.started.load(std::sync::atomic::Ordering::Relaxed)
+    }
+}
 
 /// When a refresh is wanted.
 #[derive(Clone)]
@@ -95,11 +105,9 @@ pub(crate) fn open(
     b: Binding<'_>,
 ) -> Result<SecretString, CredentialError> {
     core.cipher
-        .decrypt(sealed, b)
-        .ok()
-        .and_then(|bytes| String::from_utf8(bytes).ok())
+        .decrypt_text(sealed, b)
         .map(SecretString::from)
-        .ok_or_else(|| CredentialError::Internal("a stored token cannot be decrypted".into()))
+        .map_err(|_| CredentialError::Internal("a stored token cannot be decrypted".into()))
 }
 
 pub(crate) fn seal(
@@ -112,8 +120,11 @@ pub(crate) fn seal(
         .map_err(|e| CredentialError::Internal(e.to_string()))
 }
 
-fn is_due(row: &connections::ConnectionRow, skew: i64, now: UnixTime) -> bool {
-    row.expires_at.is_some_and(|at| at - skew <= now)
+/// Whether a token expiring at `expires_at` is within the refresh skew of `now`. Tokens
+/// without an expiry are refreshed on an upstream 401 only.
+fn is_due(core: &Core, expires_at: Option<UnixTime>, now: UnixTime) -> bool {
+    let skew = core.config.upstream_refresh_skew.as_secs() as i64;
+    expires_at.is_some_and(|at| at - skew <= now)
 }
 
 fn wanted(
@@ -123,7 +134,7 @@ fn wanted(
     now: UnixTime,
 ) -> Result<bool, CredentialError> {
     Ok(match need {
-        Need::IfDue => is_due(row, core.config.upstream_refresh_skew.as_secs() as i64, now),
+        Need::IfDue => is_due(core, row.expires_at, now),
         Need::IfStill(rejected) => {
             let current = open(
                 core,
@@ -143,9 +154,8 @@ pub async fn credential(
 ) -> Result<Credential, CredentialError> {
     let key = (user, server_id);
     let now = std::time::Instant::now();
-    let skew = core.config.upstream_refresh_skew.as_secs() as i64;
     if let Some(hit) = core.credentials.get(&key, now) {
-        if hit.expires_at.is_none_or(|at| at - skew > clock::now()) {
+        if !is_due(core, hit.expires_at, clock::now()) {
             return Ok(hit);
         }
     }
@@ -215,16 +225,19 @@ pub async fn refresh_shared(
     let flight = {
         let mut flights = core
             .flights
-            .0
+            .running
             .lock()
             .map_err(|_| CredentialError::Internal("refresh registry poisoned".into()))?;
         match flights.get(&server_id) {
             Some(flight) => flight.clone(),
             None => {
                 let owner = Arc::clone(core);
+                core.flights
+                    .started
+                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                 let flight = async move {
                     let outcome = refresh_leased(&owner, user, server_id, need).await;
-                    if let Ok(mut flights) = owner.flights.0.lock() {
+                    if let Ok(mut flights) = owner.flights.running.lock() {
                         flights.remove(&server_id);
                     }
                     outcome
@@ -316,11 +329,9 @@ async fn refresh_leased(
             let message = err.to_string();
             connections::record_failure(&mut tx, server_id, &lease, &message, needs_reauth, now)
                 .await?;
-            let slug: Option<String> =
-                sqlx::query_scalar("SELECT slug FROM mcp_servers WHERE id = ?")
-                    .bind(server_id)
-                    .fetch_optional(&mut *tx)
-                    .await?;
+            let slug = store::servers::get_by_id(&mut *tx, user, server_id)
+                .await?
+                .map(|server| server.slug);
             activity::record(
                 &mut tx,
                 &Actor::system("vault"),
@@ -364,7 +375,11 @@ async fn call_provider(
     let e = endpoints(&core.config, &kind_of(&row.provider))
         .map_err(|e| RefreshFailure::Setup(e.to_string()))?;
     let resource = if e.sends_resource {
-        super::connect::upstream_url(core, row.user_id, row.id).await
+        crate::service::servers::get_by_id(core, row.user_id, row.id)
+            .await
+            .ok()
+            .and_then(|server| server.url)
+            .map(|u| u.as_str().to_owned())
     } else {
         None
     };

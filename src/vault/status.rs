@@ -1,7 +1,7 @@
 //! What the Servers page and `gatehouse status` show per server: provider, account, scopes
 //! and the connection's state.
 
-use super::provider::{resolve, Choice, Resolved};
+use super::provider::{for_server, Resolved};
 use crate::clock::UnixTime;
 use crate::domain::UserId;
 use crate::service::servers::{self, ServerEntry};
@@ -80,11 +80,7 @@ pub async fn list(
     let mut out = Vec::with_capacity(entries.len());
     for server in &entries {
         let connection = rows.iter().find(|c| c.id == server.id).cloned();
-        let provider = server.url.as_ref().map(|url| {
-            let choice = Choice::parse(server.provider_choice.as_deref(), &core.config)
-                .unwrap_or(Choice::Detect);
-            resolve(&core.config, url, &choice)
-        });
+        let provider = for_server(&core.config, server);
         let shares_grant_with = match &connection {
             Some(c) if c.provider == "google" => google_accounts
                 .iter()
