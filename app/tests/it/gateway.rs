@@ -594,3 +594,40 @@ async fn a_refused_static_credential_says_to_replace_it() {
         "Bearer old-static-key"
     );
 }
+
+#[tokio::test]
+async fn private_upstreams_are_refused_without_the_operators_allow_list() {
+    // No GATEHOUSE_ALLOW_PRIVATE_NETWORKS: the gateway's client must not reach loopback.
+    let upstream = Upstream::start(false).await;
+    let (app, admin) = spawn_app_with_admin().await;
+    let res = admin
+        .submit(
+            "/servers",
+            "/servers",
+            &[
+                ("slug", "gmail"),
+                ("url", &upstream.url),
+                ("name", ""),
+                ("credential", "k"),
+            ],
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    let client = public_client(&app).await;
+    let token = tokens_for_gmail(&app, &admin, &client).await["access_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let reply: Value = browser_client()
+        .post(format!("{}/mcp/gmail", app.base))
+        .bearer_auth(&token)
+        .json(&call(1, "echo", "x"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(reply["error"]["code"], -32011, "{reply}");
+    assert!(upstream.headers_seen().is_empty(), "no connection was made");
+}

@@ -214,6 +214,9 @@ async fn fifty_concurrent_calls_refresh_once() {
     });
     let results = futures_join(calls).await;
     assert_eq!(s.stub.refreshes(), 1, "exactly one refresh for 50 callers");
+    // In one process they shared one future: the lease (which alone would also give one
+    // refresh) was never contended.
+    assert_eq!(s.app.core.flights.started(), 1);
     let tokens: std::collections::BTreeSet<String> = results
         .into_iter()
         .map(|r| r.unwrap().token.expose_secret().to_owned())
@@ -666,4 +669,36 @@ async fn a_static_credential_server_needs_no_sign_in() {
         "its own sign-in is not available"
     );
     assert!(!page.contains("static-secret"));
+}
+
+#[tokio::test]
+async fn vault_forms_need_the_sessions_csrf_token() {
+    let s = setup().await;
+    connect(&s, &s.admin, "mail").await;
+    let states = s.app.count("SELECT COUNT(*) FROM oauth_states").await;
+    for action in ["authenticate", "disconnect", "provider", "delete"] {
+        for csrf in [None, Some("forged")] {
+            let mut form = vec![("provider", "none")];
+            if let Some(token) = csrf {
+                form.push(("_csrf", token));
+            }
+            let res = s
+                .admin
+                .post(&format!("/servers/mail/{action}"), &form)
+                .await;
+            assert_eq!(res.status(), StatusCode::FORBIDDEN, "{action} {csrf:?}");
+        }
+    }
+    assert_eq!(
+        s.app.count("SELECT COUNT(*) FROM oauth_states").await,
+        states
+    );
+    assert_eq!(s.app.count("SELECT COUNT(*) FROM connections").await, 1);
+    assert_eq!(
+        s.app
+            .count("SELECT COUNT(*) FROM mcp_servers WHERE provider IS NULL")
+            .await,
+        1
+    );
+    assert!(s.stub.state.revoked.lock().unwrap().is_empty());
 }
