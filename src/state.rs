@@ -28,6 +28,9 @@ pub struct Core {
     pub gateway_http: GuardedClient,
     /// Requests in flight through the gateway, per user.
     pub gateway_streams: crate::gateway::streams::StreamCounter,
+    /// Recently checked upstream session bindings: session hash → (user, server) (≤ 2 s).
+    pub gateway_session_owners:
+        crate::service::ttl_cache::TtlCache<String, (crate::domain::UserId, i64)>,
     /// Recently resolved gateway routes (≤ 2 s).
     pub gateway_routes: crate::gateway::route::RouteCache,
     /// Recently read upstream credentials (≤ 2 s, never past their refresh time).
@@ -81,6 +84,7 @@ impl Core {
             gateway_streams: Default::default(),
             gateway_audit: Default::default(),
             gateway_routes: Default::default(),
+            gateway_session_owners: Default::default(),
             credentials: Default::default(),
             cimd_http,
             cipher,

@@ -90,8 +90,8 @@ pub async fn forward(
             user: caller.user,
             client: caller.client.to_owned(),
             server: slug.to_owned(),
-            method: call.method.clone(),
-            tool: call.tool.clone(),
+            method: call.method,
+            tool: call.tool,
             status: outcome.response.status().as_u16(),
             duration_ms: started.elapsed().as_millis(),
             note: outcome.note,
@@ -139,7 +139,7 @@ async fn forward_call(
         .and_then(|v| v.to_str().ok())
         .map(SecretHash::of);
     if let Some(hash) = &session {
-        match gateway_sessions::owner(&core.pool, hash.as_str()).await {
+        match session_owner(core, hash).await {
             Ok(Some((owner, server_id))) if owner == user && server_id == route.server_id => {}
             Ok(_) => return noted(errors::unknown_session(), "foreign or unknown session"),
             Err(err) => return internal(err),
@@ -287,6 +287,27 @@ async fn send(
     })
 }
 
+/// Who a session belongs to; calls within a session skip the database for 2 s. A binding
+/// never changes owner, and this process's unbinding clears the cache.
+async fn session_owner(
+    core: &SharedCore,
+    hash: &SecretHash,
+) -> Result<Option<(UserId, i64)>, sqlx::Error> {
+    let now = Instant::now();
+    if let Some(owner) = core
+        .gateway_session_owners
+        .get(&hash.as_str().to_owned(), now)
+    {
+        return Ok(Some(owner));
+    }
+    let owner = gateway_sessions::owner(&core.pool, hash.as_str()).await?;
+    if let Some(found) = owner {
+        core.gateway_session_owners
+            .put(hash.as_str().to_owned(), found, now);
+    }
+    Ok(owner)
+}
+
 /// Binds a session id the upstream issued to this (user, server); forgets it on DELETE.
 async fn track_session(
     core: &SharedCore,
@@ -299,6 +320,7 @@ async fn track_session(
     if inbound.method == Method::DELETE && response.status().is_success() {
         if let Some(hash) = presented {
             gateway_sessions::unbind(&core.pool, hash.as_str(), user).await?;
+            core.gateway_session_owners.clear();
         }
         return Ok(());
     }
