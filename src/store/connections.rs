@@ -191,24 +191,29 @@ pub async fn delete(
     Ok(done.rows_affected() == 1)
 }
 
-/// The user's other servers connected to `provider` with the same account (a Google
-/// revocation ends the whole grant, so those stop working too).
-pub async fn sharing_account(
-    db: impl SqliteExecutor<'_>,
+/// The provider ended the whole account grant (Google): the user's other connections with
+/// that provider and account are marked *Needs re-authentication*; returns their slugs.
+pub async fn end_shared_grant(
+    conn: &mut SqliteConnection,
     user: UserId,
-    server_id: i64,
+    except: i64,
     provider: &str,
     account: Option<&str>,
+    reason: &str,
+    now: UnixTime,
 ) -> Result<Vec<String>, sqlx::Error> {
     sqlx::query_scalar(
-        "SELECT s.slug FROM connections c JOIN mcp_servers s ON s.id = c.id
-         WHERE c.user_id = ? AND c.id != ? AND c.provider = ? AND c.account IS ? ORDER BY s.slug",
+        "UPDATE connections SET status = 'needs_reauth', last_error = ?, updated_at = ?
+         WHERE user_id = ? AND id != ? AND provider = ? AND account IS ?
+         RETURNING (SELECT slug FROM mcp_servers s WHERE s.id = connections.id)",
     )
+    .bind(reason)
+    .bind(now)
     .bind(user)
-    .bind(server_id)
+    .bind(except)
     .bind(provider)
     .bind(account)
-    .fetch_all(db)
+    .fetch_all(conn)
     .await
 }
 

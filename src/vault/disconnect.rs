@@ -86,27 +86,17 @@ pub async fn disconnect(
     let now = clock::now();
     let mut tx = store::begin_write(&core.pool).await?;
     let also_ended = if kind == Kind::Google && outcome == ProviderOutcome::Revoked {
-        let shared = connections::sharing_account(
-            &mut *tx,
+        let reason = format!("Google access was revoked together with '{slug}'");
+        connections::end_shared_grant(
+            &mut tx,
             user,
             row.id,
             &row.provider,
             row.account.as_deref(),
+            &reason,
+            now,
         )
-        .await?;
-        sqlx::query(
-            "UPDATE connections SET status = 'needs_reauth', last_error = ?, updated_at = ?
-             WHERE user_id = ? AND id != ? AND provider = ? AND account IS ?",
-        )
-        .bind(format!("Google access was revoked together with '{slug}'"))
-        .bind(now)
-        .bind(user)
-        .bind(row.id)
-        .bind(&row.provider)
-        .bind(row.account.as_deref())
-        .execute(&mut *tx)
-        .await?;
-        shared
+        .await?
     } else {
         Vec::new()
     };

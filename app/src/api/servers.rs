@@ -10,7 +10,7 @@ pub async fn servers_page() -> Result<ServersData, AppError> {
     use crate::dto::{ConnectionView, ServerView};
     use gatehouse::clock::{self, format_utc};
     use gatehouse::domain::UpstreamUrl;
-    use gatehouse::vault::provider::Choice;
+    use gatehouse::vault::provider::{Choice, Kind};
     use gatehouse::vault::status::{self, relative, State};
 
     let core = crate::ssr::core()?;
@@ -23,15 +23,12 @@ pub async fn servers_page() -> Result<ServersData, AppError> {
         .map(|st| {
             let s = st.server;
             let c = st.connection.as_ref();
-            let provider = match (&st.provider, s.has_static_credential) {
-                (Some(p), _)
-                    if p.kind == gatehouse::vault::provider::Kind::None
-                        && s.has_static_credential =>
-                {
+            let provider = match &st.provider {
+                Some(p) if p.kind == Kind::None && s.has_static_credential => {
                     "Static credential".to_owned()
                 }
-                (Some(p), _) => p.label.clone(),
-                (None, _) => "Unknown".to_owned(),
+                Some(p) => p.label.clone(),
+                None => "Unknown".to_owned(),
             };
             ServerView {
                 url: s
