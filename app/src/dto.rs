@@ -39,6 +39,8 @@ pub struct ServerView {
     pub static_credential: bool,
     /// Whose account the server needs (detected, or the user's choice).
     pub provider: String,
+    /// The provider was detected from the URL (not chosen by the user).
+    pub provider_detected: bool,
     /// The stored provider choice key ("detect" when none).
     pub provider_choice: String,
     pub mcp_url: String,

@@ -32,7 +32,8 @@ impl StreamCounter {
         })
     }
 
-    pub fn open(&self, user: UserId) -> usize {
+    #[cfg(test)]
+    fn open(&self, user: UserId) -> usize {
         self.0
             .lock()
             .ok()

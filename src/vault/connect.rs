@@ -116,11 +116,6 @@ pub struct Connected {
     pub account: Option<String>,
 }
 
-/// Only printable text from a provider goes into a message, cut short.
-fn shown(text: &str) -> String {
-    text.chars().filter(|c| !c.is_control()).take(200).collect()
-}
-
 /// The origin of a URL, for comparing an `iss` with the provider's endpoints.
 fn origin(url: &str) -> Option<String> {
     Url::parse(url)
@@ -179,8 +174,8 @@ pub async fn finish(
     }
     if let Some(error) = &params.error {
         let reason = match &params.error_description {
-            Some(d) => format!("{}: {}", shown(error), shown(d)),
-            None => shown(error),
+            Some(d) => format!("{}: {}", oauth::printable(error), oauth::printable(d)),
+            None => oauth::printable(error),
         };
         return Err(CallbackError::Denied { slug, reason });
     }

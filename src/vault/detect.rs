@@ -34,40 +34,38 @@ pub const WORKSPACE_SCOPES: &[&str] = &[
     "https://www.googleapis.com/auth/calendar",
 ];
 
-/// (words that must appear in the host or path, detection). Checked in order.
-const RULES: &[(&[&str], Detection)] = &[
-    (
-        &["workspace"],
-        Detection {
-            provider: Provider::Google,
-            label: "Google (Workspace: Gmail, Drive, Calendar)",
-            scopes: WORKSPACE_SCOPES,
-        },
-    ),
-    (
-        &["gmail"],
-        Detection {
-            provider: Provider::Google,
-            label: "Google (Gmail)",
-            scopes: GMAIL_SCOPES,
-        },
-    ),
-    (
-        &["gdrive"],
-        Detection {
-            provider: Provider::Google,
-            label: "Google (Drive)",
-            scopes: DRIVE_SCOPES,
-        },
-    ),
-    (
-        &["google", "drive"],
-        Detection {
-            provider: Provider::Google,
-            label: "Google (Drive)",
-            scopes: DRIVE_SCOPES,
-        },
-    ),
+/// The Google scope sets Gatehouse asks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GoogleSet {
+    Gmail,
+    Drive,
+    Workspace,
+}
+
+impl GoogleSet {
+    pub fn scopes(self) -> &'static [&'static str] {
+        match self {
+            GoogleSet::Gmail => GMAIL_SCOPES,
+            GoogleSet::Drive => DRIVE_SCOPES,
+            GoogleSet::Workspace => WORKSPACE_SCOPES,
+        }
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            GoogleSet::Gmail => "Google (Gmail)",
+            GoogleSet::Drive => "Google (Drive)",
+            GoogleSet::Workspace => "Google (Workspace: Gmail, Drive, Calendar)",
+        }
+    }
+}
+
+/// (words that must appear in the host or path, the account needed). Checked in order.
+const RULES: &[(&[&str], GoogleSet)] = &[
+    (&["workspace"], GoogleSet::Workspace),
+    (&["gmail"], GoogleSet::Gmail),
+    (&["gdrive"], GoogleSet::Drive),
+    (&["google", "drive"], GoogleSet::Drive),
 ];
 
 const NATIVE: Detection = Detection {
@@ -92,7 +90,11 @@ pub fn detect(url: &UpstreamUrl) -> Detection {
     RULES
         .iter()
         .find(|(needed, _)| needed.iter().all(|n| words.contains(n)))
-        .map(|(_, d)| *d)
+        .map(|(_, set)| Detection {
+            provider: Provider::Google,
+            label: set.label(),
+            scopes: set.scopes(),
+        })
         .unwrap_or(NATIVE)
 }
 

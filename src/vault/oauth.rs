@@ -159,7 +159,7 @@ fn token_error(err: BasicRequestTokenError<HttpError>) -> ProviderError {
         oauth2::RequestTokenError::ServerResponse(response) => match response.error() {
             BasicErrorResponseType::InvalidGrant => ProviderError::InvalidGrant,
             other => ProviderError::Refused(match response.error_description() {
-                Some(d) => format!("{} ({})", other.as_ref(), truncate(d)),
+                Some(d) => format!("{} ({})", other.as_ref(), printable(d)),
                 None => other.as_ref().to_owned(),
             }),
         },
@@ -170,7 +170,7 @@ fn token_error(err: BasicRequestTokenError<HttpError>) -> ProviderError {
 }
 
 /// Provider-supplied text shown to users is cut short and kept to one line.
-fn truncate(text: &str) -> String {
+pub(crate) fn printable(text: &str) -> String {
     text.chars().filter(|c| !c.is_control()).take(200).collect()
 }
 
@@ -265,7 +265,7 @@ pub async fn revoke(
     let body = read_limited(response).await.unwrap_or_default();
     let error = serde_json::from_slice::<serde_json::Value>(&body)
         .ok()
-        .and_then(|v| v.get("error").and_then(|e| e.as_str()).map(truncate))
+        .and_then(|v| v.get("error").and_then(|e| e.as_str()).map(printable))
         .unwrap_or_else(|| format!("HTTP {status}"));
     Err(ProviderError::Refused(error))
 }
@@ -303,5 +303,5 @@ pub async fn account_name(
     Ok(["email", "preferred_username", "sub"]
         .iter()
         .find_map(|k| info.get(*k).and_then(|v| v.as_str()))
-        .map(truncate))
+        .map(printable))
 }

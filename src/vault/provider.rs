@@ -4,7 +4,8 @@
 use secrecy::SecretString;
 use url::Url;
 
-use super::detect::{self, Provider, DRIVE_SCOPES, GMAIL_SCOPES, WORKSPACE_SCOPES};
+pub use super::detect::GoogleSet;
+use super::detect::{self, Provider};
 use crate::config::Config;
 use crate::domain::UpstreamUrl;
 
@@ -16,31 +17,6 @@ pub enum Choice {
     Generic(String),
     /// No OAuth: the server is open or uses its static credential.
     None,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum GoogleSet {
-    Gmail,
-    Drive,
-    Workspace,
-}
-
-impl GoogleSet {
-    pub fn scopes(self) -> &'static [&'static str] {
-        match self {
-            GoogleSet::Gmail => GMAIL_SCOPES,
-            GoogleSet::Drive => DRIVE_SCOPES,
-            GoogleSet::Workspace => WORKSPACE_SCOPES,
-        }
-    }
-
-    fn label(self) -> &'static str {
-        match self {
-            GoogleSet::Gmail => "Google (Gmail)",
-            GoogleSet::Drive => "Google (Drive)",
-            GoogleSet::Workspace => "Google (Workspace: Gmail, Drive, Calendar)",
-        }
-    }
 }
 
 impl Choice {

@@ -38,6 +38,7 @@ pub async fn servers_page() -> Result<ServersData, AppError> {
                     .unwrap_or_else(|| "(cannot be decrypted: check the encryption keys)".into()),
                 static_credential: s.has_static_credential,
                 provider,
+                provider_detected: st.provider.as_ref().is_some_and(|p| p.detected),
                 provider_choice: Choice::parse(s.provider_choice.as_deref(), &core.config)
                     .and_then(|c| c.key())
                     .unwrap_or_else(|| "detect".into()),

@@ -67,7 +67,7 @@ fn ServerRow(s: ServerView, csrf: String, options: Vec<(String, String)>) -> imp
                 <br/><small>{format!("Added {}", s.added)}</small>
             </th>
             <td class="connection">
-                <span class="provider">{s.provider.clone()}</span><br/>
+                <span class="provider">{s.provider.clone()}</span>{s.provider_detected.then(|| view! { <small>" (detected from the URL)"</small> })}<br/>
                 <span class=format!("state {}", c.tone)>{c.state.clone()}</span>
                 {c.account.clone().map(|a| view! { " as " <strong class="account">{a}</strong> })}
                 {c.expires.clone().map(|e| view! { <br/><small>{format!("Access token expires {e}")}</small> })}

@@ -489,6 +489,7 @@ async fn provider_choice_overrides_detection() {
         "undetected servers say why there is no Authenticate"
     );
     assert!(!page.contains("Authenticate tools"));
+    assert!(page.contains("(detected from the URL)"));
     let res = s
         .admin
         .submit(
@@ -503,6 +504,10 @@ async fn provider_choice_overrides_detection() {
     );
     let page = s.admin.page("/servers").await;
     assert!(page.contains("Google (Drive)") && page.contains("Authenticate tools"));
+    assert!(
+        !page.contains("(detected from the URL)"),
+        "chosen, not detected"
+    );
     let url = start(&s.admin, "tools").await;
     assert!(url.contains("auth%2Fdrive"), "{url}");
     let res = s
