@@ -282,7 +282,7 @@ async fn send(
         } else if err.is_connect() {
             "cannot connect to it".to_owned()
         } else {
-            err.without_url().to_string()
+            crate::net::cause(&err)
         }
     })
 }

@@ -7,6 +7,7 @@ use url::Url;
 
 use super::ServiceError;
 use crate::clock;
+use crate::net::{cause, read_limited, BodyError};
 use crate::oauth::cimd::{self, MAX_DOCUMENT_BYTES};
 use crate::oauth::error::{ErrorCode, OAuthError};
 use crate::state::Core;
@@ -81,10 +82,10 @@ async fn fetch(core: &Core, url: &str) -> Result<(Vec<u8>, i64), CimdError> {
     let unreachable = |e: reqwest::Error| {
         invalid(format!(
             "the client metadata document cannot be fetched: {}",
-            describe(&e)
+            cause(&e)
         ))
     };
-    let mut res = request
+    let res = request
         .header(reqwest::header::ACCEPT, "application/json")
         .timeout(FETCH_TIMEOUT)
         .send()
@@ -96,35 +97,18 @@ async fn fetch(core: &Core, url: &str) -> Result<(Vec<u8>, i64), CimdError> {
             res.status().as_u16()
         )));
     }
-    if res
-        .content_length()
-        .is_some_and(|len| len > MAX_DOCUMENT_BYTES as u64)
-    {
-        return Err(invalid("the client metadata document is larger than 5 KB"));
-    }
     let lifetime = cimd::cache_lifetime(
         res.headers()
             .get(reqwest::header::CACHE_CONTROL)
             .and_then(|v| v.to_str().ok()),
     );
-    let mut body = Vec::new();
-    while let Some(chunk) = res.chunk().await.map_err(unreachable)? {
-        body.extend_from_slice(&chunk);
-        if body.len() > MAX_DOCUMENT_BYTES {
-            return Err(invalid("the client metadata document is larger than 5 KB"));
-        }
-    }
+    let body = read_limited(res, MAX_DOCUMENT_BYTES)
+        .await
+        .map_err(|e| match e {
+            BodyError::TooLarge(_) => invalid("the client metadata document is larger than 5 KB"),
+            BodyError::Read(why) => invalid(format!(
+                "the client metadata document cannot be fetched: {why}"
+            )),
+        })?;
     Ok((body, lifetime))
-}
-
-/// The innermost cause of a request error (e.g. "resolves to an address Gatehouse may not
-/// connect to"), which is what an operator needs to read.
-fn describe(err: &reqwest::Error) -> String {
-    let mut text = err.to_string();
-    let mut source = std::error::Error::source(err);
-    while let Some(s) = source {
-        text = s.to_string();
-        source = s.source();
-    }
-    text
 }

@@ -15,7 +15,7 @@ use secrecy::{ExposeSecret, SecretString};
 use url::Url;
 
 use super::provider::Endpoints;
-use crate::net::GuardedClient;
+use crate::net::{cause, read_limited, GuardedClient};
 
 /// Largest provider response read (token, userinfo, error bodies are small).
 const MAX_RESPONSE: usize = 256 * 1024;
@@ -73,10 +73,12 @@ impl<'c> oauth2::AsyncHttpClient<'c> for Transport<'_> {
                 .body(body)
                 .send()
                 .await
-                .map_err(|e| HttpError(describe(&e)))?;
+                .map_err(|e| HttpError(cause(&e)))?;
             let status = response.status();
             let headers = response.headers().clone();
-            let body = read_limited(response).await?;
+            let body = read_limited(response, MAX_RESPONSE)
+                .await
+                .map_err(|e| HttpError(e.to_string()))?;
             let mut out = oauth2::http::Response::builder().status(status);
             if let Some(h) = out.headers_mut() {
                 *h = headers;
@@ -84,32 +86,6 @@ impl<'c> oauth2::AsyncHttpClient<'c> for Transport<'_> {
             out.body(body).map_err(|e| HttpError(e.to_string()))
         })
     }
-}
-
-/// reqwest's top-level message hides the cause (e.g. a refused address); say it.
-fn describe(err: &reqwest::Error) -> String {
-    let mut text = err.to_string();
-    let mut source = std::error::Error::source(err);
-    while let Some(s) = source {
-        text = format!("{text}: {s}");
-        source = s.source();
-    }
-    text
-}
-
-async fn read_limited(mut response: reqwest::Response) -> Result<Vec<u8>, HttpError> {
-    let mut body = Vec::new();
-    while let Some(chunk) = response
-        .chunk()
-        .await
-        .map_err(|e| HttpError(describe(&e)))?
-    {
-        if body.len() + chunk.len() > MAX_RESPONSE {
-            return Err(HttpError("the response is too large".into()));
-        }
-        body.extend_from_slice(&chunk);
-    }
-    Ok(body)
 }
 
 fn client(e: &Endpoints, redirect: &Url) -> Client {
@@ -257,12 +233,14 @@ pub async fn revoke(
         .form(&form)
         .send()
         .await
-        .map_err(|err| ProviderError::Unreachable(describe(&err)))?;
+        .map_err(|err| ProviderError::Unreachable(cause(&err)))?;
     let status = response.status();
     if status.is_success() {
         return Ok(true);
     }
-    let body = read_limited(response).await.unwrap_or_default();
+    let body = read_limited(response, MAX_RESPONSE)
+        .await
+        .unwrap_or_default();
     let error = serde_json::from_slice::<serde_json::Value>(&body)
         .ok()
         .and_then(|v| v.get("error").and_then(|e| e.as_str()).map(printable))
@@ -288,16 +266,16 @@ pub async fn account_name(
         .header(reqwest::header::ACCEPT, "application/json")
         .send()
         .await
-        .map_err(|e| ProviderError::Unreachable(describe(&e)))?;
+        .map_err(|e| ProviderError::Unreachable(cause(&e)))?;
     if !response.status().is_success() {
         return Err(ProviderError::Refused(format!(
             "userinfo answered {}",
             response.status()
         )));
     }
-    let body = read_limited(response)
+    let body = read_limited(response, MAX_RESPONSE)
         .await
-        .map_err(|e| ProviderError::Unreachable(e.0))?;
+        .map_err(|e| ProviderError::Unreachable(e.to_string()))?;
     let info: serde_json::Value =
         serde_json::from_slice(&body).map_err(|e| ProviderError::Malformed(e.to_string()))?;
     Ok(["email", "preferred_username", "sub"]
