@@ -36,6 +36,14 @@ async fn connect(s: &Setup, browser: &Browser, slug: &str) -> String {
     authenticate(s, browser, slug).await
 }
 
+/// A set-up app whose admin has connected server `mail`: (setup, admin's id, server id).
+async fn connected_mail() -> (Setup, UserId, i64) {
+    let s = setup().await;
+    connect(&s, &s.admin, "mail").await;
+    let (user, id) = server_id(&s.app, "mail").await;
+    (s, user, id)
+}
+
 /// Clicks Authenticate, lets the provider approve, and follows the callback.
 pub(crate) async fn authenticate(_s: &Setup, browser: &Browser, slug: &str) -> String {
     let provider_url = start(browser, slug).await;
@@ -202,9 +210,7 @@ async fn provider_refusal_and_a_foreign_issuer_are_explained_with_a_retry() {
 
 #[tokio::test]
 async fn fifty_concurrent_calls_refresh_once() {
-    let s = setup().await;
-    connect(&s, &s.admin, "mail").await;
-    let (user, id) = server_id(&s.app, "mail").await;
+    let (s, user, id) = connected_mail().await;
     expire(&s.app, id).await;
     *s.stub.state.refresh_latency.lock().unwrap() = Duration::from_millis(200);
 
@@ -244,9 +250,7 @@ async fn futures_join<T: Send + 'static>(
 
 #[tokio::test]
 async fn two_processes_refresh_once() {
-    let s = setup().await;
-    connect(&s, &s.admin, "mail").await;
-    let (user, id) = server_id(&s.app, "mail").await;
+    let (s, user, id) = connected_mail().await;
     let settings = s.stub.google_settings();
     let extra: Vec<(&str, &str)> = settings.iter().map(|(k, v)| (*k, v.as_str())).collect();
     // A second Gatehouse on the same database and key: its own in-process flights.
@@ -273,9 +277,7 @@ async fn two_processes_refresh_once() {
 
 #[tokio::test]
 async fn invalid_grant_marks_needs_reauth() {
-    let s = setup().await;
-    connect(&s, &s.admin, "mail").await;
-    let (user, id) = server_id(&s.app, "mail").await;
+    let (s, user, id) = connected_mail().await;
     s.stub.set_refresh_mode(RefreshMode::InvalidGrant);
     expire(&s.app, id).await;
 
@@ -316,9 +318,7 @@ async fn invalid_grant_marks_needs_reauth() {
 
 #[tokio::test]
 async fn missing_refresh_token_keeps_old_one() {
-    let s = setup().await;
-    connect(&s, &s.admin, "mail").await;
-    let (user, id) = server_id(&s.app, "mail").await;
+    let (s, user, id) = connected_mail().await;
     s.stub.set_refresh_mode(RefreshMode::OmitRefreshToken);
 
     expire(&s.app, id).await;
@@ -337,9 +337,7 @@ async fn missing_refresh_token_keeps_old_one() {
 
 #[tokio::test]
 async fn rotated_refresh_tokens_replace_the_old_one() {
-    let s = setup().await;
-    connect(&s, &s.admin, "mail").await;
-    let (user, id) = server_id(&s.app, "mail").await;
+    let (s, user, id) = connected_mail().await;
     expire(&s.app, id).await;
     refresh::credential(&s.app.core, user, id).await.unwrap();
     expire(&s.app, id).await;
@@ -424,9 +422,7 @@ async fn disconnect_says_so_when_the_provider_is_unreachable() {
 
 #[tokio::test]
 async fn user_a_cannot_touch_user_b_connection() {
-    let s = setup().await;
-    connect(&s, &s.admin, "mail").await;
-    let (owner, id) = server_id(&s.app, "mail").await;
+    let (s, owner, id) = connected_mail().await;
     let pending = start(&s.admin, "mail").await;
     let callback = provider_redirect(&pending).await;
     let bob = s.app.user(&s.admin, "bob").await;
@@ -623,9 +619,7 @@ async fn deleting_a_connected_server_revokes_its_grant_first() {
 
 #[tokio::test]
 async fn credentials_are_served_from_the_cache_until_cleared() {
-    let s = setup().await;
-    connect(&s, &s.admin, "mail").await;
-    let (user, id) = server_id(&s.app, "mail").await;
+    let (s, user, id) = connected_mail().await;
     let first = refresh::credential(&s.app.core, user, id).await.unwrap();
     // Gone from the database (as if another process disconnected it)...
     sqlx::query("DELETE FROM connections WHERE id = ?")
