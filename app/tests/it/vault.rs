@@ -701,3 +701,44 @@ async fn vault_forms_need_the_sessions_csrf_token() {
     );
     assert!(s.stub.state.revoked.lock().unwrap().is_empty());
 }
+
+#[tokio::test]
+async fn rotate_key_re_encrypts_stored_upstream_tokens() {
+    use base64::{engine::general_purpose::STANDARD, Engine};
+    let (s, user, id) = connected_mail().await;
+    let before = refresh::credential(&s.app.core, user, id).await.unwrap();
+    let k1 = std::fs::read_to_string(s.app.data_dir.join("encryption.key")).unwrap();
+    let keys = format!("k2:{},{}", STANDARD.encode([5u8; 32]), k1.trim());
+    let dir = s.app.data_dir.clone();
+    let env_keys = keys.clone();
+    let out = tokio::task::spawn_blocking(move || {
+        crate::cli::gatehouse_with(
+            &dir,
+            &[("GATEHOUSE_ENCRYPTION_KEYS", &env_keys)],
+            &["rotate-key"],
+            None,
+        )
+    })
+    .await
+    .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let (access, refresh_token): (String, String) =
+        sqlx::query_as("SELECT access_token, refresh_token FROM connections WHERE id = ?")
+            .bind(id)
+            .fetch_one(&s.app.core.pool)
+            .await
+            .unwrap();
+    assert!(access.starts_with("gh1.k2.") && refresh_token.starts_with("gh1.k2."));
+    // A process with only the new key reads the same token.
+    let settings = s.stub.google_settings();
+    let k2_only = keys.split(',').next().unwrap().to_owned();
+    let mut extra: Vec<(&str, &str)> = settings.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    extra.push(("GATEHOUSE_ENCRYPTION_KEYS", &k2_only));
+    let second = spawn_app_in(&s.app.data_dir, &extra).await;
+    let after = refresh::credential(&second.core, user, id).await.unwrap();
+    assert_eq!(after.token.expose_secret(), before.token.expose_secret());
+}
