@@ -1,7 +1,6 @@
 //! The one place that reads the wall clock; everything else takes `now` as a parameter.
 
-/// Seconds since the Unix epoch, the unit every stored timestamp uses.
-pub type UnixTime = i64;
+pub use crate::domain::UnixTime;
 
 #[allow(clippy::disallowed_methods)] // this module is the sanctioned reader of the clock
 pub fn now() -> UnixTime {

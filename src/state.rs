@@ -1,19 +1,18 @@
-//! `Core`: what every request handler and server function shares, behind an `Arc`.
+//! `Core`: what the use-case layer shares across requests, behind an `Arc` — the database,
+//! the configuration, the cipher, the outbound clients, and the caches the service layer
+//! keeps current. The gateway's own process state lives in `gateway::Gateway`, beside it.
 
 use std::sync::{Arc, Mutex};
 
 use sqlx::SqlitePool;
 
+use crate::cache::{Generation, TtlCache};
 use crate::config::{Config, PublicUrl};
-use crate::domain::{SecretHash, SecretToken};
+use crate::domain::{Principal, SecretHash};
 use crate::net::{GuardedClient, NetError, SystemLookup};
 use crate::rate_limit::Limits;
-use crate::store;
 use crate::vault::cipher::Cipher;
-
-/// The longest silence accepted from an upstream mid-response (tools may think for a while;
-/// SSE streams are expected to send keep-alives).
-pub const GATEWAY_READ_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(300);
+use crate::vault::credential::{CredentialCache, Flights};
 
 pub struct Core {
     pub pool: SqlitePool,
@@ -21,30 +20,22 @@ pub struct Core {
     /// The issuer origin, resolved against the bound address.
     pub public_url: PublicUrl,
     pub limits: Limits,
-    pub bearer_cache: crate::service::ttl_cache::BearerCache,
+    /// Validated bearer tokens: (token hash, slug) → principal (≤ 2 s).
+    pub(crate) bearer_cache: TtlCache<(String, String), Principal>,
     /// Upstream and vault traffic (allow-list: `GATEHOUSE_ALLOW_PRIVATE_NETWORKS`).
-    pub http: GuardedClient,
-    /// Gateway traffic to upstreams: same guard, streaming timeouts.
-    pub gateway_http: GuardedClient,
-    /// Requests in flight through the gateway, per user.
-    pub gateway_streams: crate::gateway::streams::StreamCounter,
-    /// Recently checked upstream session bindings: session hash → (user, server) (≤ 2 s).
-    pub gateway_session_owners:
-        crate::service::ttl_cache::TtlCache<String, (crate::domain::UserId, i64)>,
-    /// Recently resolved gateway routes (≤ 2 s).
-    pub gateway_routes: crate::gateway::route::RouteCache,
-    /// Recently read upstream credentials (≤ 2 s, never past their refresh time).
-    pub credentials: crate::vault::refresh::CredentialCache,
-    /// Batched activity records of gateway calls.
-    pub gateway_audit: crate::gateway::audit::AuditSink,
+    pub(crate) http: GuardedClient,
     /// Client ID Metadata Document fetches (allow-list: `GATEHOUSE_CIMD_ALLOW_PRIVATE_NETWORKS`).
-    pub cimd_http: GuardedClient,
+    pub(crate) cimd_http: GuardedClient,
     /// Encrypts upstream secrets (DESIGN.md §6).
-    pub cipher: Cipher,
+    pub(crate) cipher: Cipher,
+    /// Recently read upstream credentials (≤ 2 s, never past their refresh time).
+    pub(crate) credentials: CredentialCache,
     /// Upstream token refreshes under way in this process (single-flight).
-    pub flights: crate::vault::refresh::Flights,
-    /// Hash of the one-time setup code, while no account exists.
-    setup_code: Mutex<Option<SecretHash>>,
+    pub(crate) flights: Flights,
+    /// Bumped whenever a server's target or sign-in changes: caches of routes watch it.
+    pub servers_changed: Generation,
+    /// Hash of the one-time setup code, while no account exists (`service::accounts`).
+    pub(crate) setup_code: Mutex<Option<SecretHash>>,
 }
 
 pub type SharedCore = Arc<Core>;
@@ -62,12 +53,6 @@ impl Core {
             ca,
             Arc::new(SystemLookup),
         )?;
-        let gateway_http = GuardedClient::streaming(
-            config.allow_private_networks.clone(),
-            ca,
-            Arc::new(SystemLookup),
-            GATEWAY_READ_TIMEOUT,
-        )?;
         let cimd_http = GuardedClient::new(
             config.cimd_allow_private_networks.clone(),
             ca,
@@ -80,65 +65,25 @@ impl Core {
             limits: Limits::default(),
             bearer_cache: Default::default(),
             http,
-            gateway_http,
-            gateway_streams: Default::default(),
-            gateway_audit: Default::default(),
-            gateway_routes: Default::default(),
-            gateway_session_owners: Default::default(),
-            credentials: Default::default(),
             cimd_http,
             cipher,
+            credentials: Default::default(),
             flights: Default::default(),
+            servers_changed: Default::default(),
             setup_code: Mutex::new(None),
         })
     }
 
-    /// Generates the one-time setup code when no account exists yet; the caller prints it.
-    pub async fn issue_setup_code(&self) -> Result<Option<SecretToken>, sqlx::Error> {
-        if store::users::count(&self.pool).await? > 0 {
-            return Ok(None);
-        }
-        let code = crate::service::accounts::generate_setup_code();
-        if let Ok(mut slot) = self.setup_code.lock() {
-            *slot = Some(code.hash());
-        }
-        Ok(Some(code))
+    /// Forgets what this process cached from the database (tests simulating another
+    /// process's change, which otherwise applies within 2 s).
+    pub fn forget_cached(&self) {
+        self.bearer_cache.clear();
+        self.credentials.clear();
+        self.servers_changed.bump();
     }
 
-    /// True iff `candidate` is the current setup code (constant-time).
-    pub(crate) fn setup_code_matches(&self, candidate: &str) -> bool {
-        let normalized = crate::service::accounts::normalize_setup_code(candidate);
-        self.setup_code
-            .lock()
-            .ok()
-            .and_then(|slot| slot.as_ref().map(|hash| hash.matches(&normalized)))
-            .unwrap_or(false)
-    }
-
-    pub(crate) fn clear_setup_code(&self) {
-        if let Ok(mut slot) = self.setup_code.lock() {
-            *slot = None;
-        }
-    }
-
-    /// True while the setup code is live. An account created meanwhile by another process
-    /// (`gatehouse user add --admin`) ends setup here too.
-    pub async fn setup_pending(&self) -> bool {
-        let live = self
-            .setup_code
-            .lock()
-            .map(|slot| slot.is_some())
-            .unwrap_or(false);
-        if !live {
-            return false;
-        }
-        match store::users::count(&self.pool).await {
-            Ok(0) => true,
-            Ok(_) => {
-                self.clear_setup_code();
-                false
-            }
-            Err(_) => false,
-        }
+    /// Refreshes this process has started (single-flight keeps it low).
+    pub fn refreshes_started(&self) -> usize {
+        self.flights.started()
     }
 }

@@ -8,9 +8,9 @@ use std::sync::Arc;
 use clap::{Parser, Subcommand};
 use gatehouse::config::Config;
 use gatehouse::domain::Username;
+use gatehouse::service::startup::{self, KeySource};
 use gatehouse::service::{accounts, servers, Actor, ServiceError};
 use gatehouse::state::Core;
-use gatehouse::store;
 use gatehouse_app::server;
 
 #[derive(Parser)]
@@ -138,7 +138,7 @@ async fn serve(config: Config) -> Result<(), String> {
             "(or create the administrator with: gatehouse user add <name> --admin)"
         );
     }
-    if let gatehouse::vault::keys::KeySource::Generated(path) = &server.key_source {
+    if let KeySource::Generated(path) = &server.key_source {
         let _ = writeln!(
             out,
             "Generated an encryption key at {} (readable by you only). Back it up, separately from \
@@ -154,24 +154,20 @@ async fn serve(config: Config) -> Result<(), String> {
 }
 
 async fn open(config: Config) -> Result<Core, String> {
-    let pool = store::connect(&config).await.map_err(|e| e.to_string())?;
-    store::migrate(&pool).await.map_err(|e| e.to_string())?;
+    Ok(open_counting(config).await?.0)
+}
+
+/// Opens the database (migrated) and the keys; also says how many migrations are applied.
+async fn open_counting(config: Config) -> Result<(Core, usize), String> {
     let public_url = config.public_url_for(config.bind);
-    let (cipher, _) = gatehouse::vault::keys::open(&pool, &config)
+    let opened = startup::open(config, public_url)
         .await
         .map_err(|e| e.to_string())?;
-    let core = Core::new(pool, config, public_url, cipher)
-        .map_err(|e| format!("GATEHOUSE_EXTRA_CA_FILE: {e}. Fix: point it at a PEM certificate"))?;
-    // URLs stored in plain text by an earlier version are encrypted on first contact.
-    servers::encrypt_plaintext_urls(&core)
-        .await
-        .map_err(service_err)?;
-    Ok(core)
+    Ok((opened.core, opened.migrations))
 }
 
 async fn migrate(config: Config) -> Result<(), String> {
-    let core = open(config).await?;
-    let applied = store::MIGRATOR.iter().count();
+    let (core, applied) = open_counting(config).await?;
     core.pool.close().await;
     println!("Database is up to date ({applied} migrations).");
     Ok(())
@@ -260,12 +256,7 @@ async fn user(config: Config, cmd: UserCommand) -> Result<(), String> {
 }
 
 async fn user_id(core: &Core, name: &str) -> Result<gatehouse::domain::UserId, String> {
-    let parsed = Username::parse(name).map_err(|e| e.to_string())?;
-    store::users::by_name(&core.pool, &parsed)
-        .await
-        .map_err(|e| e.to_string())?
-        .map(|u| u.id)
-        .ok_or_else(|| format!("no account named '{name}'"))
+    accounts::id_of(core, name).await.map_err(service_err)
 }
 
 async fn server_cmd(config: Config, cmd: ServerCommand) -> Result<(), String> {
@@ -330,7 +321,7 @@ async fn server_cmd(config: Config, cmd: ServerCommand) -> Result<(), String> {
 }
 
 async fn status(config: Config, only: Option<String>) -> Result<(), String> {
-    use gatehouse::vault::status::{self, relative};
+    use gatehouse::service::upstream::status::{self, relative};
     let core = open(config).await?;
     let accounts = accounts::list(&core, &Actor::cli())
         .await
@@ -371,7 +362,7 @@ async fn status(config: Config, only: Option<String>) -> Result<(), String> {
 }
 
 async fn refresh(config: Config, user: String, slug: String) -> Result<(), String> {
-    use gatehouse::vault::refresh::{self, CredentialError};
+    use gatehouse::service::upstream::refresh::{self, CredentialError};
     let core = Arc::new(open(config).await?);
     let owner = user_id(&core, &user).await?;
     let server = servers::get(&core, owner, &slug)
@@ -386,7 +377,7 @@ async fn refresh(config: Config, user: String, slug: String) -> Result<(), Strin
                 c.expires_at
                     .map(|at| format!(
                         ": expires {}",
-                        gatehouse::vault::status::relative(at, gatehouse::clock::now())
+                        gatehouse::service::upstream::status::relative(at, gatehouse::clock::now())
                     ))
                     .unwrap_or_default()
             );
@@ -414,14 +405,12 @@ async fn cleanup(config: Config) -> Result<(), String> {
 
 async fn rotate_key(config: Config) -> Result<(), String> {
     let core = open(config).await?;
-    let done = gatehouse::vault::rotation::rotate(&core.pool, &core.cipher)
+    let (done, key) = gatehouse::service::maintenance::rotate_key(&core)
         .await
-        .map_err(|e| e.to_string())?;
+        .map_err(service_err)?;
     println!(
-        "Re-encrypted {} values with key '{}' ({} were already current). Once every process uses the new key list, the old keys can be removed from it.",
-        done.rewritten,
-        core.cipher.current_key_id(),
-        done.already_current
+        "Re-encrypted {} values with key '{key}' ({} were already current). Once every process uses the new key list, the old keys can be removed from it.",
+        done.rewritten, done.already_current
     );
     core.pool.close().await;
     Ok(())

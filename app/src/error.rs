@@ -10,14 +10,45 @@ pub enum AppError {
     SignInRequired,
     #[error("Your account may not do this.")]
     Forbidden,
-    #[error("Not found.")]
+    #[error("Not found")]
     NotFound,
     #[error("{0}")]
     Invalid(String),
+    #[error("This form was not accepted because its security token is missing or stale. Reload the page and try again.")]
+    Csrf,
+    #[error("Too many attempts. Wait {0} seconds, then try again.")]
+    RateLimited(u64),
     #[error("Something went wrong on the server. It has been logged.")]
     Internal,
     #[error("Could not reach the server ({0}).")]
     Transport(String),
+}
+
+impl AppError {
+    /// The title of the page a browser without JavaScript sees for this error.
+    pub fn title(&self) -> &'static str {
+        match self {
+            AppError::SignInRequired => "Sign-in required",
+            AppError::Forbidden => "Not allowed",
+            AppError::NotFound => "Not found",
+            AppError::Invalid(_) => "Not accepted",
+            AppError::Csrf => "Form expired",
+            AppError::RateLimited(_) => "Too many attempts",
+            AppError::Internal | AppError::Transport(_) => "Something went wrong",
+        }
+    }
+
+    /// The HTTP status a server function answers with this error.
+    pub fn status(&self) -> u16 {
+        match self {
+            AppError::SignInRequired => 401,
+            AppError::Forbidden | AppError::Csrf => 403,
+            AppError::NotFound => 404,
+            AppError::Invalid(_) => 400,
+            AppError::RateLimited(_) => 429,
+            AppError::Internal | AppError::Transport(_) => 500,
+        }
+    }
 }
 
 impl FromServerFnError for AppError {
@@ -33,9 +64,13 @@ impl From<gatehouse::service::ServiceError> for AppError {
     fn from(err: gatehouse::service::ServiceError) -> Self {
         use gatehouse::service::ServiceError as E;
         match err {
-            E::Invalid(msg) | E::Conflict(msg) => AppError::Invalid(msg),
+            E::Invalid(msg) | E::Conflict(msg) => {
+                AppError::Invalid(gatehouse::http::session::sentence(&msg))
+            }
             E::NotFound => AppError::NotFound,
-            E::BadCredentials => AppError::Invalid(err.to_string()),
+            E::BadCredentials => {
+                AppError::Invalid(gatehouse::http::session::sentence(&err.to_string()))
+            }
             E::Forbidden => AppError::Forbidden,
             E::Internal(cause) => {
                 tracing::error!(%cause, "server function failed");

@@ -9,13 +9,15 @@ pub mod dto;
 pub mod error;
 pub mod pages;
 #[cfg(feature = "ssr")]
+pub mod responses;
+#[cfg(feature = "ssr")]
 pub mod server;
 #[cfg(feature = "ssr")]
 pub mod ssr;
 
 use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, MetaTags, Stylesheet};
-use leptos_router::components::{Redirect, Route, Router, Routes};
+use leptos_router::components::{Route, Router, Routes};
 use leptos_router::{path, SsrMode};
 
 use pages::{
@@ -64,13 +66,13 @@ fn set_page_csp() {
 #[component]
 pub fn App() -> impl IntoView {
     provide_meta_context();
-    // Async SSR everywhere: pages must be complete without JavaScript.
+    // Async SSR everywhere: pages must be complete without JavaScript. `/` is an axum
+    // redirect (see `responses::home`).
     let ssr = SsrMode::Async;
     view! {
         <Stylesheet id="gatehouse" href="/pkg/gatehouse.css"/>
         <Router>
             <Routes fallback=NotFound>
-                <Route path=path!("/") view=|| view! { <Redirect path="/servers"/> } ssr=ssr.clone()/>
                 <Route path=path!("/login") view=auth::LoginPage ssr=ssr.clone()/>
                 <Route path=path!("/setup") view=auth::SetupPage ssr=ssr.clone()/>
                 <Route path=path!("/signup") view=auth::SignupPage ssr=ssr.clone()/>
@@ -91,9 +93,13 @@ pub fn App() -> impl IntoView {
 #[wasm_bindgen::prelude::wasm_bindgen]
 pub fn hydrate() {
     console_error_panic_hook::set_once();
-    // Lets end-to-end tests prove hydration really ran under the CSP.
-    if let Some(body) = leptos::prelude::document().body() {
-        let _ = body.set_attribute("data-hydrated", "true");
-    }
     leptos::mount::hydrate_body(App);
+    // Lets end-to-end tests prove hydration really ran under the CSP, and finished: set on
+    // the next frame, after the page's resolved resources have hydrated their content (a
+    // hydration error panics before this).
+    leptos::prelude::request_animation_frame(|| {
+        if let Some(body) = leptos::prelude::document().body() {
+            let _ = body.set_attribute("data-hydrated", "true");
+        }
+    });
 }

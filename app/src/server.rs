@@ -1,18 +1,20 @@
 //! Assembly: bind (port 0 works), open and migrate the database, build the router with the
-//! core's routes, the Leptos pages, sessions and security headers. Used by `main` and tests.
+//! core's protocol routes, the Leptos pages and server functions, sessions and security
+//! headers. Used by `main` and tests.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
 use axum::extract::FromRef;
+use axum::routing::get;
 use axum::Router;
 use gatehouse::config::Config;
 use gatehouse::domain::SecretToken;
-use gatehouse::service::servers;
-use gatehouse::state::{Core, SharedCore};
-use gatehouse::vault::keys::KeySource;
-use gatehouse::{http, store};
+use gatehouse::gateway::{Gateway, SharedGateway};
+use gatehouse::http;
+use gatehouse::service::startup::{self, KeySource, OpenError};
+use gatehouse::state::SharedCore;
 use leptos::prelude::*;
 use leptos_axum::{generate_route_list, LeptosRoutes};
 use tokio::net::TcpListener;
@@ -20,10 +22,18 @@ use tower::ServiceBuilder;
 
 use crate::{shell, App};
 
+/// The router state: the core (use cases) and, beside it, the gateway's process state.
 #[derive(Clone)]
 pub struct AppState {
     pub leptos_options: LeptosOptions,
     pub core: SharedCore,
+    pub gateway: SharedGateway,
+}
+
+impl FromRef<AppState> for SharedGateway {
+    fn from_ref(state: &AppState) -> Self {
+        state.gateway.clone()
+    }
 }
 
 impl FromRef<AppState> for LeptosOptions {
@@ -46,9 +56,7 @@ pub enum StartError {
         source: std::io::Error,
     },
     #[error(transparent)]
-    Store(#[from] store::StoreError),
-    #[error(transparent)]
-    Keys(#[from] gatehouse::vault::keys::KeyError),
+    Open(#[from] OpenError),
     #[error("{0}")]
     Other(String),
 }
@@ -58,6 +66,7 @@ pub struct Server {
     listener: TcpListener,
     router: Router,
     pub core: SharedCore,
+    pub gateway: SharedGateway,
     pub setup_code: Option<SecretToken>,
     /// Where the encryption keys came from (a generated key must be backed up).
     pub key_source: KeySource,
@@ -100,47 +109,34 @@ pub async fn build(config: Config) -> Result<Server, StartError> {
         .local_addr()
         .map_err(|e| StartError::Other(e.to_string()))?;
     let public_url = config.public_url_for(addr);
-    let pool = store::connect(&config).await?;
-    store::migrate(&pool).await?;
-    let (cipher, key_source) = gatehouse::vault::keys::open(&pool, &config).await?;
-    let core = Core::new(pool, config, public_url, cipher).map_err(|e| {
-        StartError::Other(format!(
-            "GATEHOUSE_EXTRA_CA_FILE: {e}. Fix: point it at a PEM certificate"
-        ))
-    })?;
-    let core: SharedCore = Arc::new(core);
-    // URLs stored in plain text before the vault existed are encrypted now.
-    let upgraded = servers::encrypt_plaintext_urls(&core)
+    let opened = startup::open(config, public_url).await?;
+    let core: SharedCore = Arc::new(opened.core);
+    let gateway = Arc::new(
+        Gateway::new(core.clone())
+            .map_err(|e| StartError::Open(OpenError::ExtraCa(e.to_string())))?,
+    );
+    let setup_code = gatehouse::service::setup::issue(&core)
         .await
-        .map_err(|e| StartError::Other(e.to_string()))?;
-    if upgraded > 0 {
-        tracing::info!(
-            upgraded,
-            "encrypted upstream URLs stored in plain text by an earlier version"
-        );
-    }
-    let setup_code = core
-        .issue_setup_code()
-        .await
-        .map_err(|e| StartError::Store(e.into()))?;
-    let router = router(core.clone())?;
-    // Argon2's dummy hash is computed now, not on the first sign-in request.
-    tokio::task::spawn_blocking(gatehouse::password::warm_up);
+        .map_err(|e| StartError::Open(e.into()))?;
+    let router = router(core.clone(), gateway.clone())?;
+    tokio::task::spawn_blocking(gatehouse::service::accounts::warm_up);
     spawn_housekeeping(core.clone());
     Ok(Server {
         listener,
         router,
         core,
+        gateway,
         setup_code,
-        key_source,
+        key_source: opened.key_source,
     })
 }
 
-pub fn router(core: SharedCore) -> Result<Router, StartError> {
+pub fn router(core: SharedCore, gateway: SharedGateway) -> Result<Router, StartError> {
     let leptos_options = leptos_options();
     let state = AppState {
         leptos_options,
         core: core.clone(),
+        gateway,
     };
     let routes = generate_route_list(App);
     let context = {
@@ -149,7 +145,10 @@ pub fn router(core: SharedCore) -> Result<Router, StartError> {
     };
     let sessions = http::session::layer(&core).map_err(StartError::Other)?;
     let [csp, frame, sniff, referrer] = http::headers::layers();
-    let app = http::routes::<AppState>()
+    // Pages and server functions (the dashboard's forms) get the form body limit; the
+    // protocol routes set their own (MCP bodies are larger).
+    let pages = Router::<AppState>::new()
+        .route("/", get(crate::responses::home))
         .leptos_routes_with_context(&state, routes, context.clone(), {
             let options = state.leptos_options.clone();
             move || shell(options.clone())
@@ -158,6 +157,11 @@ pub fn router(core: SharedCore) -> Result<Router, StartError> {
             AppState,
             _,
         >(context, shell))
+        .layer(tower_http::limit::RequestBodyLimitLayer::new(
+            http::MAX_FORM_BYTES,
+        ));
+    let app = http::routes::<AppState>()
+        .merge(pages)
         .with_state(state)
         .layer(
             ServiceBuilder::new()
@@ -165,7 +169,9 @@ pub fn router(core: SharedCore) -> Result<Router, StartError> {
                 .layer(frame)
                 .layer(sniff)
                 .layer(referrer)
-                .layer(sessions),
+                .layer(sessions)
+                .layer(axum::middleware::from_fn(crate::responses::real_redirects))
+                .layer(axum::middleware::from_fn(crate::responses::form_errors)),
         );
     Ok(app)
 }

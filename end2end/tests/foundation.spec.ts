@@ -43,11 +43,15 @@ test('first run: admin from the setup code, add and delete a server, sign out an
   // Hydration ran: the wasm bundle loaded and executed under the nonce CSP.
   await expect(page.locator('body')).toHaveAttribute('data-hydrated', 'true');
 
+  // The dashboard's actions are server functions: with JavaScript they update the page in
+  // place (no navigation: the marker survives), without it they are plain form posts.
+  await page.evaluate(() => ((window as any).stillHere = true));
   await page.getByLabel('Upstream MCP URL').fill('https://gmail-mcp.example.com/mcp');
   await page.getByLabel(/^Slug/).fill('gmail');
   await page.getByLabel(/^Name/).fill('Gmail');
   await page.getByRole('button', { name: 'Add server' }).click();
   await expect(page.getByRole('status')).toHaveText("Added server 'gmail'.");
+  expect(await page.evaluate(() => (window as any).stillHere)).toBe(true);
   const row = page.locator('tr[data-slug="gmail"]');
   await expect(row).toContainText('https://gmail-mcp.example.com/mcp');
   await expect(row).toContainText(`${gh.url}/mcp/gmail`);
@@ -56,6 +60,7 @@ test('first run: admin from the setup code, add and delete a server, sign out an
   await row.getByRole('button', { name: 'Delete gmail' }).click();
   await expect(page.getByRole('status')).toHaveText("Deleted server 'gmail'.");
   await expect(page.locator('tr[data-slug="gmail"]')).toHaveCount(0);
+  expect(await page.evaluate(() => (window as any).stillHere)).toBe(true);
 
   await page.locator('details.account summary').click();
   await page.getByRole('button', { name: 'Sign out' }).click();

@@ -27,6 +27,8 @@ test('Authenticate through the provider, see Connected with the account, refresh
   await page.getByLabel('Password').fill('correct horse battery');
   await page.getByRole('button', { name: 'Create administrator' }).click();
   await expect(page).toHaveURL(/\/servers/);
+  // The actions below run as server functions from the hydrated page (JavaScript on).
+  await expect(page.locator('body')).toHaveAttribute('data-hydrated', 'true');
 
   await page.getByLabel('Upstream MCP URL').fill('https://gmail-mcp.example.com/mcp');
   await page.getByLabel(/^Slug/).fill('gmail');
@@ -35,7 +37,8 @@ test('Authenticate through the provider, see Connected with the account, refresh
   await expect(row).toContainText('Google (Gmail)');
   await expect(row).toHaveAttribute('data-state', 'Not connected');
 
-  // The stand-in's own pages: sign-in, then consent.
+  // Authenticate's server function sends the browser on to the stand-in's own pages:
+  // sign-in, then consent.
   await row.getByRole('button', { name: 'Authenticate gmail' }).click();
   await expect(page).toHaveURL(new RegExp(`^${google.issuer}/`));
   await page.locator('input[name="login"]').fill('alice');
@@ -68,4 +71,40 @@ test('Authenticate through the provider, see Connected with the account, refresh
   await expect(row.getByRole('button', { name: 'Authenticate gmail' })).toBeVisible();
   expect(google.events).toContain('grant.revoked');
   expect(errors).toEqual([]);
+});
+
+test.describe('without JavaScript', () => {
+  test.use({ javaScriptEnabled: false });
+
+  test('Authenticate and Revoke work as plain HTML forms', async ({ page }) => {
+    await page.goto(gh.url + '/');
+    // A real redirect to a page with a form, not a blank page.
+    await expect(page).toHaveURL(/\/setup$/);
+    await page.getByLabel('Setup code').fill(gh.setupCode!);
+    await page.getByLabel('Username').fill('admin');
+    await page.getByLabel('Password').fill('correct horse battery');
+    await page.getByRole('button', { name: 'Create administrator' }).click();
+    await expect(page).toHaveURL(/\/servers/);
+    await expect(page.locator('body')).not.toHaveAttribute('data-hydrated', 'true');
+
+    await page.getByLabel('Upstream MCP URL').fill('https://gmail-mcp.example.com/mcp');
+    await page.getByLabel(/^Slug/).fill('gmail');
+    await page.getByRole('button', { name: 'Add server' }).click();
+    await expect(page.getByRole('status')).toHaveText("Added server 'gmail'.");
+    const row = page.locator('tr[data-slug="gmail"]');
+
+    await row.getByRole('button', { name: 'Authenticate gmail' }).click();
+    await expect(page).toHaveURL(new RegExp(`^${google.issuer}/`));
+    await page.locator('input[name="login"]').fill('alice');
+    await page.locator('input[name="password"]').fill('any password');
+    await page.getByRole('button', { name: 'Sign-in' }).click();
+    await page.getByRole('button', { name: 'Continue' }).click();
+    await expect(page).toHaveURL(`${gh.url}/servers`);
+    await expect(page.getByRole('status')).toHaveText("Connected 'gmail' as alice@example.com.");
+    await expect(row).toHaveAttribute('data-state', 'Connected');
+
+    await row.getByRole('button', { name: 'Revoke gmail' }).click();
+    await expect(page.getByRole('status')).toContainText("Disconnected 'gmail'");
+    await expect(row).toHaveAttribute('data-state', 'Not connected');
+  });
 });

@@ -3,6 +3,7 @@
 mod client_id;
 mod password;
 mod pkce;
+mod principal;
 mod redirect_uri;
 mod resource;
 pub mod scope;
@@ -15,6 +16,7 @@ mod username;
 pub use client_id::{ClientId, ClientIdError};
 pub use password::{Password, PasswordError};
 pub use pkce::{CodeChallenge, PkceError, PkceVerifier};
+pub use principal::Principal;
 pub use redirect_uri::{RedirectKind, RedirectUri, RedirectUriError};
 pub use resource::{ResourceError, ResourceUri};
 pub use scope::ScopeSet;
@@ -23,3 +25,6 @@ pub use slug::{ServerSlug, SlugError};
 pub use upstream_url::{UpstreamUrl, UpstreamUrlError};
 pub use user_id::UserId;
 pub use username::{Username, UsernameError};
+
+/// Seconds since the Unix epoch, the unit every stored timestamp uses.
+pub type UnixTime = i64;

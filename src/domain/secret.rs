@@ -85,6 +85,16 @@ pub fn constant_time_eq(a: &str, b: &str) -> bool {
     a.as_bytes().ct_eq(b.as_bytes()).into()
 }
 
+/// Tokens and handles Gatehouse puts in URLs are base64url: checking the shape before one
+/// goes back into a `Location` header keeps a crafted path (CR/LF, `//host`) out of it.
+pub fn is_token_shaped(text: &str) -> bool {
+    !text.is_empty()
+        && text.len() <= 128
+        && text
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

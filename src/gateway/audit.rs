@@ -4,12 +4,11 @@
 
 use std::sync::OnceLock;
 
-use sqlx::SqlitePool;
 use tokio::sync::{mpsc, oneshot};
 
-use crate::clock;
 use crate::domain::UserId;
-use crate::store::{self, audit};
+use crate::service::activity::{self, CallEvent};
+use crate::state::SharedCore;
 
 /// Calls waiting to be written; beyond this, records are dropped (and counted in the log)
 /// rather than slowing the gateway.
@@ -32,6 +31,14 @@ pub struct CallRecord {
 }
 
 impl CallRecord {
+    fn event(&self) -> CallEvent {
+        CallEvent {
+            user: self.user,
+            client: self.client.clone(),
+            detail: self.detail(),
+        }
+    }
+
     fn detail(&self) -> String {
         let what = match (&self.method, &self.tool) {
             (Some(m), Some(t)) => format!("{m} {t}"),
@@ -57,30 +64,30 @@ enum Message {
 pub struct AuditSink(OnceLock<mpsc::Sender<Message>>);
 
 impl AuditSink {
-    fn sender(&self, pool: &SqlitePool) -> &mpsc::Sender<Message> {
+    fn sender(&self, core: &SharedCore) -> &mpsc::Sender<Message> {
         self.0.get_or_init(|| {
             let (tx, rx) = mpsc::channel(QUEUE);
-            tokio::spawn(write_batches(pool.clone(), rx));
+            tokio::spawn(write_batches(core.clone(), rx));
             tx
         })
     }
 
-    pub fn record(&self, pool: &SqlitePool, call: CallRecord) {
-        if self.sender(pool).try_send(Message::Call(call)).is_err() {
+    pub fn record(&self, core: &SharedCore, call: CallRecord) {
+        if self.sender(core).try_send(Message::Call(call)).is_err() {
             tracing::warn!("gateway activity queue full: a call record was dropped");
         }
     }
 
     /// Waits until every call recorded before now is written (tests, shutdown).
-    pub async fn flush(&self, pool: &SqlitePool) {
+    pub async fn flush(&self, core: &SharedCore) {
         let (done, written) = oneshot::channel();
-        if self.sender(pool).send(Message::Flush(done)).await.is_ok() {
+        if self.sender(core).send(Message::Flush(done)).await.is_ok() {
             let _ = written.await;
         }
     }
 }
 
-async fn write_batches(pool: SqlitePool, mut rx: mpsc::Receiver<Message>) {
+async fn write_batches(core: SharedCore, mut rx: mpsc::Receiver<Message>) {
     while let Some(first) = rx.recv().await {
         // Gather for a moment: under load that is one transaction (one fsync) per window
         // instead of one per handful of calls. A flush request ends the wait.
@@ -108,7 +115,8 @@ async fn write_batches(pool: SqlitePool, mut rx: mpsc::Receiver<Message>) {
             })
             .collect();
         if !calls.is_empty() {
-            if let Err(err) = write(&pool, &calls).await {
+            let events: Vec<CallEvent> = calls.iter().map(CallRecord::event).collect();
+            if let Err(err) = activity::record_calls(&core, &events).await {
                 tracing::error!(%err, count = calls.len(), "writing gateway activity failed");
             }
         }
@@ -116,22 +124,6 @@ async fn write_batches(pool: SqlitePool, mut rx: mpsc::Receiver<Message>) {
             let _ = done.send(());
         }
     }
-}
-
-async fn write(pool: &SqlitePool, calls: &[CallRecord]) -> Result<(), sqlx::Error> {
-    let events: Vec<audit::NewEvent<'_>> = calls
-        .iter()
-        .map(|call| audit::NewEvent {
-            user: Some(call.user),
-            actor: &call.client,
-            kind: "mcp.call",
-            detail: call.detail(),
-            ip: None,
-        })
-        .collect();
-    let mut tx = store::begin_write(pool).await?;
-    audit::insert_many(&mut tx, &events, clock::now()).await?;
-    tx.commit().await
 }
 
 #[cfg(test)]

@@ -11,17 +11,15 @@ use futures_util::StreamExt;
 use secrecy::{ExposeSecret, SecretString};
 
 use super::audit::CallRecord;
-use super::errors;
 use super::headers::{client_response_headers, upstream_request_headers};
 use super::inspect::{inspect, Call};
-use super::route::{route, Auth, Route, RouteError};
+use super::route::route;
 use super::streams::PER_USER_LIMIT;
-use crate::clock;
+use super::{errors, sessions, Gateway};
 use crate::domain::{SecretHash, SecretToken, UserId};
 use crate::net::NetError;
-use crate::state::SharedCore;
-use crate::store::gateway_sessions;
-use crate::vault::refresh::{self, CredentialError, Need};
+use crate::service::upstream::refresh::{self, CredentialError, Need};
+use crate::service::upstream::route::{Auth, Route, RouteError};
 
 /// The request as received, after Gatehouse's own authentication.
 pub struct Inbound {
@@ -75,17 +73,12 @@ fn noted(response: Response, note: &'static str) -> Outcome {
     }
 }
 
-pub async fn forward(
-    core: &SharedCore,
-    caller: Caller<'_>,
-    slug: &str,
-    inbound: Inbound,
-) -> Response {
+pub async fn forward(gw: &Gateway, caller: Caller<'_>, slug: &str, inbound: Inbound) -> Response {
     let started = Instant::now();
     let call = inspect(&inbound.body);
-    let outcome = forward_call(core, caller.user, slug, &call, inbound).await;
-    core.gateway_audit.record(
-        &core.pool,
+    let outcome = forward_call(gw, caller.user, slug, &call, inbound).await;
+    gw.audit.record(
+        &gw.core,
         CallRecord {
             user: caller.user,
             client: caller.client.to_owned(),
@@ -109,14 +102,14 @@ fn internal(err: impl std::fmt::Display) -> Outcome {
 }
 
 async fn forward_call(
-    core: &SharedCore,
+    gw: &Gateway,
     user: UserId,
     slug: &str,
     call: &Call,
     inbound: Inbound,
 ) -> Outcome {
     let route =
-        match route(core, user, slug).await {
+        match route(gw, user, slug).await {
             Ok(route) => route,
             Err(RouteError::NotFound) => {
                 return (StatusCode::NOT_FOUND, "no such server")
@@ -139,28 +132,28 @@ async fn forward_call(
         .and_then(|v| v.to_str().ok())
         .map(SecretHash::of);
     if let Some(hash) = &session {
-        match session_owner(core, hash).await {
+        match sessions::owner(gw, hash).await {
             Ok(Some((owner, server_id))) if owner == user && server_id == route.server_id => {}
             Ok(_) => return noted(errors::unknown_session(), "foreign or unknown session"),
             Err(err) => return internal(err),
         }
     }
-    let credential = match credential_for(core, user, &route).await {
+    let credential = match credential_for(gw, user, &route).await {
         Ok(c) => c,
-        Err(err) => return refusal(core, call, slug, err),
+        Err(err) => return refusal(gw, call, slug, err),
     };
-    let Some(slot) = core.gateway_streams.acquire(user, PER_USER_LIMIT) else {
+    let Some(slot) = gw.streams.acquire(user, PER_USER_LIMIT) else {
         return noted(errors::too_many_streams(call, PER_USER_LIMIT), "stream cap");
     };
     let target = &route.target;
-    let mut response = match send(core, &inbound, target, &credential).await {
+    let mut response = match send(gw, &inbound, target, &credential).await {
         Ok(r) => r,
         Err(reason) => return unavailable(call, slug, &reason),
     };
     if response.status() == reqwest::StatusCode::UNAUTHORIZED {
         // One refresh (shared with any concurrent caller), one retry; then the user must act.
         let Credential::Vault(rejected) = &credential else {
-            let url = core.public_url.join("/servers");
+            let url = gw.core.public_url.join("/servers");
             let had = matches!(credential, Credential::Static(_));
             return noted(
                 errors::credential_refused(call, slug, &url, had),
@@ -168,23 +161,23 @@ async fn forward_call(
             );
         };
         let need = Need::IfStill(rejected.clone());
-        let fresh = match refresh::credential_with(core, user, route.server_id, need).await {
+        let fresh = match refresh::credential_with(&gw.core, user, route.server_id, need).await {
             Ok(c) => Credential::Vault(c.token),
-            Err(err) => return refusal(core, call, slug, err),
+            Err(err) => return refusal(gw, call, slug, err),
         };
-        response = match send(core, &inbound, target, &fresh).await {
+        response = match send(gw, &inbound, target, &fresh).await {
             Ok(r) => r,
             Err(reason) => return unavailable(call, slug, &reason),
         };
         if response.status() == reqwest::StatusCode::UNAUTHORIZED {
-            return reauth(core, call, slug, "upstream 401 after refresh");
+            return reauth(gw, call, slug, "upstream 401 after refresh");
         }
     }
-    if let Err(err) = track_session(
-        core,
+    if let Err(err) = sessions::track(
+        gw,
         user,
         route.server_id,
-        &inbound,
+        &inbound.method,
         session.as_ref(),
         &response,
     )
@@ -203,9 +196,9 @@ fn unavailable(call: &Call, slug: &str, reason: &str) -> Outcome {
 }
 
 /// The user must reconnect the upstream account on the Servers page.
-fn reauth(core: &SharedCore, call: &Call, slug: &str, note: &'static str) -> Outcome {
+fn reauth(gw: &Gateway, call: &Call, slug: &str, note: &'static str) -> Outcome {
     let elicitation_id = SecretToken::generate("").expose()[..22].to_owned();
-    let url = core.public_url.join("/servers");
+    let url = gw.core.public_url.join("/servers");
     noted(
         errors::needs_reauth(call, slug, &url, &elicitation_id),
         note,
@@ -213,10 +206,10 @@ fn reauth(core: &SharedCore, call: &Call, slug: &str, note: &'static str) -> Out
 }
 
 /// Why no usable upstream credential could be had, as the client's answer.
-fn refusal(core: &SharedCore, call: &Call, slug: &str, err: CredentialError) -> Outcome {
+fn refusal(gw: &Gateway, call: &Call, slug: &str, err: CredentialError) -> Outcome {
     match err {
-        CredentialError::NotConnected => reauth(core, call, slug, "not connected"),
-        CredentialError::NeedsReauth => reauth(core, call, slug, "needs re-authentication"),
+        CredentialError::NotConnected => reauth(gw, call, slug, "not connected"),
+        CredentialError::NeedsReauth => reauth(gw, call, slug, "needs re-authentication"),
         CredentialError::Provider(msg) => noted(
             errors::upstream_unavailable(
                 call,
@@ -232,14 +225,14 @@ fn refusal(core: &SharedCore, call: &Call, slug: &str, err: CredentialError) -> 
 /// The credential to inject: the server's static credential, the vault's token for OAuth
 /// providers, or none (open servers).
 async fn credential_for(
-    core: &SharedCore,
+    gw: &Gateway,
     user: UserId,
     route: &Route,
 ) -> Result<Credential, CredentialError> {
     match &route.auth {
         Auth::None => Ok(Credential::None),
         Auth::Static(secret) => Ok(Credential::Static(secret.clone())),
-        Auth::Vault => refresh::credential(core, user, route.server_id)
+        Auth::Vault => refresh::credential(&gw.core, user, route.server_id)
             .await
             .map(|c| Credential::Vault(c.token)),
     }
@@ -248,13 +241,13 @@ async fn credential_for(
 /// Sends the request upstream. The error is a reason safe to show: never the URL (it may
 /// hold keys in its query).
 async fn send(
-    core: &SharedCore,
+    gw: &Gateway,
     inbound: &Inbound,
     target: &url::Url,
     credential: &Credential,
 ) -> Result<reqwest::Response, String> {
-    let request = core
-        .gateway_http
+    let request = gw
+        .http
         .request(inbound.method.clone(), target.clone())
         .await
         .map_err(|err| match err {
@@ -285,57 +278,6 @@ async fn send(
             crate::net::cause(&err)
         }
     })
-}
-
-/// Who a session belongs to; calls within a session skip the database for 2 s. A binding
-/// never changes owner, and this process's unbinding clears the cache.
-async fn session_owner(
-    core: &SharedCore,
-    hash: &SecretHash,
-) -> Result<Option<(UserId, i64)>, sqlx::Error> {
-    let now = Instant::now();
-    if let Some(owner) = core
-        .gateway_session_owners
-        .get(&hash.as_str().to_owned(), now)
-    {
-        return Ok(Some(owner));
-    }
-    let owner = gateway_sessions::owner(&core.pool, hash.as_str()).await?;
-    if let Some(found) = owner {
-        core.gateway_session_owners
-            .put(hash.as_str().to_owned(), found, now);
-    }
-    Ok(owner)
-}
-
-/// Binds a session id the upstream issued to this (user, server); forgets it on DELETE.
-async fn track_session(
-    core: &SharedCore,
-    user: UserId,
-    server_id: i64,
-    inbound: &Inbound,
-    presented: Option<&SecretHash>,
-    response: &reqwest::Response,
-) -> Result<(), sqlx::Error> {
-    if inbound.method == Method::DELETE && response.status().is_success() {
-        if let Some(hash) = presented {
-            gateway_sessions::unbind(&core.pool, hash.as_str(), user).await?;
-            core.gateway_session_owners.clear();
-        }
-        return Ok(());
-    }
-    let issued = response
-        .headers()
-        .get("mcp-session-id")
-        .and_then(|v| v.to_str().ok())
-        .map(SecretHash::of);
-    if let Some(hash) = issued {
-        if presented.map(SecretHash::as_str) != Some(hash.as_str()) {
-            gateway_sessions::bind(&core.pool, hash.as_str(), user, server_id, clock::now())
-                .await?;
-        }
-    }
-    Ok(())
 }
 
 /// The upstream's answer, streamed chunk by chunk (SSE included); the stream slot is held

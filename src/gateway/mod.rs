@@ -1,10 +1,67 @@
 //! The MCP gateway (DESIGN.md §5): `/mcp/{slug}` forwards a signed-in client's MCP traffic to
-//! the user's upstream with the user's upstream credential injected.
+//! the user's upstream with the user's upstream credential injected. `Gateway` owns the
+//! gateway's process state — its streaming client, route and session caches, stream slots
+//! and the activity writer — and sits beside `Core` in the router state.
 
 pub mod audit;
+pub mod auth;
 pub mod errors;
 pub mod forward;
 pub mod headers;
 pub mod inspect;
-pub mod route;
+mod route;
+mod sessions;
 pub mod streams;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::cache::{TtlCache, WatchedCache};
+use crate::domain::UserId;
+use crate::net::{GuardedClient, NetError, SystemLookup};
+use crate::service::upstream::route::Route;
+use crate::state::SharedCore;
+
+/// The longest silence accepted from an upstream mid-response (tools may think for a while;
+/// SSE streams are expected to send keep-alives).
+pub const READ_TIMEOUT: Duration = Duration::from_secs(300);
+
+pub struct Gateway {
+    pub core: SharedCore,
+    /// Traffic to upstreams: the SSRF guard of `Core::http`, with streaming timeouts.
+    http: GuardedClient,
+    /// Recently resolved routes: (user, slug) → route (≤ 2 s, or until a server changes).
+    routes: WatchedCache<(UserId, String), Arc<Route>>,
+    /// Recently checked upstream session bindings: session hash → (user, server) (≤ 2 s).
+    session_owners: TtlCache<String, (UserId, i64)>,
+    /// Requests in flight through the gateway, per user.
+    streams: streams::StreamCounter,
+    /// Batched activity records of gateway calls.
+    audit: audit::AuditSink,
+}
+
+pub type SharedGateway = Arc<Gateway>;
+
+impl Gateway {
+    pub fn new(core: SharedCore) -> Result<Self, NetError> {
+        let http = GuardedClient::streaming(
+            core.config.allow_private_networks.clone(),
+            core.config.extra_ca_file.as_deref(),
+            Arc::new(SystemLookup),
+            READ_TIMEOUT,
+        )?;
+        Ok(Self {
+            core,
+            http,
+            routes: Default::default(),
+            session_owners: Default::default(),
+            streams: Default::default(),
+            audit: Default::default(),
+        })
+    }
+
+    /// Waits until every call recorded so far is in the activity log (tests, shutdown).
+    pub async fn flush_activity(&self) {
+        self.audit.flush(&self.core).await;
+    }
+}

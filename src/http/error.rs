@@ -4,6 +4,7 @@ use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 
 use crate::rate_limit::RetryAfter;
+use crate::service::ServiceError;
 
 #[derive(Debug, thiserror::Error)]
 pub enum WebError {
@@ -17,8 +18,23 @@ pub enum WebError {
     SignInRequired,
     #[error("not allowed")]
     Forbidden,
+    #[error("not found")]
+    NotFound,
     #[error("internal: {0}")]
     Internal(String),
+}
+
+/// Service errors as pages: what the user can fix is said; internal causes are logged.
+impl From<ServiceError> for WebError {
+    fn from(err: ServiceError) -> Self {
+        match err {
+            ServiceError::Invalid(text) | ServiceError::Conflict(text) => WebError::BadForm(text),
+            ServiceError::BadCredentials => WebError::BadForm(err.to_string()),
+            ServiceError::NotFound => WebError::NotFound,
+            ServiceError::Forbidden => WebError::Forbidden,
+            ServiceError::Internal(cause) => WebError::Internal(cause),
+        }
+    }
 }
 
 /// Escapes text for HTML element content and attribute values.
@@ -78,6 +94,7 @@ impl IntoResponse for WebError {
             }
             WebError::SignInRequired => Redirect::to("/login").into_response(),
             WebError::Forbidden => message_page(StatusCode::FORBIDDEN, "Not allowed", "Your account may not do this."),
+            WebError::NotFound => message_page(StatusCode::NOT_FOUND, "Not found", "There is nothing here, or it is not yours."),
             WebError::Internal(cause) => {
                 tracing::error!(%cause, "request failed");
                 message_page(StatusCode::INTERNAL_SERVER_ERROR, "Something went wrong", "The server could not complete this request. It has been logged.")

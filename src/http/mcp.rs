@@ -8,14 +8,15 @@ use axum::routing::any;
 use axum::{Json, Router};
 
 use super::wellknown::resource_metadata_url;
+use crate::gateway::auth::{authenticate, AuthFailure};
 use crate::gateway::forward::{forward, Caller, Inbound};
+use crate::gateway::SharedGateway;
 use crate::oauth::metadata::bearer_challenge;
-use crate::service::tokens;
-use crate::state::SharedCore;
+use crate::state::Core;
 
 pub fn routes<S>() -> Router<S>
 where
-    SharedCore: FromRef<S>,
+    SharedGateway: FromRef<S>,
     S: Clone + Send + Sync + 'static,
 {
     Router::new()
@@ -26,7 +27,7 @@ where
 /// Largest MCP request body accepted (tool arguments can be documents).
 pub const MAX_MCP_BODY: usize = 4 * 1024 * 1024;
 
-fn unauthorized(core: &SharedCore, slug: &str, invalid_token: bool) -> Response {
+fn unauthorized(core: &Core, slug: &str, invalid_token: bool) -> Response {
     let url = resource_metadata_url(&core.public_url.issuer(), slug);
     let challenge = bearer_challenge(&url, invalid_token);
     let mut res = (StatusCode::UNAUTHORIZED, Json(serde_json::json!({ "error": if invalid_token { "invalid_token" } else { "unauthorized" }, "error_description": "A Gatehouse access token for this server is required", "resource_metadata": url }))).into_response();
@@ -37,7 +38,7 @@ fn unauthorized(core: &SharedCore, slug: &str, invalid_token: bool) -> Response 
 }
 
 async fn mcp(
-    State(core): State<SharedCore>,
+    State(gw): State<SharedGateway>,
     Path(slug): Path<String>,
     method: axum::http::Method,
     uri: axum::http::Uri,
@@ -56,18 +57,8 @@ async fn mcp(
         );
         return res;
     }
-    let bearer = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| {
-            v.strip_prefix("Bearer ")
-                .or_else(|| v.strip_prefix("bearer "))
-        });
-    let Some(token) = bearer.map(str::trim) else {
-        return unauthorized(&core, &slug, false);
-    };
-    match tokens::validate_bearer(&core, token, &slug).await {
-        Ok(Some(principal)) => {
+    match authenticate(&gw, &headers, &slug).await {
+        Ok(principal) => {
             let caller = Caller {
                 user: principal.user,
                 client: &principal.client_id,
@@ -77,10 +68,11 @@ async fn mcp(
                 headers,
                 body,
             };
-            forward(&core, caller, &slug, inbound).await
+            forward(&gw, caller, &slug, inbound).await
         }
-        Ok(None) => unauthorized(&core, &slug, true),
-        Err(err) => {
+        Err(AuthFailure::Missing) => unauthorized(&gw.core, &slug, false),
+        Err(AuthFailure::Invalid) => unauthorized(&gw.core, &slug, true),
+        Err(AuthFailure::Unavailable(err)) => {
             tracing::error!(%err, "bearer validation failed");
             (
                 StatusCode::SERVICE_UNAVAILABLE,

@@ -1,22 +1,28 @@
-//! axum only: the HTTP surface of the core. The single `IntoResponse` of the web forms lives
-//! in `error.rs`, the OAuth JSON one in `oauth_error.rs`.
+//! axum only: the protocol surface of the core — the OAuth endpoints with the sign-in and
+//! consent POSTs of an authorization request, well-known documents, `/mcp`, `/vault/callback`,
+//! health. Dashboard pages and actions are the app's. Errors become responses once: pages in
+//! `error.rs`, OAuth JSON in `oauth_error.rs`, JSON-RPC in `gateway::errors`.
 
 pub mod client_ip;
 pub mod error;
+mod forms;
 pub mod headers;
-pub mod health;
-pub mod mcp;
-pub mod oauth;
-pub mod oauth_error;
+mod health;
+mod mcp;
+mod oauth;
+mod oauth_error;
 pub mod session;
-pub mod vault;
-pub mod web;
-pub mod wellknown;
+mod sign_in;
+mod vault;
+mod wellknown;
 
 use axum::extract::FromRef;
 use axum::http::{header, HeaderName, Method};
 use axum::Router;
 
+pub use crate::rate_limit::RetryAfter;
+
+use crate::gateway::SharedGateway;
 use crate::state::SharedCore;
 
 /// Largest request body accepted by the form, JSON and OAuth handlers.
@@ -27,6 +33,7 @@ pub const MAX_FORM_BYTES: usize = 16 * 1024;
 pub fn routes<S>() -> Router<S>
 where
     SharedCore: FromRef<S>,
+    SharedGateway: FromRef<S>,
     S: Clone + Send + Sync + 'static,
 {
     // Called by MCP clients, some from a browser (the MCP Inspector): CORS for any origin,
@@ -54,7 +61,7 @@ where
     let gateway = mcp::routes().layer(cors);
     Router::new()
         .merge(health::routes())
-        .merge(web::routes())
+        .merge(sign_in::routes())
         .merge(vault::routes())
         .merge(oauth::browser_routes())
         .merge(oauth::server_routes())

@@ -17,9 +17,10 @@ use crate::oauth::authorize::AuthorizeError;
 use crate::oauth::client_registration::RegistrationRequest;
 use crate::oauth::error::{ErrorCode, OAuthError};
 use crate::oauth::token::TokenRequest;
-use crate::service::authorization::{self, Decision, StartError};
+use crate::service::authorization::{self, Answer, StartError};
 use crate::service::clients::{self, RegisterError};
 use crate::service::token_admin;
+use crate::service::ServiceError;
 use crate::service::tokens::{self, PresentedClient, TokenError};
 use crate::state::SharedCore;
 
@@ -285,7 +286,7 @@ async fn authorize(
                 Ok(error_page(&error))
             }
         }
-        Err(StartError::Service(e)) => Err(WebError::Internal(e.to_string())),
+        Err(StartError::Service(e)) => Err(e.into()),
     }
 }
 
@@ -306,7 +307,7 @@ async fn consent(
     Path(handle): Path<String>,
     Form(pairs): Form<Vec<(String, String)>>,
 ) -> Result<Response, WebError> {
-    if !super::web::is_opaque_token(&handle) {
+    if !crate::domain::secret::is_token_shaped(&handle) {
         return Err(WebError::BadForm(
             "this authorization request is malformed".into(),
         ));
@@ -324,14 +325,14 @@ async fn consent(
         return Err(WebError::SignInRequired);
     };
     let decision = match field("decision") {
-        Some("approve") => Decision::Approve(
+        Some("approve") => Answer::Approve(
             pairs
                 .iter()
                 .filter(|(k, _)| k == "server")
                 .map(|(_, v)| v.clone())
                 .collect(),
         ),
-        Some("deny") => Decision::Deny,
+        Some("deny") => Answer::Deny,
         _ => {
             return Err(WebError::BadForm(
                 "the form must say approve or deny".into(),
@@ -340,10 +341,11 @@ async fn consent(
     };
     match authorization::decide(&core, &handle, &account, Some(ip), decision).await {
         Ok(location) => Ok(found(&location)),
-        Err(crate::service::ServiceError::Internal(cause)) => Err(WebError::Internal(cause)),
-        Err(err) => {
+        // The user can choose again (or the request is gone): said on the consent page.
+        Err(err @ ServiceError::Invalid(_)) => {
             session::set_flash(&session, session::FlashKind::Error, err.to_string()).await?;
             Ok(Redirect::to(&format!("/consent/{handle}")).into_response())
         }
+        Err(err) => Err(err.into()),
     }
 }

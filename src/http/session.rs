@@ -18,7 +18,6 @@ use crate::domain::secret::constant_time_eq;
 use crate::domain::UserId;
 use crate::service::accounts::{self, Account};
 use crate::state::{Core, SharedCore};
-use crate::store::SESSIONS_TABLE;
 
 const USER: &str = "user_id";
 const SIGNED_IN_AT: &str = "signed_in_at";
@@ -53,13 +52,9 @@ pub fn cookie_name(core: &Core) -> &'static str {
     }
 }
 
-pub fn store(core: &Core) -> Result<SqliteStore, String> {
-    SqliteStore::new(core.pool.clone()).with_table_name(SESSIONS_TABLE)
-}
-
 pub fn layer(core: &Core) -> Result<SessionManagerLayer<SqliteStore>, String> {
     let idle = time::Duration::seconds(IDLE_TIMEOUT.as_secs() as i64);
-    Ok(SessionManagerLayer::new(store(core)?)
+    Ok(SessionManagerLayer::new(accounts::session_store(core)?)
         .with_name(cookie_name(core))
         .with_path("/")
         .with_http_only(true)
@@ -132,6 +127,15 @@ pub async fn set_flash(
         .map_err(session_err)
 }
 
+/// A message as a sentence: service errors start lowercase ("wrong username or password").
+pub fn sentence(text: &str) -> String {
+    let mut chars = text.chars();
+    chars
+        .next()
+        .map(|c| c.to_uppercase().chain(chars).collect())
+        .unwrap_or_default()
+}
+
 pub async fn take_flash(session: &Session) -> Option<Flash> {
     session.remove::<Flash>(FLASH).await.ok().flatten()
 }
@@ -170,9 +174,7 @@ pub async fn current_account(core: &Core, session: &Session) -> Result<Option<Ac
         session.flush().await.map_err(session_err)?;
         return Ok(None);
     }
-    let account = accounts::load(core, id)
-        .await
-        .map_err(|e| WebError::Internal(e.to_string()))?;
+    let account = accounts::load(core, id).await?;
     if account.is_none() {
         session.flush().await.map_err(session_err)?;
     }

@@ -5,4 +5,4 @@ pub mod classify;
 pub mod client;
 
 pub use body::{cause, read_limited, BodyError};
-pub use client::{GuardedClient, Lookup, NetError, SystemLookup};
+pub use client::{GuardedClient, NetError, SystemLookup};

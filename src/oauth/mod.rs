@@ -4,6 +4,7 @@
 pub mod authorize;
 pub mod cimd;
 pub mod client_registration;
+pub mod consent;
 pub mod error;
 pub mod metadata;
 pub mod rotation;

@@ -2,7 +2,7 @@
 //! refresh token is accepted again only inside a grace window and only until its successor
 //! is used; any other reuse revokes the whole family.
 
-use crate::clock::UnixTime;
+use crate::domain::UnixTime;
 
 /// What the store knows about a presented refresh token.
 #[derive(Debug, Clone, PartialEq, Eq)]

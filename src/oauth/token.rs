@@ -3,7 +3,7 @@
 //! redeeming an authorization code.
 
 use super::error::{ErrorCode, OAuthError};
-use crate::clock::UnixTime;
+use crate::domain::UnixTime;
 use crate::domain::{CodeChallenge, PkceVerifier};
 
 /// Client credentials as presented in the body (`client_secret_post` or public clients).

@@ -1,7 +1,5 @@
 //! Accounts: first-run setup, sign-in, sign-up, invites and passwords.
 
-use rand::Rng;
-
 use super::{activity, Actor, ServiceError};
 use crate::clock::{self, UnixTime};
 use crate::domain::{Password, SecretHash, SecretToken, UserId, Username};
@@ -41,36 +39,7 @@ impl From<users::UserRow> for Account {
     }
 }
 
-/// Crockford base32 without look-alikes, grouped for reading off a terminal: 100 bits.
-pub(crate) fn generate_setup_code() -> SecretToken {
-    const ALPHABET: &[u8] = b"0123456789ABCDEFGHJKMNPQRSTVWXYZ";
-    let mut rng = rand::rngs::OsRng;
-    let groups: Vec<String> = (0..4)
-        .map(|_| {
-            (0..5)
-                .map(|_| ALPHABET[rng.gen_range(0..ALPHABET.len())] as char)
-                .collect()
-        })
-        .collect();
-    SecretToken::from_display(groups.join("-"))
-}
-
-/// Setup codes are compared case-insensitively and ignoring spaces and hyphens.
-pub(crate) fn normalize_setup_code(input: &str) -> String {
-    let compact: String = input
-        .chars()
-        .filter(|c| c.is_ascii_alphanumeric())
-        .map(|c| c.to_ascii_uppercase())
-        .collect();
-    compact
-        .as_bytes()
-        .chunks(5)
-        .map(|chunk| String::from_utf8_lossy(chunk).into_owned())
-        .collect::<Vec<_>>()
-        .join("-")
-}
-
-fn parse_credentials(
+pub(super) fn parse_credentials(
     username: &str,
     password: String,
 ) -> Result<(Username, Password), ServiceError> {
@@ -80,7 +49,7 @@ fn parse_credentials(
 }
 
 /// Creates an account with a password; the first account is always an administrator.
-async fn create_with_password(
+pub(super) async fn create_with_password(
     core: &Core,
     actor: &Actor,
     name: Username,
@@ -123,26 +92,6 @@ async fn create_with_password(
     })
 }
 
-/// First run: the visitor who knows the setup code creates the administrator.
-pub async fn complete_setup(
-    core: &Core,
-    ip: Option<std::net::IpAddr>,
-    code: &str,
-    username: &str,
-    password: String,
-) -> Result<Account, ServiceError> {
-    if !core.setup_code_matches(code) {
-        return Err(ServiceError::Invalid(
-            "that setup code is not right; copy it from the server's start-up output".into(),
-        ));
-    }
-    let (name, password) = parse_credentials(username, password)?;
-    let actor = Actor::anonymous(ip);
-    let account = create_with_password(core, &actor, name, password, true, true).await?;
-    core.clear_setup_code();
-    Ok(account)
-}
-
 /// Open sign-up (only when `GATEHOUSE_OPEN_SIGNUP=true` and an administrator exists).
 pub async fn sign_up(
     core: &Core,
@@ -150,7 +99,7 @@ pub async fn sign_up(
     username: &str,
     password: String,
 ) -> Result<Account, ServiceError> {
-    if !core.config.open_signup || core.setup_pending().await {
+    if !core.config.open_signup || super::setup::pending(core).await {
         return Err(ServiceError::Forbidden);
     }
     let (name, password) = parse_credentials(username, password)?;
@@ -334,7 +283,7 @@ pub async fn add_with_password(
     }
     let (name, password) = parse_credentials(username, password)?;
     let account = create_with_password(core, actor, name, password, is_admin, false).await?;
-    core.clear_setup_code();
+    super::setup::clear(core);
     Ok(account)
 }
 
@@ -377,18 +326,22 @@ pub async fn list(core: &Core, actor: &Actor) -> Result<Vec<users::UserRow>, Ser
     Ok(users::list(&core.pool).await?)
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
+/// The browser-session store (tower-sessions) on Gatehouse's database.
+pub fn session_store(core: &Core) -> Result<tower_sessions_sqlx_store::SqliteStore, String> {
+    tower_sessions_sqlx_store::SqliteStore::new(core.pool.clone())
+        .with_table_name(store::SESSIONS_TABLE)
+}
 
-    #[test]
-    fn setup_codes_normalize() {
-        let code = generate_setup_code();
-        assert_eq!(code.expose().len(), 23);
-        assert_eq!(normalize_setup_code(code.expose()), code.expose());
-        assert_eq!(
-            normalize_setup_code(&code.expose().to_lowercase().replace('-', " ")),
-            code.expose()
-        );
-    }
+/// Computes argon2's dummy hash now, not on the first sign-in request.
+pub fn warm_up() {
+    password::warm_up();
+}
+
+/// The id of the account named `name` (the CLI names users).
+pub async fn id_of(core: &Core, name: &str) -> Result<UserId, ServiceError> {
+    let parsed = Username::parse(name).map_err(|e| ServiceError::Invalid(e.to_string()))?;
+    users::by_name(&core.pool, &parsed)
+        .await?
+        .map(|u| u.id)
+        .ok_or_else(|| ServiceError::Invalid(format!("no account named '{name}'")))
 }

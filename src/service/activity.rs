@@ -41,6 +41,32 @@ pub async fn record_alone(
     Ok(())
 }
 
+/// One gateway call for the activity log.
+pub struct CallEvent {
+    pub user: UserId,
+    /// The OAuth client that made the call.
+    pub client: String,
+    pub detail: String,
+}
+
+/// Writes a batch of gateway calls in one transaction (one multi-row insert).
+pub async fn record_calls(core: &Core, calls: &[CallEvent]) -> Result<(), ServiceError> {
+    let events: Vec<NewEvent<'_>> = calls
+        .iter()
+        .map(|call| NewEvent {
+            user: Some(call.user),
+            actor: &call.client,
+            kind: "mcp.call",
+            detail: call.detail.clone(),
+            ip: None,
+        })
+        .collect();
+    let mut tx = crate::store::begin_write(&core.pool).await?;
+    audit::insert_many(&mut tx, &events, crate::clock::now()).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
 /// The viewer's own events; administrators see everyone's.
 pub async fn list(core: &Core, viewer: &Actor, limit: i64) -> Result<Vec<AuditRow>, ServiceError> {
     let limit = limit.clamp(1, 500);

@@ -9,6 +9,7 @@ use crate::clock;
 use crate::domain::{ClientId, RedirectKind, RedirectUri, SecretHash, SecretToken};
 use crate::oauth::authorize::{self, AuthorizeError, AuthorizeParams, ClientView};
 use crate::oauth::client_registration::preset_label;
+use crate::oauth::consent::{self, ConsentDecision};
 use crate::oauth::error::{ErrorCode, OAuthError};
 use crate::state::Core;
 use crate::store::{self, clients, grants, servers};
@@ -213,19 +214,16 @@ pub async fn consent_view(
     }))
 }
 
-pub enum Decision {
-    Approve(Vec<String>),
-    Deny,
-}
+pub use crate::oauth::consent::Answer;
 
-/// Applies the user's decision; returns where to send the browser (the client's redirect
-/// URI with `code` or `error`, plus `state` and `iss`).
+/// Applies the user's answer; returns where to send the browser (the client's redirect URI
+/// with `code` or `error`, plus `state` and `iss`).
 pub async fn decide(
     core: &Core,
     handle: &str,
     account: &Account,
     ip: Option<std::net::IpAddr>,
-    decision: Decision,
+    answer: Answer,
 ) -> Result<String, ServiceError> {
     let now = clock::now();
     let mut tx = store::begin_write(&core.pool).await?;
@@ -234,55 +232,36 @@ pub async fn decide(
         .ok_or_else(|| ServiceError::Invalid("this authorization request has expired or was already answered; start again from your app".into()))?;
     let requested = store::parse_list(&req.resources);
     let mine = servers::list_for_user(&core.pool, account.id).await?;
+    let owned: Vec<String> = mine.iter().map(|s| s.slug.clone()).collect();
     let actor = account.actor(ip);
-    let unknown: Vec<&String> = requested
-        .iter()
-        .filter(|slug| !mine.iter().any(|s| &s.slug == *slug))
-        .collect();
-    let refusal = match &decision {
-        _ if !unknown.is_empty() => Some(OAuthError::new(
-            ErrorCode::InvalidTarget,
-            "the requested server does not exist for this user",
-        )),
-        Decision::Deny => Some(OAuthError::new(
-            ErrorCode::AccessDenied,
-            "the user denied the request",
-        )),
-        Decision::Approve(_) => None,
+    let slugs = match consent::decide(&requested, &owned, &answer) {
+        ConsentDecision::Grant(slugs) => slugs,
+        // Dropping the transaction keeps the request: the user chooses again.
+        ConsentDecision::ChooseAgain(why) => return Err(ServiceError::Invalid(why.into())),
+        ConsentDecision::Refuse(error) => {
+            activity::record(
+                &mut tx,
+                &actor,
+                Some(account.id),
+                "consent.denied",
+                format!("client {} ({})", req.client_id, error.code.as_str()),
+                now,
+            )
+            .await?;
+            tx.commit().await?;
+            return Ok(error_redirect(
+                core,
+                &req.redirect_uri,
+                req.state.as_deref(),
+                &error,
+            ));
+        }
     };
-    if let Some(error) = refusal {
-        activity::record(
-            &mut tx,
-            &actor,
-            Some(account.id),
-            "consent.denied",
-            format!("client {} ({})", req.client_id, error.code.as_str()),
-            now,
-        )
-        .await?;
-        tx.commit().await?;
-        return Ok(error_redirect(
-            core,
-            &req.redirect_uri,
-            req.state.as_deref(),
-            &error,
-        ));
-    }
-    let Decision::Approve(selected) = decision else {
-        return Err(ServiceError::Internal("unreachable decision".into()));
-    };
-    let chosen: Vec<(i64, String)> = mine
+    let ids: Vec<i64> = mine
         .iter()
-        .filter(|s| selected.contains(&s.slug))
-        .map(|s| (s.id, s.slug.clone()))
+        .filter(|s| slugs.contains(&s.slug))
+        .map(|s| s.id)
         .collect();
-    if chosen.is_empty() || chosen.len() != selected.len() {
-        return Err(ServiceError::Invalid(
-            "choose at least one of your servers".into(),
-        ));
-    }
-    let ids: Vec<i64> = chosen.iter().map(|(id, _)| *id).collect();
-    let slugs: Vec<String> = chosen.into_iter().map(|(_, slug)| slug).collect();
     let grant_id = grants::insert_grant(
         &mut tx,
         account.id,

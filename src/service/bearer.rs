@@ -3,17 +3,9 @@
 
 use super::ServiceError;
 use crate::clock;
-use crate::domain::{SecretHash, UserId};
+use crate::domain::{Principal, SecretHash};
 use crate::state::Core;
 use crate::store::{self, tokens};
-
-/// Who a valid bearer token speaks for at `/mcp/{slug}`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Principal {
-    pub user: UserId,
-    pub client_id: String,
-    pub grant_id: i64,
-}
 
 /// A hash lookup, then the checks: not expired or revoked, bound to this resource, and the
 /// grant still covers the user's server with this slug.

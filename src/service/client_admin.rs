@@ -3,10 +3,21 @@
 
 use super::{activity, Actor, ServiceError};
 use crate::clock;
+use crate::domain::RedirectUri;
 use crate::state::Core;
 use crate::store::{self, clients};
 
 pub use clients::ClientSummary;
+
+impl ClientSummary {
+    /// The hosts of the client's redirect URIs, as the admin page lists them.
+    pub fn redirect_hosts(&self) -> Vec<String> {
+        store::parse_list(&self.redirect_uris)
+            .iter()
+            .filter_map(|r| RedirectUri::parse(r).ok().map(|r| r.display_host()))
+            .collect()
+    }
+}
 
 pub async fn list(core: &Core, actor: &Actor) -> Result<Vec<ClientSummary>, ServiceError> {
     if !actor.is_admin {

@@ -1,5 +1,6 @@
 //! Dynamic client registration (RFC 7591): validate, store, answer once with the secret.
 
+pub use crate::oauth::client_registration::preset_label;
 use serde::Serialize;
 
 use super::{activity, Actor, ServiceError};

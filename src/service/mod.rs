@@ -4,14 +4,18 @@
 pub mod accounts;
 pub mod activity;
 pub mod authorization;
-pub mod bearer;
-pub mod cimd;
+mod bearer;
+mod cimd;
 pub mod client_admin;
 pub mod clients;
+pub mod maintenance;
+pub mod mcp_sessions;
 pub mod servers;
+pub mod setup;
+pub mod startup;
 pub mod token_admin;
 pub mod tokens;
-pub mod ttl_cache;
+pub mod upstream;
 
 use std::net::IpAddr;
 

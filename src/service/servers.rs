@@ -8,6 +8,7 @@ use crate::domain::{ServerSlug, UpstreamUrl, UserId};
 use crate::state::Core;
 use crate::store::{self, servers};
 use crate::vault::cipher::Binding;
+use crate::vault::provider::{resolve, Choice, Resolved};
 
 pub use servers::ServerRow;
 
@@ -54,6 +55,16 @@ pub struct ServerEntry {
     /// The user's provider choice key (`vault::provider::Choice`); `None` = detect.
     pub provider_choice: Option<String>,
     pub created_at: clock::UnixTime,
+}
+
+impl ServerEntry {
+    /// The server's provider: its stored choice, else detection from its URL. `None` when
+    /// the URL cannot be decrypted.
+    pub fn provider(&self, config: &crate::config::Config) -> Option<Resolved> {
+        let choice =
+            Choice::parse(self.provider_choice.as_deref(), config).unwrap_or(Choice::Detect);
+        self.url.as_ref().map(|url| resolve(config, url, &choice))
+    }
 }
 
 fn binding(column: &'static str, id: i64, user: UserId) -> Binding<'static> {
@@ -131,7 +142,6 @@ pub async fn set_provider(
     slug: &str,
     choice_key: &str,
 ) -> Result<String, ServiceError> {
-    use crate::vault::provider::Choice;
     let user = actor.own_account()?;
     let choice = Choice::parse(Some(choice_key), &core.config)
         .ok_or_else(|| ServiceError::Invalid("unknown provider".into()))?;
@@ -151,7 +161,7 @@ pub async fn set_provider(
     )
     .await?;
     tx.commit().await?;
-    core.gateway_routes.clear();
+    core.servers_changed.bump();
     Ok(shown)
 }
 
@@ -163,6 +173,11 @@ pub async fn list(core: &Core, actor: &Actor) -> Result<Vec<ServerEntry>, Servic
 pub async fn list_of(core: &Core, user: UserId) -> Result<Vec<ServerEntry>, ServiceError> {
     let rows = servers::list_for_user(&core.pool, user).await?;
     Ok(rows.into_iter().map(|row| entry(core, row)).collect())
+}
+
+/// How many servers all users have registered (administrators).
+pub async fn count_all(core: &Core, actor: &Actor) -> Result<usize, ServiceError> {
+    Ok(list_all(core, actor).await?.len())
 }
 
 /// Every user's servers with their owners' names (operators only).
@@ -281,6 +296,6 @@ pub async fn delete(core: &Core, actor: &Actor, slug: &str) -> Result<(), Servic
     tx.commit().await?;
     // Grants lose the server with it (ON DELETE CASCADE); cached validations must too.
     core.bearer_cache.clear();
-    core.gateway_routes.clear();
+    core.servers_changed.bump();
     Ok(())
 }

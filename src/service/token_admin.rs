@@ -182,15 +182,7 @@ pub async fn cleanup(core: &Core) -> Result<(tokens::Swept, u64), ServiceError> 
     let now = clock::now();
     let mut tx = store::begin_write(&core.pool).await?;
     let swept = tokens::sweep(&mut tx, now).await?;
-    // The session store writes expiry as an SQLite date-time text.
-    let sessions = sqlx::query(&format!(
-        "DELETE FROM {} WHERE datetime(expiry_date) < datetime(?, 'unixepoch')",
-        store::SESSIONS_TABLE
-    ))
-    .bind(now)
-    .execute(&mut *tx)
-    .await?
-    .rows_affected();
+    let sessions = store::sessions::sweep(&mut tx, now).await?;
     tx.commit().await?;
     Ok((swept, sessions))
 }

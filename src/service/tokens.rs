@@ -394,4 +394,4 @@ async fn refresh(
     }
 }
 
-pub use super::bearer::{validate_bearer, Principal};
+pub use super::bearer::validate_bearer;

@@ -11,12 +11,8 @@ pub struct ClientRow {
     pub secret_hash: Option<String>,
     pub auth_method: String,
     pub client_name: Option<String>,
-    pub client_uri: Option<String>,
     pub redirect_uris: String,
-    pub application_type: String,
     pub kind: String,
-    pub created_at: UnixTime,
-    pub disabled: bool,
     pub cache_expires_at: Option<UnixTime>,
 }
 

@@ -6,7 +6,6 @@ use sqlx::{FromRow, SqliteConnection, SqliteExecutor};
 use crate::clock::UnixTime;
 use crate::domain::UserId;
 
-pub const CONNECTED: &str = "connected";
 pub const NEEDS_REAUTH: &str = "needs_reauth";
 
 #[derive(Debug, Clone, FromRow)]

@@ -14,7 +14,6 @@ pub struct RequestRow {
     pub code_challenge: String,
     pub scope: String,
     pub resources: String,
-    pub expires_at: UnixTime,
 }
 
 pub struct NewRequest<'a> {
@@ -51,8 +50,7 @@ pub async fn insert_request(
     Ok(())
 }
 
-const REQUEST_COLUMNS: &str =
-    "client_id, redirect_uri, state, code_challenge, scope, resources, expires_at";
+const REQUEST_COLUMNS: &str = "client_id, redirect_uri, state, code_challenge, scope, resources";
 
 /// A pending request that has not expired.
 pub async fn get_request(

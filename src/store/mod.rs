@@ -7,7 +7,9 @@ pub mod connections;
 pub mod gateway_sessions;
 pub mod grants;
 pub mod invites;
+pub mod keys;
 pub mod servers;
+pub mod sessions;
 pub mod tokens;
 pub mod users;
 

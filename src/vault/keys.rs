@@ -13,17 +13,9 @@ use sqlx::SqlitePool;
 
 use super::cipher::Cipher;
 use crate::config::{Config, ConfigError, EncryptionKey};
+use crate::store::keys as stored;
 
 pub const KEY_FILE: &str = "encryption.key";
-
-/// Tables and columns that hold ciphertexts (the vault adds its columns here).
-/// Each table has `id` and `user_id` columns: the cipher binds values to both.
-pub const CIPHERTEXT_COLUMNS: &[(&str, &str)] = &[
-    ("mcp_servers", "url"),
-    ("mcp_servers", "static_credential"),
-    ("connections", "access_token"),
-    ("connections", "refresh_token"),
-];
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum KeySource {
@@ -125,7 +117,7 @@ fn generate(path: &Path) -> Result<EncryptionKey, KeyError> {
 /// Everything start-up needs, for the server and the CLI alike: the keys (loaded or
 /// generated), the cipher, and the check against the database.
 pub async fn open(pool: &SqlitePool, config: &Config) -> Result<(Cipher, KeySource), KeyError> {
-    let encrypted = anything_encrypted(pool).await?;
+    let encrypted = stored::anything_encrypted(pool).await?;
     let (keys, source) = load_or_generate(config, encrypted)?;
     let cipher = Cipher::new(&keys)
         .map_err(|_| KeyError::Lost(config.data_dir.join(KEY_FILE).display().to_string()))?;
@@ -133,54 +125,28 @@ pub async fn open(pool: &SqlitePool, config: &Config) -> Result<(Cipher, KeySour
     Ok((cipher, source))
 }
 
-/// True when any registered column holds a ciphertext.
-pub async fn anything_encrypted(pool: &SqlitePool) -> Result<bool, sqlx::Error> {
-    for (table, column) in CIPHERTEXT_COLUMNS {
-        let n: i64 = sqlx::query_scalar(&format!(
-            "SELECT COUNT(*) FROM {table} WHERE {column} LIKE 'gh1.%'"
-        ))
-        .fetch_one(pool)
-        .await?;
-        if n > 0 {
-            return Ok(true);
-        }
-    }
-    Ok(false)
-}
-
 /// Start-up check: every configured key matches its stored check value (new ids get one),
 /// and no stored ciphertext names a key that is not configured.
 pub async fn verify(pool: &SqlitePool, cipher: &Cipher, now: i64) -> Result<(), KeyError> {
     for id in cipher.key_ids() {
-        let stored: Option<String> =
-            sqlx::query_scalar("SELECT check_value FROM encryption_keys WHERE key_id = ?")
-                .bind(id)
-                .fetch_optional(pool)
-                .await?;
-        match stored {
+        match stored::check_value(pool, id).await? {
             Some(check) if cipher.verify_check_value(id, &check) => {}
             Some(_) => return Err(KeyError::WrongKey(id.to_owned())),
             None => {
                 let check = cipher
                     .check_value(id)
                     .map_err(|_| KeyError::WrongKey(id.to_owned()))?;
-                sqlx::query("INSERT INTO encryption_keys (key_id, check_value, created_at) VALUES (?, ?, ?)").bind(id).bind(check).bind(now).execute(pool).await?;
+                stored::insert_check_value(pool, id, &check, now).await?;
             }
         }
     }
     let configured: Vec<&str> = cipher.key_ids().collect();
-    for (table, column) in CIPHERTEXT_COLUMNS {
-        let ids: Vec<String> = sqlx::query_scalar(&format!(
-            "SELECT DISTINCT substr({column}, 5, instr(substr({column}, 5), '.') - 1) FROM {table} WHERE {column} LIKE 'gh1.%'"
-        ))
-        .fetch_all(pool)
-        .await?;
-        if let Some(missing) = ids
-            .into_iter()
-            .find(|id| !configured.contains(&id.as_str()))
-        {
-            return Err(KeyError::MissingKey(missing));
-        }
+    if let Some(missing) = stored::key_ids_in_use(pool)
+        .await?
+        .into_iter()
+        .find(|id| !configured.contains(&id.as_str()))
+    {
+        return Err(KeyError::MissingKey(missing));
     }
     Ok(())
 }

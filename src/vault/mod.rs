@@ -1,13 +1,12 @@
-//! The token vault: encryption of upstream secrets, providers, *Authenticate*, refresh and
-//! disconnect of upstream connections.
+//! The token vault's primitives: encryption of upstream secrets (cipher, keys, rotation), the
+//! provider table and detection, the upstream OAuth client, and credentials (seal/open, cache,
+//! single-flight). No use cases live here: connecting, refreshing and disconnecting are in
+//! `service::upstream`, and nothing here imports `service`.
 
 pub mod cipher;
-pub mod connect;
+pub mod credential;
 pub mod detect;
-pub mod disconnect;
 pub mod keys;
 pub mod oauth;
 pub mod provider;
-pub mod refresh;
 pub mod rotation;
-pub mod status;

@@ -108,16 +108,6 @@ impl Kind {
     }
 }
 
-/// A registered server's provider: its stored choice, else detection from its URL. `None`
-/// when the URL cannot be decrypted.
-pub fn for_server(
-    config: &Config,
-    server: &crate::service::servers::ServerEntry,
-) -> Option<Resolved> {
-    let choice = Choice::parse(server.provider_choice.as_deref(), config).unwrap_or(Choice::Detect);
-    server.url.as_ref().map(|url| resolve(config, url, &choice))
-}
-
 fn google(set: GoogleSet, detected: bool) -> Resolved {
     Resolved {
         kind: Kind::Google,

@@ -5,8 +5,7 @@
 use sqlx::SqlitePool;
 
 use super::cipher::{Binding, Cipher, CipherError};
-use super::keys::CIPHERTEXT_COLUMNS;
-use crate::domain::UserId;
+use crate::store::keys::{self, CIPHERTEXT_COLUMNS};
 
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct Rotated {
@@ -29,29 +28,17 @@ pub enum RotateError {
 
 pub async fn rotate(pool: &SqlitePool, cipher: &Cipher) -> Result<Rotated, RotateError> {
     let mut done = Rotated::default();
-    let current = format!("gh1.{}.%", cipher.current_key_id());
-    for (table, column) in CIPHERTEXT_COLUMNS {
-        let total: i64 = sqlx::query_scalar(&format!(
-            "SELECT COUNT(*) FROM {table} WHERE {column} LIKE ?"
-        ))
-        .bind(&current)
-        .fetch_one(pool)
-        .await?;
-        done.already_current += total as u64;
-        let rows: Vec<(i64, UserId, String)> = sqlx::query_as(&format!(
-            "SELECT id, user_id, {column} FROM {table} WHERE {column} LIKE 'gh1.%' AND {column} NOT LIKE ?"
-        ))
-        .bind(&current)
-        .fetch_all(pool)
-        .await?;
-        for (id, user, value) in rows {
+    let current = cipher.current_key_id();
+    for &(table, column) in CIPHERTEXT_COLUMNS {
+        done.already_current += keys::count_under_key(pool, (table, column), current).await? as u64;
+        for (id, user, value) in keys::under_other_keys(pool, (table, column), current).await? {
             let binding = Binding {
                 table,
                 column,
                 row_id: id,
                 user,
             };
-            let Some(fresh) =
+            let fresh =
                 cipher
                     .reencrypt(&value, binding)
                     .map_err(|source| RotateError::Cipher {
@@ -59,22 +46,11 @@ pub async fn rotate(pool: &SqlitePool, cipher: &Cipher) -> Result<Rotated, Rotat
                         column,
                         id,
                         source,
-                    })?
-            else {
-                continue;
-            };
-            let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
-            let changed = sqlx::query(&format!(
-                "UPDATE {table} SET {column} = ? WHERE id = ? AND {column} = ?"
-            ))
-            .bind(&fresh)
-            .bind(id)
-            .bind(&value)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
-            tx.commit().await?;
-            done.rewritten += changed;
+                    })?;
+            if let Some(fresh) = fresh {
+                done.rewritten +=
+                    keys::replace_if_unchanged(pool, (table, column), id, &value, &fresh).await?;
+            }
         }
     }
     Ok(done)

@@ -23,11 +23,14 @@ fn main() -> Result<()> {
     }
 }
 
+/// The workspace being built. Read at run time (`cargo run` sets `CARGO_MANIFEST_DIR`): cargo
+/// reuses one xtask binary for every clone sharing a target directory, so a path compiled in
+/// would point at whichever clone built it first.
 fn workspace_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .map(Path::to_path_buf)
-        .unwrap_or_default()
+    std::env::var_os("CARGO_MANIFEST_DIR")
+        .map(PathBuf::from)
+        .and_then(|xtask| xtask.parent().map(Path::to_path_buf))
+        .unwrap_or_else(|| std::env::current_dir().unwrap_or_default())
 }
 
 fn target_dir() -> PathBuf {

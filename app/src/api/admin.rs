@@ -1,4 +1,4 @@
-//! Data for the Admin page (administrators only).
+//! The Admin page (administrators only): accounts and invites, every OAuth client.
 
 use leptos::prelude::*;
 
@@ -7,57 +7,90 @@ use crate::error::AppError;
 
 #[server(endpoint = "admin_page")]
 pub async fn admin_page() -> Result<AdminData, AppError> {
-    use crate::dto::AccountRow;
+    use crate::dto::{AccountRow, ClientAdminRow};
+    use gatehouse::clock::format_utc;
+    use gatehouse::service::{accounts, client_admin, servers};
+
     let core = crate::ssr::core()?;
     let (ctx, account, actor) = crate::ssr::signed_in_context().await?;
     if !account.is_admin {
         return Err(AppError::Forbidden);
     }
-    let users = gatehouse::service::accounts::list(&core, &actor)
+    let users = accounts::list(&core, &actor)
         .await?
         .into_iter()
         .map(|u| AccountRow {
             active: u.password_hash.is_some(),
             username: u.username,
             is_admin: u.is_admin,
-            created: gatehouse::clock::format_utc(u.created_at),
+            created: format_utc(u.created_at),
         })
         .collect();
-    let server_count = gatehouse::store::servers::list_all(&core.pool)
-        .await
-        .map_err(|e| AppError::from(gatehouse::service::ServiceError::from(e)))?
-        .len();
-    let clients = gatehouse::service::client_admin::list(&core, &actor)
+    let clients = client_admin::list(&core, &actor)
         .await?
         .into_iter()
-        .map(|c| {
-            let hosts: Vec<String> = gatehouse::store::parse_list(&c.redirect_uris)
-                .iter()
-                .filter_map(|r| {
-                    gatehouse::domain::RedirectUri::parse(r)
-                        .ok()
-                        .map(|r| r.display_host())
-                })
-                .collect();
-            crate::dto::ClientAdminRow {
-                name: c.client_name.unwrap_or_else(|| "(unnamed)".into()),
-                kind: if c.kind == "cimd" {
-                    "metadata document".into()
-                } else {
-                    "registered".into()
-                },
-                redirect_hosts: hosts.join(", "),
-                created: gatehouse::clock::format_utc(c.created_at),
-                disabled: c.disabled,
-                active_grants: c.active_grants,
-                client_id: c.client_id,
-            }
+        .map(|c| ClientAdminRow {
+            redirect_hosts: c.redirect_hosts().join(", "),
+            name: c.client_name.unwrap_or_else(|| "(unnamed)".into()),
+            kind: if c.kind == "cimd" {
+                "metadata document".into()
+            } else {
+                "registered".into()
+            },
+            created: format_utc(c.created_at),
+            disabled: c.disabled,
+            active_grants: c.active_grants,
+            client_id: c.client_id,
         })
         .collect();
     Ok(AdminData {
         ctx,
         users,
-        server_count,
+        server_count: servers::count_all(&core, &actor).await?,
         clients,
     })
+}
+
+/// Creates an invited account; the one-time link is in the message, shown only now.
+#[server(endpoint = "invite_user")]
+pub async fn invite_user(
+    #[server(rename = "_csrf")]
+    #[server(default)]
+    csrf: String,
+    username: String,
+    #[server(default)] is_admin: Option<String>,
+) -> Result<String, AppError> {
+    let outcome = async {
+        let (core, _, _, actor) = crate::ssr::signed_in_action(&csrf).await?;
+        let (user, token) =
+            gatehouse::service::accounts::invite(&core, &actor, &username, is_admin.is_some())
+                .await?;
+        let link = core.public_url.join(&format!("/invite/{}", token.expose()));
+        Ok(format!("Created {}. Send them this one-time link to choose a password (valid 7 days, shown only now): {link}", user.username))
+    };
+    crate::ssr::finish("/admin", outcome.await).await
+}
+
+/// Disables, enables or deletes a client for everyone.
+#[server(endpoint = "client_action")]
+pub async fn client_action(
+    #[server(rename = "_csrf")]
+    #[server(default)]
+    csrf: String,
+    client_id: String,
+    action: String,
+) -> Result<String, AppError> {
+    use gatehouse::service::client_admin::{self, Action};
+    let outcome = async {
+        let (core, _, _, actor) = crate::ssr::signed_in_action(&csrf).await?;
+        let (action, done) = match action.as_str() {
+            "disable" => (Action::Disable, "disabled: its tokens stopped working"),
+            "enable" => (Action::Enable, "enabled"),
+            "delete" => (Action::Delete, "deleted with its grants and tokens"),
+            _ => return Err(AppError::Invalid("Unknown action.".into())),
+        };
+        client_admin::apply(&core, &actor, &client_id, action).await?;
+        Ok(format!("Client {client_id} {done}."))
+    };
+    crate::ssr::finish("/admin", outcome.await).await
 }

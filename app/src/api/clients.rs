@@ -1,4 +1,4 @@
-//! Data for the AI clients page: the signed-in user's grants.
+//! The AI clients page: the signed-in user's grants, and *Revoke*.
 
 use leptos::prelude::*;
 
@@ -10,7 +10,7 @@ pub async fn clients_page() -> Result<ClientsData, AppError> {
     use crate::dto::GrantView;
     use gatehouse::clock::format_utc;
     use gatehouse::domain::RedirectUri;
-    use gatehouse::oauth::client_registration::preset_label;
+    use gatehouse::service::clients::preset_label;
 
     let core = crate::ssr::core()?;
     let (ctx, _, actor) = crate::ssr::signed_in_context().await?;
@@ -38,4 +38,23 @@ pub async fn clients_page() -> Result<ClientsData, AppError> {
         })
         .collect();
     Ok(ClientsData { ctx, grants })
+}
+
+/// Ends one of the user's grants: every token issued under it stops working at once.
+#[server(endpoint = "revoke_grant")]
+pub async fn revoke_grant(
+    #[server(rename = "_csrf")]
+    #[server(default)]
+    csrf: String,
+    grant: i64,
+) -> Result<String, AppError> {
+    let outcome = async {
+        let (core, _, _, actor) = crate::ssr::signed_in_action(&csrf).await?;
+        gatehouse::service::token_admin::revoke_grant(&core, &actor, grant).await?;
+        Ok(
+            "Access revoked. The app's tokens stopped working; it must ask again to reconnect."
+                .to_owned(),
+        )
+    };
+    crate::ssr::finish("/clients", outcome.await).await
 }

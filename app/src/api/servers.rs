@@ -1,4 +1,5 @@
-//! Data for the Servers page.
+//! The Servers page's data and actions: add and delete servers, *Authenticate* (on to the
+//! provider), *Revoke*, and the per-server provider choice.
 
 use leptos::prelude::*;
 
@@ -9,73 +10,153 @@ use crate::error::AppError;
 pub async fn servers_page() -> Result<ServersData, AppError> {
     use crate::dto::{ConnectionView, ServerView};
     use gatehouse::clock::{self, format_utc};
-    use gatehouse::domain::UpstreamUrl;
-    use gatehouse::vault::provider::{Choice, Kind};
-    use gatehouse::vault::status::{self, relative, State};
+    use gatehouse::service::upstream::status::{self, relative, State};
 
     let core = crate::ssr::core()?;
-    let (ctx, _, actor) = crate::ssr::signed_in_context().await?;
-    let user = actor.user.ok_or(AppError::SignInRequired)?;
+    let (ctx, account, _) = crate::ssr::signed_in_context().await?;
     let now = clock::now();
-    let rows = status::list(&core, user, now).await?;
-    let servers = rows
-        .into_iter()
-        .map(|st| {
-            let s = st.server;
-            let c = st.connection.as_ref();
-            let provider = match &st.provider {
-                Some(p) if p.kind == Kind::None && s.has_static_credential => {
-                    "Static credential".to_owned()
+    let rows = status::list(&core, account.id, now).await?;
+    let servers =
+        rows.into_iter()
+            .map(|st| {
+                let s = st.server;
+                let c = st.connection.as_ref();
+                ServerView {
+                    url: s.url.as_ref().map(|u| u.redacted()).unwrap_or_else(|| {
+                        "(cannot be decrypted: check the encryption keys)".into()
+                    }),
+                    static_credential: s.has_static_credential,
+                    provider: st.provider_label,
+                    provider_detected: st.provider.as_ref().is_some_and(|p| p.detected),
+                    provider_choice: st.provider_choice,
+                    mcp_url: core.public_url.join(&format!("/mcp/{}", s.slug)),
+                    added: format_utc(s.created_at),
+                    connection: ConnectionView {
+                        state: st.state.label().to_owned(),
+                        tone: match st.state {
+                            State::Connected | State::StaticCredential => "ok",
+                            State::ExpiresSoon | State::Expired => "warn",
+                            State::NeedsReauth => "bad",
+                            State::NotConnected => "none",
+                        }
+                        .to_owned(),
+                        connected: c.is_some(),
+                        account: c.and_then(|c| c.account.clone()),
+                        scopes: c
+                            .map(|c| c.scopes.split_whitespace().map(str::to_owned).collect())
+                            .unwrap_or_default(),
+                        expires: c.and_then(|c| c.expires_at).map(|at| relative(at, now)),
+                        last_refresh: c
+                            .and_then(|c| c.last_refresh_at)
+                            .map(|at| relative(at, now)),
+                        last_error: c.and_then(|c| c.last_error.clone()),
+                        can_authenticate: st.can_authenticate,
+                        blocked: st.cannot_because,
+                        shares_grant_with: st.shares_grant_with,
+                    },
+                    slug: s.slug,
+                    name: s.name,
                 }
-                Some(p) => p.label.clone(),
-                None => "Unknown".to_owned(),
-            };
-            ServerView {
-                url: s
-                    .url
-                    .as_ref()
-                    .map(UpstreamUrl::redacted)
-                    .unwrap_or_else(|| "(cannot be decrypted: check the encryption keys)".into()),
-                static_credential: s.has_static_credential,
-                provider,
-                provider_detected: st.provider.as_ref().is_some_and(|p| p.detected),
-                provider_choice: Choice::parse(s.provider_choice.as_deref(), &core.config)
-                    .and_then(|c| c.key())
-                    .unwrap_or_else(|| "detect".into()),
-                mcp_url: core.public_url.join(&format!("/mcp/{}", s.slug)),
-                added: format_utc(s.created_at),
-                connection: ConnectionView {
-                    state: st.state.label().to_owned(),
-                    tone: match st.state {
-                        State::Connected => "ok",
-                        State::ExpiresSoon | State::Expired => "warn",
-                        State::NeedsReauth => "bad",
-                        State::NotConnected => "none",
-                        State::StaticCredential => "ok",
-                    }
-                    .to_owned(),
-                    connected: c.is_some(),
-                    account: c.and_then(|c| c.account.clone()),
-                    scopes: c
-                        .map(|c| c.scopes.split_whitespace().map(str::to_owned).collect())
-                        .unwrap_or_default(),
-                    expires: c.and_then(|c| c.expires_at).map(|at| relative(at, now)),
-                    last_refresh: c
-                        .and_then(|c| c.last_refresh_at)
-                        .map(|at| relative(at, now)),
-                    last_error: c.and_then(|c| c.last_error.clone()),
-                    can_authenticate: st.can_authenticate,
-                    blocked: st.cannot_because,
-                    shares_grant_with: st.shares_grant_with,
-                },
-                slug: s.slug,
-                name: s.name,
-            }
-        })
-        .collect();
+            })
+            .collect();
     Ok(ServersData {
         ctx,
         servers,
-        provider_options: Choice::options(&core.config),
+        provider_options: status::provider_options(&core),
     })
+}
+
+/// *Add server*, with an optional static credential (stored encrypted).
+#[server(endpoint = "add_server")]
+pub async fn add_server(
+    #[server(rename = "_csrf")]
+    #[server(default)]
+    csrf: String,
+    url: String,
+    slug: String,
+    #[server(default)] name: String,
+    #[server(default)] credential: String,
+) -> Result<String, AppError> {
+    use gatehouse::service::servers::{self, NewServer};
+    let outcome = async {
+        let (core, _, account, actor) = crate::ssr::signed_in_action(&csrf).await?;
+        let new = NewServer::parse(&slug, &name, &url)?;
+        let credential = Some(credential.trim().to_owned())
+            .filter(|c| !c.is_empty())
+            .map(secrecy::SecretString::from);
+        let added = servers::add(&core, &actor, account.id, new, credential).await?;
+        Ok(format!("Added server '{}'.", added.slug))
+    };
+    crate::ssr::finish("/servers", outcome.await).await
+}
+
+/// Deletes a server; a connected one has its upstream grant revoked first.
+#[server(endpoint = "delete_server")]
+pub async fn delete_server(
+    #[server(rename = "_csrf")]
+    #[server(default)]
+    csrf: String,
+    slug: String,
+) -> Result<String, AppError> {
+    let outcome = async {
+        let (core, _, _, actor) = crate::ssr::signed_in_action(&csrf).await?;
+        Ok(gatehouse::service::upstream::disconnect::delete_server(&core, &actor, &slug).await?)
+    };
+    crate::ssr::finish("/servers", outcome.await).await
+}
+
+/// *Authenticate* / *Reconnect*: on to the provider's sign-in page (state + PKCE), bound to
+/// this browser session.
+#[server(endpoint = "authenticate")]
+pub async fn authenticate(
+    #[server(rename = "_csrf")]
+    #[server(default)]
+    csrf: String,
+    slug: String,
+) -> Result<String, AppError> {
+    let outcome = async {
+        let (core, session, _, actor) = crate::ssr::signed_in_action(&csrf).await?;
+        let binding = gatehouse::http::session::vault_binding(&session, true)
+            .await?
+            .unwrap_or_default();
+        let url =
+            gatehouse::service::upstream::connect::start(&core, &actor, &binding, &slug).await?;
+        Ok((url.to_string(), None))
+    };
+    crate::ssr::go_on("/servers", outcome.await).await
+}
+
+/// *Revoke*: revocation at the provider, then the stored tokens are deleted.
+#[server(endpoint = "disconnect")]
+pub async fn disconnect(
+    #[server(rename = "_csrf")]
+    #[server(default)]
+    csrf: String,
+    slug: String,
+) -> Result<String, AppError> {
+    let outcome = async {
+        let (core, _, account, actor) = crate::ssr::signed_in_action(&csrf).await?;
+        let done =
+            gatehouse::service::upstream::disconnect::disconnect(&core, &actor, account.id, &slug)
+                .await?;
+        Ok(done.message())
+    };
+    crate::ssr::finish("/servers", outcome.await).await
+}
+
+/// Which provider a server signs in with (overriding detection).
+#[server(endpoint = "set_provider")]
+pub async fn set_provider(
+    #[server(rename = "_csrf")]
+    #[server(default)]
+    csrf: String,
+    slug: String,
+    provider: String,
+) -> Result<String, AppError> {
+    let outcome = async {
+        let (core, _, _, actor) = crate::ssr::signed_in_action(&csrf).await?;
+        gatehouse::service::servers::set_provider(&core, &actor, &slug, &provider).await?;
+        Ok(format!("Saved the provider of '{slug}'."))
+    };
+    crate::ssr::finish("/servers", outcome.await).await
 }

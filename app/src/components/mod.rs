@@ -1,37 +1,45 @@
-//! Shared UI pieces: the signed-in layout, the CSRF field, flash messages, loading/error.
+//! Shared UI pieces: the signed-in layout, the CSRF field, flash messages (from the session,
+//! or from the page's latest action when JavaScript runs), loading/error.
 
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::components::A;
 use serde::{de::DeserializeOwned, Serialize};
 
+use crate::api::auth::SignOut;
 use crate::dto::{FlashView, PageContext};
 use crate::error::AppError;
+
+/// What a dashboard action returns: the message to show, or why it failed.
+pub type Outcome = Option<Result<String, AppError>>;
+
+/// The flash of a page whose actions run in place (JavaScript on): the latest outcome of
+/// any of `outcomes`. Without JavaScript the server flashes through the session instead.
+pub fn live_flash(outcomes: Vec<Signal<Outcome>>) -> RwSignal<Option<FlashView>> {
+    let flash = RwSignal::new(None);
+    for outcome in outcomes {
+        Effect::new(move |_| {
+            if let Some(result) = outcome.get() {
+                flash.set(Some(match result {
+                    Ok(text) => FlashView {
+                        success: true,
+                        text,
+                    },
+                    Err(err) => FlashView {
+                        success: false,
+                        text: err.to_string(),
+                    },
+                }));
+            }
+        });
+    }
+    flash
+}
 
 /// The hidden field every state-changing form carries.
 #[component]
 pub fn CsrfField(token: String) -> impl IntoView {
     view! { <input type="hidden" name="_csrf" value=token/> }
-}
-
-/// A one-button form posting to `action` with the CSRF token (and one optional hidden
-/// field): Delete, Revoke, Disable… Works with and without JavaScript.
-#[component]
-pub fn PostButton(
-    action: String,
-    csrf: String,
-    #[prop(into)] label: String,
-    #[prop(optional)] class: &'static str,
-    #[prop(optional, into)] aria_label: Option<String>,
-    #[prop(optional)] field: Option<(&'static str, String)>,
-) -> impl IntoView {
-    view! {
-        <form method="post" action=action>
-            <CsrfField token=csrf/>
-            {field.map(|(name, value)| view! { <input type="hidden" name=name value=value/> })}
-            <button type="submit" class=class aria-label=aria_label>{label}</button>
-        </form>
-    }
 }
 
 #[component]
@@ -47,10 +55,19 @@ pub fn Flash(flash: Option<FlashView>) -> impl IntoView {
     })
 }
 
-/// The signed-in layout: header with navigation and the account menu, then the page.
+/// The signed-in layout: header with navigation and the account menu, then the page. `live`
+/// is the page's action flash (see [`live_flash`]); it wins over the session's.
 #[component]
-pub fn Layout(ctx: PageContext, title: &'static str, children: Children) -> impl IntoView {
+pub fn Layout(
+    ctx: PageContext,
+    title: &'static str,
+    #[prop(optional)] live: Option<RwSignal<Option<FlashView>>>,
+    children: Children,
+) -> impl IntoView {
+    let sign_out = ServerAction::<SignOut>::new();
     let user = ctx.user.clone();
+    let session_flash = ctx.flash.clone();
+    let flash = move || live.and_then(|l| l.get()).or_else(|| session_flash.clone());
     let is_admin = user.as_ref().is_some_and(|u| u.is_admin);
     view! {
         <Title text=format!("{title} · Gatehouse")/>
@@ -72,16 +89,16 @@ pub fn Layout(ctx: PageContext, title: &'static str, children: Children) -> impl
                         <span class="sr-only">"Account: "</span>{u.username.clone()}
                         {u.is_admin.then(|| view! { <span class="badge">"admin"</span> })}
                     </summary>
-                    <form method="post" action="/logout">
+                    <ActionForm action=sign_out>
                         <CsrfField token=ctx.csrf.clone()/>
                         <button type="submit">"Sign out"</button>
-                    </form>
+                    </ActionForm>
                 </details>
             })}
         </header>
         <main id="main">
             <h1>{title}</h1>
-            <Flash flash=ctx.flash.clone()/>
+            {move || view! { <Flash flash=flash()/> }}
             {children()}
         </main>
     }
@@ -89,13 +106,20 @@ pub fn Layout(ctx: PageContext, title: &'static str, children: Children) -> impl
 
 /// The layout of the anonymous pages (sign-in, setup, invite): one narrow card.
 #[component]
-pub fn AuthLayout(ctx: PageContext, title: &'static str, children: Children) -> impl IntoView {
+pub fn AuthLayout(
+    ctx: PageContext,
+    title: &'static str,
+    #[prop(optional)] live: Option<RwSignal<Option<FlashView>>>,
+    children: Children,
+) -> impl IntoView {
+    let session_flash = ctx.flash.clone();
+    let flash = move || live.and_then(|l| l.get()).or_else(|| session_flash.clone());
     view! {
         <Title text=format!("{title} · Gatehouse")/>
         <main id="main" class="narrow">
             <p class="brand">"Gatehouse"</p>
             <h1>{title}</h1>
-            <Flash flash=ctx.flash.clone()/>
+            {move || view! { <Flash flash=flash()/> }}
             {children()}
         </main>
     }
@@ -112,7 +136,8 @@ pub fn ErrorView(err: AppError) -> impl IntoView {
     }
 }
 
-/// Renders a page from its one server-function resource, with loading and error states.
+/// Renders a page from its one server-function resource, with loading and error states. A
+/// refetch (after an action) keeps the current content until the new data is there.
 pub fn page_view<T, V>(
     resource: Resource<Result<T, AppError>>,
     render: impl Fn(T) -> V + Clone + Send + Sync + 'static,
@@ -122,7 +147,7 @@ where
     V: IntoView + 'static,
 {
     view! {
-        <Suspense fallback=|| view! { <p class="loading">"Loading…"</p> }>
+        <Transition fallback=|| view! { <p class="loading">"Loading…"</p> }>
             {move || {
                 let render = render.clone();
                 Suspend::new(async move {
@@ -132,6 +157,6 @@ where
                     }
                 })
             }}
-        </Suspense>
+        </Transition>
     }
 }

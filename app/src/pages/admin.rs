@@ -2,16 +2,25 @@
 
 use leptos::prelude::*;
 
-use crate::api::admin::admin_page;
-use crate::components::{page_view, CsrfField, Layout, PostButton};
+use crate::api::admin::{admin_page, ClientAction, InviteUser};
+use crate::components::{live_flash, page_view, CsrfField, Layout};
 use crate::dto::AdminData;
 
 #[component]
 pub fn AdminPage() -> impl IntoView {
-    let data = Resource::new(|| (), |_| admin_page());
-    page_view(data, |d: AdminData| {
+    let invite = ServerAction::<InviteUser>::new();
+    let client = ServerAction::<ClientAction>::new();
+    let live = live_flash(vec![
+        Signal::derive(move || invite.value().get()),
+        Signal::derive(move || client.value().get()),
+    ]);
+    let data = Resource::new(
+        move || (invite.version().get(), client.version().get()),
+        |_| admin_page(),
+    );
+    page_view(data, move |d: AdminData| {
         view! {
-            <Layout ctx=d.ctx.clone() title="Admin">
+            <Layout ctx=d.ctx.clone() title="Admin" live>
                 <p class="lede">{format!("{} accounts, {} servers registered.", d.users.len(), d.server_count)}</p>
                 <table class="list" id="users">
                     <thead><tr><th scope="col">"User"</th><th scope="col">"Role"</th><th scope="col">"Status"</th><th scope="col">"Created"</th></tr></thead>
@@ -49,8 +58,18 @@ pub fn AdminPage() -> impl IntoView {
                                                 <td>{c.active_grants}</td>
                                                 <td>{c.created}</td>
                                                 <td class="actions">
-                                                    <PostButton action=format!("/admin/clients/{toggle}") csrf=csrf1 label=toggle_label class="secondary" field=("client_id", id1)/>
-                                                    <PostButton action="/admin/clients/delete".to_owned() csrf=csrf2 label="Delete" class="danger" field=("client_id", id2)/>
+                                                    <ActionForm action=client>
+                                                        <CsrfField token=csrf1/>
+                                                        <input type="hidden" name="client_id" value=id1/>
+                                                        <input type="hidden" name="action" value=toggle/>
+                                                        <button type="submit" class="secondary">{toggle_label}</button>
+                                                    </ActionForm>
+                                                    <ActionForm action=client>
+                                                        <CsrfField token=csrf2/>
+                                                        <input type="hidden" name="client_id" value=id2/>
+                                                        <input type="hidden" name="action" value="delete"/>
+                                                        <button type="submit" class="danger">"Delete"</button>
+                                                    </ActionForm>
                                                 </td>
                                             </tr>
                                         }
@@ -63,13 +82,13 @@ pub fn AdminPage() -> impl IntoView {
                 <section aria-labelledby="invite">
                     <h2 id="invite">"Invite a user"</h2>
                     <p>"Creates the account and shows a one-time link for them to choose a password."</p>
-                    <form method="post" action="/admin/users" class="stack">
+                    <ActionForm action=invite attr:class="stack">
                         <CsrfField token=d.ctx.csrf.clone()/>
                         <label for="username">"Username"</label>
                         <input id="username" name="username" type="text" required autocapitalize="none" spellcheck="false"/>
                         <label class="check"><input type="checkbox" name="is_admin" value="on"/>" Administrator"</label>
                         <button type="submit">"Create invite"</button>
-                    </form>
+                    </ActionForm>
                 </section>
             </Layout>
         }

@@ -1,11 +1,12 @@
-//! Sign-in, first-run setup, sign-up and invite pages: plain forms posting to axum handlers.
+//! Sign-in, first-run setup, sign-up and invite pages. Sign-in posts to the core's `/login`
+//! (it also serves authorization requests); the others are server-function forms.
 
 use leptos::prelude::*;
 use leptos_router::components::Redirect;
 use leptos_router::hooks::use_params_map;
 
-use crate::api::auth::{auth_page, invite_page};
-use crate::components::{page_view, AuthLayout, CsrfField};
+use crate::api::auth::{auth_page, invite_page, AcceptInvite, Setup, SignUp};
+use crate::components::{live_flash, page_view, AuthLayout, CsrfField};
 use crate::dto::{AuthPageData, InviteData};
 
 #[component]
@@ -46,8 +47,10 @@ pub fn LoginPage() -> impl IntoView {
 
 #[component]
 pub fn SetupPage() -> impl IntoView {
+    let setup = ServerAction::<Setup>::new();
+    let live = live_flash(vec![Signal::derive(move || setup.value().get())]);
     let data = Resource::new(|| (), |_| auth_page());
-    page_view(data, |d: AuthPageData| {
+    page_view(data, move |d: AuthPageData| {
         if !d.setup_pending {
             return view! {
                 <AuthLayout ctx=d.ctx.clone() title="Setup complete">
@@ -57,18 +60,18 @@ pub fn SetupPage() -> impl IntoView {
             .into_any();
         }
         view! {
-            <AuthLayout ctx=d.ctx.clone() title="Welcome to Gatehouse">
+            <AuthLayout ctx=d.ctx.clone() title="Welcome to Gatehouse" live>
                 <p>
                     "Create the administrator account. The one-time setup code was printed when the server started "
                     "(or run " <code>"gatehouse user add <name> --admin"</code> " on the server)."
                 </p>
-                <form method="post" action="/setup" class="stack">
+                <ActionForm action=setup attr:class="stack">
                     <CsrfField token=d.ctx.csrf.clone()/>
                     <label for="code">"Setup code"</label>
                     <input id="code" name="code" type="text" required autocomplete="one-time-code" autocapitalize="characters" spellcheck="false"/>
                     <CredentialFields autocomplete="new-password"/>
                     <button type="submit">"Create administrator"</button>
-                </form>
+                </ActionForm>
             </AuthLayout>
         }
         .into_any()
@@ -77,8 +80,10 @@ pub fn SetupPage() -> impl IntoView {
 
 #[component]
 pub fn SignupPage() -> impl IntoView {
+    let sign_up = ServerAction::<SignUp>::new();
+    let live = live_flash(vec![Signal::derive(move || sign_up.value().get())]);
     let data = Resource::new(|| (), |_| auth_page());
-    page_view(data, |d: AuthPageData| {
+    page_view(data, move |d: AuthPageData| {
         if !d.open_signup || d.setup_pending {
             return view! {
                 <AuthLayout ctx=d.ctx.clone() title="Sign-up is closed">
@@ -88,12 +93,12 @@ pub fn SignupPage() -> impl IntoView {
             .into_any();
         }
         view! {
-            <AuthLayout ctx=d.ctx.clone() title="Create an account">
-                <form method="post" action="/signup" class="stack">
+            <AuthLayout ctx=d.ctx.clone() title="Create an account" live>
+                <ActionForm action=sign_up attr:class="stack">
                     <CsrfField token=d.ctx.csrf.clone()/>
                     <CredentialFields autocomplete="new-password"/>
                     <button type="submit">"Create account"</button>
-                </form>
+                </ActionForm>
             </AuthLayout>
         }
         .into_any()
@@ -108,6 +113,8 @@ pub fn InvitePage() -> impl IntoView {
         invite_page,
     );
     let token = move || params.read_untracked().get("token").unwrap_or_default();
+    let accept = ServerAction::<AcceptInvite>::new();
+    let live = live_flash(vec![Signal::derive(move || accept.value().get())]);
     page_view(data, move |d: InviteData| {
         match d.username {
         None => view! {
@@ -117,14 +124,15 @@ pub fn InvitePage() -> impl IntoView {
         }
         .into_any(),
         Some(username) => view! {
-            <AuthLayout ctx=d.ctx.clone() title="Choose your password">
+            <AuthLayout ctx=d.ctx.clone() title="Choose your password" live>
                 <p>"You were invited as " <strong>{username}</strong> "."</p>
-                <form method="post" action=format!("/invite/{}", token()) class="stack">
+                <ActionForm action=accept attr:class="stack">
                     <CsrfField token=d.ctx.csrf.clone()/>
+                    <input type="hidden" name="token" value=token()/>
                     <label for="password">"New password (at least 8 characters)"</label>
                     <input id="password" name="password" type="password" autocomplete="new-password" required minlength="8"/>
                     <button type="submit">"Set password and sign in"</button>
-                </form>
+                </ActionForm>
             </AuthLayout>
         }
         .into_any(),

@@ -2,17 +2,19 @@
 
 use leptos::prelude::*;
 
-use crate::api::clients::clients_page;
-use crate::components::{page_view, Layout, PostButton};
+use crate::api::clients::{clients_page, RevokeGrant};
+use crate::components::{live_flash, page_view, CsrfField, Layout};
 use crate::dto::ClientsData;
 
 #[component]
 pub fn ClientsPage() -> impl IntoView {
-    let data = Resource::new(|| (), |_| clients_page());
-    page_view(data, |d: ClientsData| {
+    let revoke = ServerAction::<RevokeGrant>::new();
+    let live = live_flash(vec![Signal::derive(move || revoke.value().get())]);
+    let data = Resource::new(move || revoke.version().get(), |_| clients_page());
+    page_view(data, move |d: ClientsData| {
         let csrf = d.ctx.csrf.clone();
         view! {
-            <Layout ctx=d.ctx.clone() title="AI clients">
+            <Layout ctx=d.ctx.clone() title="AI clients" live>
                 <p class="lede">"Apps you approved to use your servers through Gatehouse. Revoking ends an app's access at once; other people using the same app are not affected."</p>
                 {if d.grants.is_empty() {
                     view! { <p class="empty">"No AI client has access yet. Give an app a Gatehouse URL from the Servers page; you will be asked to approve it here."</p> }.into_any()
@@ -32,7 +34,11 @@ pub fn ClientsPage() -> impl IntoView {
                                             <td>{g.granted}</td>
                                             <td>{g.last_used}</td>
                                             <td>
-                                                <PostButton action=format!("/clients/{}/revoke", g.id) csrf=csrf label="Revoke" class="danger" aria_label=label/>
+                                                <ActionForm action=revoke>
+                                                    <CsrfField token=csrf/>
+                                                    <input type="hidden" name="grant" value=g.id.to_string()/>
+                                                    <button type="submit" class="danger" aria-label=label>"Revoke"</button>
+                                                </ActionForm>
                                             </td>
                                         </tr>
                                     }

@@ -1,24 +1,62 @@
-//! Servers: the user's upstream MCP servers, with add and delete.
+//! Servers: the user's upstream MCP servers — add, delete, *Authenticate*, *Revoke*, the
+//! provider choice. Every action is a server function: a plain form post without JavaScript,
+//! an in-place update with it.
 
 use leptos::prelude::*;
 
-use crate::api::servers::servers_page;
-use crate::components::{page_view, CsrfField, Layout, PostButton};
+use crate::api::servers::{
+    servers_page, AddServer, Authenticate, DeleteServer, Disconnect, SetProvider,
+};
+use crate::components::{live_flash, page_view, CsrfField, Layout};
 use crate::dto::{ServerView, ServersData};
+
+/// The page's actions, shared by every row.
+#[derive(Clone, Copy)]
+struct Actions {
+    add: ServerAction<AddServer>,
+    delete: ServerAction<DeleteServer>,
+    authenticate: ServerAction<Authenticate>,
+    disconnect: ServerAction<Disconnect>,
+    provider: ServerAction<SetProvider>,
+}
 
 #[component]
 pub fn ServersPage() -> impl IntoView {
-    let data = Resource::new(|| (), |_| servers_page());
-    page_view(data, |d: ServersData| {
+    let a = Actions {
+        add: ServerAction::new(),
+        delete: ServerAction::new(),
+        authenticate: ServerAction::new(),
+        disconnect: ServerAction::new(),
+        provider: ServerAction::new(),
+    };
+    let live = live_flash(vec![
+        Signal::derive(move || a.add.value().get()),
+        Signal::derive(move || a.delete.value().get()),
+        Signal::derive(move || a.authenticate.value().get()),
+        Signal::derive(move || a.disconnect.value().get()),
+        Signal::derive(move || a.provider.value().get()),
+    ]);
+    let data = Resource::new(
+        move || {
+            (
+                a.add.version().get(),
+                a.delete.version().get(),
+                a.disconnect.version().get(),
+                a.provider.version().get(),
+            )
+        },
+        |_| servers_page(),
+    );
+    page_view(data, move |d: ServersData| {
         let csrf = d.ctx.csrf.clone();
         view! {
-            <Layout ctx=d.ctx.clone() title="Servers">
+            <Layout ctx=d.ctx.clone() title="Servers" live>
                 <p class="lede">
                     "Upstream MCP servers you use through Gatehouse. Authenticate connects each server's account "
                     "(tokens are stored encrypted and refreshed before they expire); give an AI client the Gatehouse URL."
                 </p>
-                <ServerList servers=d.servers.clone() csrf=csrf.clone() options=d.provider_options.clone()/>
-                <AddServer csrf/>
+                <ServerList servers=d.servers.clone() csrf=csrf.clone() options=d.provider_options.clone() a/>
+                <AddServer csrf a/>
             </Layout>
         }
     })
@@ -29,6 +67,7 @@ fn ServerList(
     servers: Vec<ServerView>,
     csrf: String,
     options: Vec<(String, String)>,
+    a: Actions,
 ) -> impl IntoView {
     if servers.is_empty() {
         return view! { <p class="empty">"No servers yet. Add one below."</p> }.into_any();
@@ -42,7 +81,7 @@ fn ServerList(
             <tbody>
                 {servers
                     .into_iter()
-                    .map(|s| view! { <ServerRow s=s csrf=csrf.clone() options=options.clone()/> })
+                    .map(|s| view! { <ServerRow s=s csrf=csrf.clone() options=options.clone() a/> })
                     .collect_view()}
             </tbody>
         </table>
@@ -51,13 +90,75 @@ fn ServerList(
 }
 
 #[component]
-fn ServerRow(s: ServerView, csrf: String, options: Vec<(String, String)>) -> impl IntoView {
+fn ServerRow(
+    s: ServerView,
+    csrf: String,
+    options: Vec<(String, String)>,
+    a: Actions,
+) -> impl IntoView {
     let c = s.connection.clone();
     let slug = s.slug.clone();
     let connect_label = if c.connected {
         "Reconnect"
     } else {
         "Authenticate"
+    };
+    let authenticate = c.can_authenticate.then(|| {
+        let (csrf, slug) = (csrf.clone(), slug.clone());
+        let label = format!("{connect_label} {slug}");
+        view! {
+            <ActionForm action=a.authenticate>
+                <CsrfField token=csrf/><input type="hidden" name="slug" value=slug.clone()/>
+                <button type="submit" aria-label=label>{connect_label}</button>
+            </ActionForm>
+        }
+    });
+    let revoke = c.connected.then(|| {
+        let (csrf, slug) = (csrf.clone(), slug.clone());
+        let label = format!("Revoke {slug}");
+        let shared = (!c.shares_grant_with.is_empty()).then(|| {
+            format!(
+                "Revoking ends Google access for {} too.",
+                c.shares_grant_with.join(", ")
+            )
+        });
+        view! {
+            <ActionForm action=a.disconnect>
+                <CsrfField token=csrf/><input type="hidden" name="slug" value=slug.clone()/>
+                <button type="submit" class="danger" aria-label=label>"Revoke"</button>
+            </ActionForm>
+            {shared.map(|text| view! { <small class="shared-grant">{text}</small> })}
+        }
+    });
+    let choice = {
+        let (csrf, slug) = (csrf.clone(), slug.clone());
+        let id = format!("provider-{slug}");
+        let current = s.provider_choice.clone();
+        let options = options
+            .into_iter()
+            .map(|(key, label)| {
+                let selected = key == current;
+                view! { <option value=key selected=selected>{label}</option> }
+            })
+            .collect_view();
+        view! {
+            <ActionForm action=a.provider>
+                <label for=id.clone() class="sr-only">"Provider for " {slug.clone()}</label>
+                <CsrfField token=csrf/><input type="hidden" name="slug" value=slug.clone()/>
+                <select id=id name="provider">{options}</select>
+                <button type="submit">"Save"</button>
+            </ActionForm>
+        }
+    };
+    let delete = {
+        let (csrf, slug) = (csrf.clone(), slug.clone());
+        let label = format!("Delete {slug}");
+        view! {
+            <ActionForm action=a.delete>
+                <CsrfField token=csrf/><input type="hidden" name="slug" value=slug.clone()/>
+                <button type="submit" class="danger" aria-label=label>"Delete"</button>
+            </ActionForm>
+        }
     };
     view! {
         <tr data-slug=slug.clone() data-state=c.state.clone()>
@@ -78,44 +179,24 @@ fn ServerRow(s: ServerView, csrf: String, options: Vec<(String, String)>) -> imp
             </td>
             <td><code class="url">{s.url.clone()}</code>{s.static_credential.then(|| view! { <br/><small>"static credential stored (encrypted)"</small> })}</td>
             <td><div class="actions">
-                {c.can_authenticate.then(|| view! {
-                    <PostButton action=format!("/servers/{slug}/authenticate") csrf=csrf.clone() label=connect_label aria_label=format!("{connect_label} {slug}")/>
-                })}
-                {c.connected.then(|| view! {
-                    <PostButton action=format!("/servers/{slug}/disconnect") csrf=csrf.clone() label="Revoke" class="danger" aria_label=format!("Revoke {slug}")/>
-                    {(!c.shares_grant_with.is_empty()).then(|| view! {
-                        <small class="shared-grant">{format!("Revoking ends Google access for {} too.", c.shares_grant_with.join(", "))}</small>
-                    })}
-                })}
+                {authenticate}
+                {revoke}
                 <details class="provider-choice">
                     <summary>"Provider"</summary>
-                    <form method="post" action=format!("/servers/{slug}/provider")>
-                        <CsrfField token=csrf.clone()/>
-                        <label for=format!("provider-{slug}") class="sr-only">"Provider for " {slug.clone()}</label>
-                        <select id=format!("provider-{slug}") name="provider">
-                            {options
-                                .into_iter()
-                                .map(|(key, label)| {
-                                    let selected = key == s.provider_choice;
-                                    view! { <option value=key selected=selected>{label}</option> }
-                                })
-                                .collect_view()}
-                        </select>
-                        <button type="submit">"Save"</button>
-                    </form>
+                    {choice}
                 </details>
-                <PostButton action=format!("/servers/{slug}/delete") csrf=csrf label="Delete" class="danger" aria_label=format!("Delete {slug}")/>
+                {delete}
             </div></td>
         </tr>
     }
 }
 
 #[component]
-fn AddServer(csrf: String) -> impl IntoView {
+fn AddServer(csrf: String, a: Actions) -> impl IntoView {
     view! {
         <section aria-labelledby="add-server">
             <h2 id="add-server">"Add server"</h2>
-            <form method="post" action="/servers" class="stack">
+            <ActionForm action=a.add attr:class="stack">
                 <CsrfField token=csrf/>
                 <label for="url">"Upstream MCP URL"</label>
                 <input id="url" name="url" type="url" required placeholder="https://mcp.example.com/mcp"/>
@@ -126,7 +207,7 @@ fn AddServer(csrf: String) -> impl IntoView {
                 <label for="credential">"Static credential " <small>"(optional; sent to the upstream as a bearer token, stored encrypted)"</small></label>
                 <input id="credential" name="credential" type="password" autocomplete="off"/>
                 <button type="submit">"Add server"</button>
-            </form>
+            </ActionForm>
         </section>
     }
 }

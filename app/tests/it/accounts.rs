@@ -57,7 +57,7 @@ async fn setup_code_is_single_use_and_signup_is_closed_after_the_admin() {
     let second = app.browser();
     let again = second
         .post(
-            "/setup",
+            "/api/setup",
             &[
                 ("_csrf", &second.csrf("/login").await),
                 ("code", &code),
@@ -69,7 +69,7 @@ async fn setup_code_is_single_use_and_signup_is_closed_after_the_admin() {
     assert_eq!(location(&again), "/setup");
     let signup = second
         .post(
-            "/signup",
+            "/api/sign_up",
             &[
                 ("_csrf", &second.csrf("/login").await),
                 ("username", "mallory"),
@@ -94,7 +94,7 @@ async fn open_signup_creates_ordinary_users() {
     let res = visitor
         .submit(
             "/signup",
-            "/signup",
+            "/api/sign_up",
             &[("username", "Bob"), ("password", "bob password 1")],
         )
         .await;
@@ -193,7 +193,7 @@ async fn sign_in_cycles_the_session_id_and_sign_out_ends_it() {
     assert_ne!(before, after, "session id must change at sign-in");
     assert!(visitor.page("/servers").await.contains("Sign out"));
 
-    let out = visitor.submit("/servers", "/logout", &[]).await;
+    let out = visitor.submit("/servers", "/api/sign_out", &[]).await;
     assert_eq!(location(&out), "/login");
     assert_eq!(location(&visitor.get("/servers").await), "/login");
     drop(admin);
@@ -306,16 +306,27 @@ async fn invite_link_sets_the_password_once() {
     let link = admin.invite("carol").await;
     let path = link.strip_prefix(&app.base).unwrap().to_owned();
     assert!(path.starts_with("/invite/gh_inv_"));
+    let token = path.strip_prefix("/invite/").unwrap();
     let carol = app.browser();
     assert!(carol.page(&path).await.contains("carol"));
-    let short = carol.submit(&path, &path, &[("password", "short")]).await;
+    let short = carol
+        .submit(
+            &path,
+            "/api/accept_invite",
+            &[("token", token), ("password", "short")],
+        )
+        .await;
     assert!(carol
         .flash_after(short)
         .await
         .unwrap()
         .contains("at least 8"));
     let ok = carol
-        .submit(&path, &path, &[("password", "carol password 1")])
+        .submit(
+            &path,
+            "/api/accept_invite",
+            &[("token", token), ("password", "carol password 1")],
+        )
         .await;
     assert_eq!(location(&ok), "/servers");
     assert!(
@@ -334,7 +345,7 @@ async fn only_admins_invite() {
     let (app, admin) = spawn_app_with_admin().await;
     let dave = app.user(&admin, "dave").await;
     let res = dave
-        .submit("/servers", "/admin/users", &[("username", "eve")])
+        .submit("/servers", "/api/invite_user", &[("username", "eve")])
         .await;
     assert_eq!(res.status(), StatusCode::FORBIDDEN);
     assert_eq!(
@@ -354,10 +365,12 @@ async fn activity_records_auth_and_server_events_per_user() {
     frank
         .add_server("notes", "https://notes.example.com/mcp?key=sekrit")
         .await;
-    frank.submit("/servers", "/servers/notes/delete", &[]).await;
+    frank
+        .submit("/servers", "/api/delete_server", &[("slug", "notes")])
+        .await;
     let failed = app.browser();
     failed.sign_in("frank", "wrong password").await;
-    frank.submit("/servers", "/logout", &[]).await;
+    frank.submit("/servers", "/api/sign_out", &[]).await;
 
     let frank = app.browser();
     frank.sign_in("frank", "user password 123").await;

@@ -57,7 +57,7 @@ async fn kill_9_during_writes_loses_no_committed_row() {
     for w in 0..8 {
         let (client, url, csrf) = (
             browser.client.clone(),
-            format!("{}/servers", browser.base),
+            format!("{}/api/add_server", browser.base),
             csrf.clone(),
         );
         let (acknowledged, enough) = (acknowledged.clone(), enough.clone());

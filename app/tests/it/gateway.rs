@@ -160,7 +160,7 @@ async fn tools_list_and_call_with_initialize_and_session() {
         assert!(auth.starts_with("Bearer upstream-at-"), "{auth}");
     }
     // Each call is in the activity log with method and tool, never the arguments.
-    gw.s.app.core.gateway_audit.flush(&gw.s.app.core.pool).await;
+    gw.s.app.gateway.flush_activity().await;
     let details: Vec<String> =
         sqlx::query_scalar("SELECT detail FROM audit_events WHERE kind = 'mcp.call' ORDER BY id")
             .fetch_all(&gw.s.app.core.pool)
@@ -553,7 +553,7 @@ async fn a_refused_static_credential_says_to_replace_it() {
         gw.s.admin
             .submit(
                 "/servers",
-                "/servers",
+                "/api/add_server",
                 &[
                     ("slug", "tools"),
                     ("url", &gw.upstream.url),
@@ -603,7 +603,7 @@ async fn private_upstreams_are_refused_without_the_operators_allow_list() {
     let res = admin
         .submit(
             "/servers",
-            "/servers",
+            "/api/add_server",
             &[
                 ("slug", "gmail"),
                 ("url", &upstream.url),

@@ -3,6 +3,7 @@
 use std::collections::BTreeMap;
 
 use gatehouse::config::Config;
+use gatehouse::gateway::SharedGateway;
 use gatehouse::state::SharedCore;
 use reqwest::header::{ACCEPT, LOCATION};
 use reqwest::{redirect, Response, StatusCode};
@@ -15,6 +16,7 @@ pub const ADMIN_PASSWORD: &str = "correct horse battery staple";
 pub struct TestApp {
     pub base: String,
     pub core: SharedCore,
+    pub gateway: SharedGateway,
     pub setup_code: Option<String>,
     pub data_dir: std::path::PathBuf,
     _dir: Option<TempDir>,
@@ -49,6 +51,7 @@ pub async fn spawn_app_in(data_dir: &std::path::Path, extra: &[(&str, &str)]) ->
         .expect("server builds");
     let addr = server.local_addr().expect("bound");
     let core = server.core.clone();
+    let gateway = server.gateway.clone();
     let setup_code = server.setup_code.as_ref().map(|c| c.expose().to_owned());
     let (stop, stopped) = oneshot::channel::<()>();
     tokio::spawn(server.run_until(async move {
@@ -57,6 +60,7 @@ pub async fn spawn_app_in(data_dir: &std::path::Path, extra: &[(&str, &str)]) ->
     TestApp {
         base: format!("http://{addr}"),
         core,
+        gateway,
         setup_code,
         data_dir: data_dir.to_owned(),
         _dir: None,
@@ -115,11 +119,12 @@ impl TestApp {
         let invite = admin.invite(name).await;
         let user = self.browser();
         let path = invite.strip_prefix(&self.base).unwrap().to_owned();
-        let csrf = user.csrf(&path).await;
+        let token = path.strip_prefix("/invite/").unwrap();
         let res = user
-            .post(
+            .submit(
                 &path,
-                &[("_csrf", &csrf), ("password", "user password 123")],
+                "/api/accept_invite",
+                &[("token", token), ("password", "user password 123")],
             )
             .await;
         assert_eq!(location(&res), "/servers", "invite accepted");
@@ -231,7 +236,7 @@ impl Browser {
     pub async fn setup(&self, code: &str, user: &str, password: &str) -> Response {
         self.submit(
             "/setup",
-            "/setup",
+            "/api/setup",
             &[("code", code), ("username", user), ("password", password)],
         )
         .await
@@ -249,7 +254,7 @@ impl Browser {
     pub async fn add_server(&self, slug: &str, url: &str) -> Response {
         self.submit(
             "/servers",
-            "/servers",
+            "/api/add_server",
             &[("slug", slug), ("url", url), ("name", "")],
         )
         .await
@@ -258,7 +263,7 @@ impl Browser {
     /// Creates an invited account; returns the one-time link from the flash message.
     pub async fn invite(&self, name: &str) -> String {
         let res = self
-            .submit("/admin", "/admin/users", &[("username", name)])
+            .submit("/admin", "/api/invite_user", &[("username", name)])
             .await;
         let flash = self.flash_after(res).await.unwrap();
         let start = flash.find("http://").expect("invite link in flash");

@@ -13,7 +13,7 @@ async fn first_run_generates_a_private_key_file_and_keeps_it() {
         .unwrap();
     assert!(matches!(
         server.key_source,
-        gatehouse::vault::keys::KeySource::Generated(_)
+        gatehouse::service::startup::KeySource::Generated(_)
     ));
     let path = dir.path().join("encryption.key");
     let first = std::fs::read_to_string(&path).unwrap();
@@ -32,7 +32,7 @@ async fn first_run_generates_a_private_key_file_and_keeps_it() {
         .unwrap();
     assert!(matches!(
         again.key_source,
-        gatehouse::vault::keys::KeySource::File(_)
+        gatehouse::service::startup::KeySource::File(_)
     ));
     assert_eq!(
         std::fs::read_to_string(&path).unwrap(),
@@ -89,7 +89,7 @@ async fn server_urls_and_credentials_are_stored_encrypted() {
     let res = admin
         .submit(
             "/servers",
-            "/servers",
+            "/api/add_server",
             &[
                 ("slug", "gmail"),
                 ("url", "https://gmail-mcp.example.com/mcp?key=abc"),

@@ -168,7 +168,9 @@ async fn token_for_other_resource_is_rejected() {
 async fn deleting_a_server_ends_access_to_it() {
     let (app, admin, client) = ready().await;
     let tokens = tokens_for_gmail(&app, &admin, &client).await;
-    admin.submit("/servers", "/servers/gmail/delete", &[]).await;
+    admin
+        .submit("/servers", "/api/delete_server", &[("slug", "gmail")])
+        .await;
     assert_eq!(
         mcp_status(&app, "gmail", tokens["access_token"].as_str().unwrap()).await,
         StatusCode::UNAUTHORIZED

@@ -198,7 +198,11 @@ async fn ai_clients_page_revoke_ends_access_at_once() {
         .await
         .unwrap();
     let res = admin
-        .submit("/clients", &format!("/clients/{grant}/revoke"), &[])
+        .submit(
+            "/clients",
+            "/api/revoke_grant",
+            &[("grant", &grant.to_string())],
+        )
         .await;
     assert!(admin
         .flash_after(res)
@@ -233,7 +237,11 @@ async fn user_a_cannot_revoke_user_b_grant() {
         "B's grants are not listed to A"
     );
     let res = mallory
-        .submit("/clients", &format!("/clients/{grant}/revoke"), &[])
+        .submit(
+            "/clients",
+            "/api/revoke_grant",
+            &[("grant", &grant.to_string())],
+        )
         .await;
     assert_eq!(mallory.flash_after(res).await.as_deref(), Some("Not found"));
     assert_eq!(
@@ -333,7 +341,11 @@ async fn cached_validation_never_outlives_a_revocation_in_this_process() {
         .await
         .unwrap();
     admin
-        .submit("/clients", &format!("/clients/{grant}/revoke"), &[])
+        .submit(
+            "/clients",
+            "/api/revoke_grant",
+            &[("grant", &grant.to_string())],
+        )
         .await;
     assert_eq!(
         mcp_status(&app, "gmail", at).await,
@@ -346,8 +358,8 @@ async fn admin_client_action(admin: &Browser, action: &str, client_id: &str) -> 
     let res = admin
         .submit(
             "/admin",
-            &format!("/admin/clients/{action}"),
-            &[("client_id", client_id)],
+            "/api/client_action",
+            &[("client_id", client_id), ("action", action)],
         )
         .await;
     admin.flash_after(res).await
@@ -410,8 +422,8 @@ async fn only_admins_manage_clients() {
     let res = user
         .submit(
             "/servers",
-            "/admin/clients/disable",
-            &[("client_id", &client.id)],
+            "/api/client_action",
+            &[("client_id", &client.id), ("action", "disable")],
         )
         .await;
     assert_eq!(res.status(), StatusCode::FORBIDDEN);

@@ -9,7 +9,7 @@ async fn form_post_without_or_with_wrong_csrf_is_rejected() {
     let (app, admin) = spawn_app_with_admin().await;
     let missing = admin
         .post(
-            "/servers",
+            "/api/add_server",
             &[("slug", "x"), ("url", "https://x.example.com/")],
         )
         .await;
@@ -17,7 +17,7 @@ async fn form_post_without_or_with_wrong_csrf_is_rejected() {
     assert!(missing.text().await.unwrap().contains("security token"));
     let wrong = admin
         .post(
-            "/servers",
+            "/api/add_server",
             &[
                 ("_csrf", "forged"),
                 ("slug", "x"),
@@ -33,7 +33,7 @@ async fn form_post_without_or_with_wrong_csrf_is_rejected() {
     let foreign = other.csrf("/login").await;
     let res = admin
         .post(
-            "/servers",
+            "/api/add_server",
             &[
                 ("_csrf", &foreign),
                 ("slug", "x"),
@@ -54,7 +54,7 @@ async fn form_post_without_or_with_wrong_csrf_is_rejected() {
         StatusCode::FORBIDDEN,
         "sign-in needs the token too (login CSRF)"
     );
-    let logout = admin.post("/logout", &[]).await;
+    let logout = admin.post("/api/sign_out", &[]).await;
     assert_eq!(logout.status(), StatusCode::FORBIDDEN);
     assert_eq!(
         admin.get("/servers").await.status(),
@@ -140,7 +140,7 @@ async fn pages_carry_a_fresh_nonce_csp_and_frame_protection() {
 async fn non_page_responses_get_a_deny_all_csp() {
     let app = spawn_app().await;
     let b = app.browser();
-    let res = b.post("/servers", &[("slug", "x")]).await;
+    let res = b.post("/api/add_server", &[("slug", "x")]).await;
     let csp = res.headers()["content-security-policy"].to_str().unwrap();
     assert!(
         csp.starts_with("default-src 'none'") && csp.contains("frame-ancestors 'none'"),
@@ -156,7 +156,7 @@ async fn oversized_form_is_rejected() {
     let huge = "x".repeat(64 * 1024);
     let res = admin
         .post(
-            "/servers",
+            "/api/add_server",
             &[("_csrf", &csrf), ("slug", "big"), ("url", &huge)],
         )
         .await;
@@ -202,25 +202,27 @@ async fn passwords_are_stored_as_argon2id() {
 async fn crafted_path_segments_never_reach_a_location_header() {
     let (_app, admin) = spawn_app_with_admin().await;
     let csrf = admin.csrf("/servers").await;
-    for path in [
-        "/invite/abc%0D%0ASet-Cookie:x=y",
-        "/consent/abc%0D%0ALocation:%20evil.example",
-        "/invite/%2F%2Fevil.example",
+    // A consent handle in the path; invite tokens in the form (they become a page URL).
+    for (path, token) in [
+        ("/api/accept_invite", "abc\r\nSet-Cookie:x=y"),
+        ("/consent/abc%0D%0ALocation:%20evil.example", ""),
+        ("/api/accept_invite", "//evil.example"),
     ] {
         let res = admin
             .post(
                 path,
                 &[
                     ("_csrf", csrf.as_str()),
+                    ("token", token),
                     ("password", "long enough password"),
                     ("decision", "deny"),
                 ],
             )
             .await;
-        assert_eq!(res.status(), StatusCode::BAD_REQUEST, "{path}");
+        assert_eq!(res.status(), StatusCode::BAD_REQUEST, "{path} {token:?}");
         assert!(
             res.headers().get("location").is_none() && res.headers().get("set-cookie").is_none(),
-            "{path}"
+            "{path} {token:?}"
         );
     }
     assert_eq!(

@@ -25,7 +25,9 @@ async fn add_list_and_delete_a_server() {
         "shows the Gatehouse URL to give clients"
     );
 
-    let res = admin.submit("/servers", "/servers/gmail/delete", &[]).await;
+    let res = admin
+        .submit("/servers", "/api/delete_server", &[("slug", "gmail")])
+        .await;
     assert_eq!(
         admin.flash_after(res).await.as_deref(),
         Some("Deleted server 'gmail'.")
@@ -94,7 +96,7 @@ async fn user_a_cannot_see_or_delete_user_b_servers() {
     assert!(alice_page.contains("alices-mail"));
 
     let res = alice
-        .submit("/servers", "/servers/bobs-mail/delete", &[])
+        .submit("/servers", "/api/delete_server", &[("slug", "bobs-mail")])
         .await;
     assert_eq!(alice.flash_after(res).await.as_deref(), Some("Not found"));
     assert!(
@@ -124,7 +126,7 @@ async fn pages_need_sign_in() {
     }
     let post = anon
         .post(
-            "/servers",
+            "/api/add_server",
             &[
                 ("_csrf", &anon.csrf("/login").await),
                 ("slug", "x"),
@@ -142,4 +144,37 @@ async fn unknown_page_is_404() {
     let res = admin.get("/no/such/page").await;
     assert_eq!(res.status(), StatusCode::NOT_FOUND);
     assert!(res.text().await.unwrap().contains("Page not found"));
+}
+
+#[tokio::test]
+async fn root_signed_out_redirects_to_a_page_with_a_form() {
+    // Before any account: the setup page.
+    let app = spawn_app().await;
+    let anon = app.browser();
+    let res = anon.get("/").await;
+    assert!(res.status().is_redirection(), "{}", res.status());
+    assert_eq!(location(&res), "/setup");
+    assert!(anon.page("/setup").await.contains("<form"));
+    // Pages that redirect while rendering answer a real redirect to any client, not a
+    // 200 with a Location header (curl sends `Accept: */*`).
+    let plain = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let res = plain
+        .get(format!("{}/login", app.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::FOUND);
+    assert_eq!(location(&res), "/setup");
+    assert!(res.text().await.unwrap().is_empty());
+
+    // After setup, signed out: the sign-in page; signed in: the Servers page.
+    let (app, admin) = spawn_app_with_admin().await;
+    let res = app.browser().get("/").await;
+    assert!(res.status().is_redirection());
+    assert_eq!(location(&res), "/login");
+    assert!(app.browser().page("/login").await.contains("<form"));
+    assert_eq!(location(&admin.get("/").await), "/servers");
 }

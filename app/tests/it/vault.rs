@@ -5,7 +5,7 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use gatehouse::domain::UserId;
-use gatehouse::vault::refresh::{self, CredentialError};
+use gatehouse::service::upstream::refresh::{self, CredentialError};
 use reqwest::StatusCode;
 use secrecy::ExposeSecret;
 
@@ -57,7 +57,7 @@ pub(crate) async fn authenticate(_s: &Setup, browser: &Browser, slug: &str) -> S
 /// Posts Authenticate; returns the provider URL Gatehouse redirected to.
 pub(crate) async fn start(browser: &Browser, slug: &str) -> String {
     let res = browser
-        .submit("/servers", &format!("/servers/{slug}/authenticate"), &[])
+        .submit("/servers", "/api/authenticate", &[("slug", slug)])
         .await;
     assert_eq!(res.status(), StatusCode::SEE_OTHER);
     location(&res)
@@ -88,7 +88,7 @@ pub(crate) async fn expire(app: &TestApp, id: i64) {
         .execute(&app.core.pool)
         .await
         .unwrap();
-    app.core.credentials.clear();
+    app.core.forget_cached();
 }
 
 #[tokio::test]
@@ -222,7 +222,7 @@ async fn fifty_concurrent_calls_refresh_once() {
     assert_eq!(s.stub.refreshes(), 1, "exactly one refresh for 50 callers");
     // In one process they shared one future: the lease (which alone would also give one
     // refresh) was never contended.
-    assert_eq!(s.app.core.flights.started(), 1);
+    assert_eq!(s.app.core.refreshes_started(), 1);
     let tokens: std::collections::BTreeSet<String> = results
         .into_iter()
         .map(|r| r.unwrap().token.expose_secret().to_owned())
@@ -360,7 +360,7 @@ async fn disconnect_calls_provider_revoke() {
 
     let res = s
         .admin
-        .submit("/servers", "/servers/mail/disconnect", &[])
+        .submit("/servers", "/api/disconnect", &[("slug", "mail")])
         .await;
     let flash = s.admin.flash_after(res).await.unwrap();
     assert!(
@@ -410,7 +410,7 @@ async fn disconnect_says_so_when_the_provider_is_unreachable() {
     }
     let res = s
         .admin
-        .submit("/servers", "/servers/mail/disconnect", &[])
+        .submit("/servers", "/api/disconnect", &[("slug", "mail")])
         .await;
     let flash = s.admin.flash_after(res).await.unwrap();
     assert!(
@@ -427,12 +427,12 @@ async fn user_a_cannot_touch_user_b_connection() {
     let callback = provider_redirect(&pending).await;
     let bob = s.app.user(&s.admin, "bob").await;
 
-    for action in ["authenticate", "disconnect", "provider"] {
+    for action in ["authenticate", "disconnect", "set_provider"] {
         let res = bob
             .submit(
                 "/servers",
-                &format!("/servers/mail/{action}"),
-                &[("provider", "none")],
+                &format!("/api/{action}"),
+                &[("slug", "mail"), ("provider", "none")],
             )
             .await;
         assert_eq!(res.status(), StatusCode::SEE_OTHER, "{action}");
@@ -490,8 +490,8 @@ async fn provider_choice_overrides_detection() {
         .admin
         .submit(
             "/servers",
-            "/servers/tools/provider",
-            &[("provider", "google:drive")],
+            "/api/set_provider",
+            &[("slug", "tools"), ("provider", "google:drive")],
         )
         .await;
     assert_eq!(
@@ -510,8 +510,8 @@ async fn provider_choice_overrides_detection() {
         .admin
         .submit(
             "/servers",
-            "/servers/tools/provider",
-            &[("provider", "google:nope")],
+            "/api/set_provider",
+            &[("slug", "tools"), ("provider", "google:nope")],
         )
         .await;
     assert_eq!(s.admin.flash_after(res).await.unwrap(), "Unknown provider");
@@ -526,7 +526,7 @@ async fn google_without_a_client_id_explains_what_the_operator_must_set() {
     let page = admin.page("/servers").await;
     assert!(page.contains("GATEHOUSE_GOOGLE_CLIENT_ID"));
     let res = admin
-        .submit("/servers", "/servers/mail/authenticate", &[])
+        .submit("/servers", "/api/authenticate", &[("slug", "mail")])
         .await;
     let flash = admin.flash_after(res).await.unwrap();
     assert!(flash.contains("GATEHOUSE_GOOGLE_CLIENT_ID"), "{flash}");
@@ -606,7 +606,7 @@ async fn deleting_a_connected_server_revokes_its_grant_first() {
     connect(&s, &s.admin, "mail").await;
     let res = s
         .admin
-        .submit("/servers", "/servers/mail/delete", &[])
+        .submit("/servers", "/api/delete_server", &[("slug", "mail")])
         .await;
     let flash = s.admin.flash_after(res).await.unwrap();
     assert!(
@@ -631,7 +631,7 @@ async fn credentials_are_served_from_the_cache_until_cleared() {
     let cached = refresh::credential(&s.app.core, user, id).await.unwrap();
     assert_eq!(cached.token.expose_secret(), first.token.expose_secret());
     // A change made by this process empties the cache at once.
-    s.app.core.credentials.clear();
+    s.app.core.forget_cached();
     assert_eq!(
         refresh::credential(&s.app.core, user, id)
             .await
@@ -647,7 +647,7 @@ async fn a_static_credential_server_needs_no_sign_in() {
         .admin
         .submit(
             "/servers",
-            "/servers",
+            "/api/add_server",
             &[
                 ("slug", "tools"),
                 ("url", "https://tools.example.com/mcp"),
@@ -675,16 +675,18 @@ async fn vault_forms_need_the_sessions_csrf_token() {
     let s = setup().await;
     connect(&s, &s.admin, "mail").await;
     let states = s.app.count("SELECT COUNT(*) FROM oauth_states").await;
-    for action in ["authenticate", "disconnect", "provider", "delete"] {
+    for action in [
+        "authenticate",
+        "disconnect",
+        "set_provider",
+        "delete_server",
+    ] {
         for csrf in [None, Some("forged")] {
-            let mut form = vec![("provider", "none")];
+            let mut form = vec![("slug", "mail"), ("provider", "none")];
             if let Some(token) = csrf {
                 form.push(("_csrf", token));
             }
-            let res = s
-                .admin
-                .post(&format!("/servers/mail/{action}"), &form)
-                .await;
+            let res = s.admin.post(&format!("/api/{action}"), &form).await;
             assert_eq!(res.status(), StatusCode::FORBIDDEN, "{action} {csrf:?}");
         }
     }

@@ -4,14 +4,14 @@
 use secrecy::SecretString;
 use url::Url;
 
-use super::oauth;
-use super::provider::{endpoints, for_server, kind_of, Kind};
-use super::refresh::{binding, seal};
 use crate::clock;
 use crate::domain::{SecretHash, SecretToken, UserId};
 use crate::service::{activity, servers, Actor, ServiceError};
 use crate::state::Core;
 use crate::store::{self, connections};
+use crate::vault::credential::{binding, seal, CredentialError};
+use crate::vault::oauth;
+use crate::vault::provider::{endpoints, kind_of, Kind};
 
 /// A pending flow lives this long.
 const STATE_TTL: i64 = 600;
@@ -32,7 +32,8 @@ pub async fn start(
 ) -> Result<Url, ServiceError> {
     let user = actor.own_account()?;
     let server = servers::get(core, user, slug).await?;
-    let resolved = for_server(&core.config, &server)
+    let resolved = server
+        .provider(&core.config)
         .ok_or_else(|| ServiceError::Internal("upstream URL cannot be decrypted".into()))?;
     let e = endpoints(&core.config, &resolved.kind)
         .map_err(|e| ServiceError::Invalid(e.to_string()))?;
@@ -114,6 +115,16 @@ impl From<sqlx::Error> for CallbackError {
 pub struct Connected {
     pub slug: String,
     pub account: Option<String>,
+}
+
+impl Connected {
+    /// One sentence for the flash message and the CLI.
+    pub fn message(&self) -> String {
+        match &self.account {
+            Some(a) => format!("Connected '{}' as {a}.", self.slug),
+            None => format!("Connected '{}'.", self.slug),
+        }
+    }
 }
 
 /// The origin of a URL, for comparing an `iss` with the provider's endpoints.
@@ -233,11 +244,10 @@ async fn store_connection(
     account: Option<&str>,
     tokens: oauth::TokenSet,
 ) -> Result<(), CallbackError> {
-    let internal = |e: super::refresh::CredentialError| {
-        CallbackError::Service(ServiceError::Internal(e.to_string()))
-    };
+    let internal =
+        |e: CredentialError| CallbackError::Service(ServiceError::Internal(e.to_string()));
     let access = seal(
-        core,
+        &core.cipher,
         &tokens.access_token,
         binding("access_token", server_id, user),
     )
@@ -245,7 +255,7 @@ async fn store_connection(
     let refresh = tokens
         .refresh_token
         .as_ref()
-        .map(|t: &SecretString| seal(core, t, binding("refresh_token", server_id, user)))
+        .map(|t: &SecretString| seal(&core.cipher, t, binding("refresh_token", server_id, user)))
         .transpose()
         .map_err(internal)?;
     let scopes = tokens

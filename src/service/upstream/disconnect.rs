@@ -1,13 +1,13 @@
 //! *Revoke*: revoke at the provider, then delete the stored tokens, and say how it went.
 
-use super::oauth::{self, ProviderError};
-use super::provider::{endpoints, kind_of, Kind};
-use super::refresh::{binding, open};
 use crate::clock;
 use crate::domain::UserId;
 use crate::service::{activity, servers, Actor, ServiceError};
 use crate::state::Core;
 use crate::store::{self, connections};
+use crate::vault::credential::{binding, open};
+use crate::vault::oauth::{self, ProviderError};
+use crate::vault::provider::{endpoints, kind_of, Kind};
 
 /// What happened at the provider; the stored tokens are deleted in every case.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -61,11 +61,10 @@ pub async fn disconnect(
     let kind = kind_of(&row.provider);
     // Revoking the refresh token ends the grant; without one, the access token is all there is.
     let token = match &row.refresh_token {
-        Some(sealed) => {
-            open(core, sealed, binding("refresh_token", row.id, user)).map(|t| (t, "refresh_token"))
-        }
+        Some(sealed) => open(&core.cipher, sealed, binding("refresh_token", row.id, user))
+            .map(|t| (t, "refresh_token")),
         None => open(
-            core,
+            &core.cipher,
             &row.access_token,
             binding("access_token", row.id, user),
         )

@@ -1,13 +1,13 @@
 //! What the Servers page and `gatehouse status` show per server: provider, account, scopes
 //! and the connection's state.
 
-use super::provider::{for_server, Resolved};
 use crate::clock::UnixTime;
 use crate::domain::UserId;
 use crate::service::servers::{self, ServerEntry};
 use crate::service::ServiceError;
 use crate::state::Core;
 use crate::store::connections::{self, ConnectionRow};
+use crate::vault::provider::{endpoints, Choice, Kind, Resolved};
 
 /// A token expiring within this long is shown as *Expires soon*.
 pub const EXPIRES_SOON_SECS: i64 = 300;
@@ -54,6 +54,11 @@ pub struct ServerStatus {
     pub server: ServerEntry,
     /// `None` when the URL cannot be decrypted.
     pub provider: Option<Resolved>,
+    /// Whose account the server needs, as the page shows it ("Google (Gmail)", "Static
+    /// credential", "Unknown").
+    pub provider_label: String,
+    /// The stored provider choice's key ("detect" when none), for the chooser.
+    pub provider_choice: String,
     pub connection: Option<ConnectionRow>,
     pub state: State,
     /// Other servers connected with the same Google account (one grant for all of them).
@@ -80,7 +85,7 @@ pub async fn list(
     let mut out = Vec::with_capacity(entries.len());
     for server in &entries {
         let connection = rows.iter().find(|c| c.id == server.id).cloned();
-        let provider = for_server(&core.config, server);
+        let provider = server.provider(&core.config);
         let shares_grant_with = match &connection {
             Some(c) if c.provider == "google" => google_accounts
                 .iter()
@@ -91,7 +96,7 @@ pub async fn list(
         };
         let blocked = match &provider {
             None => Some("the upstream URL cannot be decrypted".to_owned()),
-            Some(p) => super::provider::endpoints(&core.config, &p.kind)
+            Some(p) => endpoints(&core.config, &p.kind)
                 .err()
                 .map(|e| e.to_string()),
         };
@@ -102,7 +107,19 @@ pub async fn list(
             State::NotConnected if server.has_static_credential => (State::StaticCredential, None),
             state => (state, blocked),
         };
+        let provider_label = match &provider {
+            Some(p) if p.kind == Kind::None && server.has_static_credential => {
+                "Static credential".to_owned()
+            }
+            Some(p) => p.label.clone(),
+            None => "Unknown".to_owned(),
+        };
+        let provider_choice = Choice::parse(server.provider_choice.as_deref(), &core.config)
+            .and_then(|c| c.key())
+            .unwrap_or_else(|| "detect".into());
         out.push(ServerStatus {
+            provider_label,
+            provider_choice,
             state,
             can_authenticate,
             cannot_because: blocked,
@@ -113,6 +130,11 @@ pub async fn list(
         });
     }
     Ok(out)
+}
+
+/// Every provider choice offered for a server: (key, label).
+pub fn provider_options(core: &Core) -> Vec<(String, String)> {
+    Choice::options(&core.config)
 }
 
 /// "in 59 min", "in 2 h", "3 min ago": a short relative time for pages and the CLI.

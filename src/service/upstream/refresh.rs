@@ -5,81 +5,25 @@
 //! lease is still ours. Inside one process, concurrent callers share one future, so N calls
 //! with an expired token cause exactly one refresh.
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
-use futures_util::future::{BoxFuture, FutureExt, Shared};
+use futures_util::future::FutureExt;
 use secrecy::{ExposeSecret, SecretString};
 
-use super::cipher::Binding;
-use super::oauth::{self, ProviderError};
-use super::provider::{endpoints, kind_of};
 use crate::clock::{self, UnixTime};
 use crate::domain::secret::constant_time_eq;
 use crate::domain::{SecretToken, UserId};
-use crate::service::{activity, Actor};
+use crate::service::{activity, servers, Actor};
 use crate::state::{Core, SharedCore};
 use crate::store::{self, connections};
+use crate::vault::credential::{binding, open, seal};
+pub use crate::vault::credential::{Credential, CredentialError};
+use crate::vault::oauth::{self, ProviderError};
+use crate::vault::provider::{endpoints, kind_of};
 
 /// How long a refresh may hold the lease (the HTTP client gives up after 30 s).
 const LEASE_SECS: i64 = 45;
-
-/// An upstream access token ready to inject.
-#[derive(Clone)]
-pub struct Credential {
-    pub token: SecretString,
-    pub expires_at: Option<UnixTime>,
-}
-
-impl std::fmt::Debug for Credential {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "Credential(<redacted>, expires_at: {:?})",
-            self.expires_at
-        )
-    }
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum CredentialError {
-    #[error("the server is not connected")]
-    NotConnected,
-    #[error("the connection needs re-authentication")]
-    NeedsReauth,
-    /// The provider failed in a way that may pass (unreachable, 5xx, odd answer).
-    #[error("refreshing failed: {0}")]
-    Provider(String),
-    #[error("internal error: {0}")]
-    Internal(String),
-}
-
-impl From<sqlx::Error> for CredentialError {
-    fn from(err: sqlx::Error) -> Self {
-        CredentialError::Internal(format!("database: {err}"))
-    }
-}
-
-/// (user, connection) → credential, read less than 2 s ago; cleared whenever this process
-/// stores, refreshes or deletes a connection.
-pub type CredentialCache = crate::service::ttl_cache::TtlCache<(UserId, i64), Credential>;
-
-type Flight = Shared<BoxFuture<'static, Result<(), CredentialError>>>;
-
-/// In-process refreshes under way, by connection id.
-#[derive(Default)]
-pub struct Flights {
-    running: Mutex<HashMap<i64, Flight>>,
-    /// Refreshes this process has started (what single-flight keeps low).
-    started: std::sync::atomic::AtomicUsize,
-}
-
-impl Flights {
-    pub fn started(&self) -> usize {
-        self.started.load(std::sync::atomic::Ordering::Relaxed)
-    }
-}
 
 /// When a refresh is wanted.
 #[derive(Clone)]
@@ -88,36 +32,6 @@ pub enum Need {
     IfDue,
     /// The upstream rejected this token: refresh unless it has been replaced meanwhile.
     IfStill(SecretString),
-}
-
-pub(crate) fn binding(column: &'static str, id: i64, user: UserId) -> Binding<'static> {
-    Binding {
-        table: "connections",
-        column,
-        row_id: id,
-        user,
-    }
-}
-
-pub(crate) fn open(
-    core: &Core,
-    sealed: &str,
-    b: Binding<'_>,
-) -> Result<SecretString, CredentialError> {
-    core.cipher
-        .decrypt_text(sealed, b)
-        .map(SecretString::from)
-        .map_err(|_| CredentialError::Internal("a stored token cannot be decrypted".into()))
-}
-
-pub(crate) fn seal(
-    core: &Core,
-    secret: &SecretString,
-    b: Binding<'_>,
-) -> Result<String, CredentialError> {
-    core.cipher
-        .encrypt(secret.expose_secret().as_bytes(), b)
-        .map_err(|e| CredentialError::Internal(e.to_string()))
 }
 
 /// Whether a token expiring at `expires_at` is within the refresh skew of `now`. Tokens
@@ -137,7 +51,7 @@ fn wanted(
         Need::IfDue => is_due(core, row.expires_at, now),
         Need::IfStill(rejected) => {
             let current = open(
-                core,
+                &core.cipher,
                 &row.access_token,
                 binding("access_token", row.id, row.user_id),
             )?;
@@ -190,7 +104,7 @@ pub async fn credential_with(
     }
     Ok(Credential {
         token: open(
-            core,
+            &core.cipher,
             &row.access_token,
             binding("access_token", row.id, row.user_id),
         )?,
@@ -208,7 +122,7 @@ pub async fn refresh_now(
         .await?
         .ok_or(CredentialError::NotConnected)?;
     let current = open(
-        core,
+        &core.cipher,
         &row.access_token,
         binding("access_token", row.id, row.user_id),
     )?;
@@ -222,34 +136,12 @@ pub async fn refresh_shared(
     server_id: i64,
     need: Need,
 ) -> Result<(), CredentialError> {
-    let flight = {
-        let mut flights = core
-            .flights
-            .running
-            .lock()
-            .map_err(|_| CredentialError::Internal("refresh registry poisoned".into()))?;
-        match flights.get(&server_id) {
-            Some(flight) => flight.clone(),
-            None => {
-                let owner = Arc::clone(core);
-                core.flights
-                    .started
-                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                let flight = async move {
-                    let outcome = refresh_leased(&owner, user, server_id, need).await;
-                    if let Ok(mut flights) = owner.flights.running.lock() {
-                        flights.remove(&server_id);
-                    }
-                    outcome
-                }
-                .boxed()
-                .shared();
-                flights.insert(server_id, flight.clone());
-                flight
-            }
-        }
-    };
-    flight.await
+    let owner = Arc::clone(core);
+    core.flights
+        .join_or_start(server_id, move || {
+            async move { refresh_leased(&owner, user, server_id, need).await }.boxed()
+        })
+        .await
 }
 
 /// One refresh under the cross-process lease.
@@ -290,14 +182,14 @@ async fn refresh_leased(
     let result = match outcome {
         Ok(tokens) => {
             let access = seal(
-                core,
+                &core.cipher,
                 &tokens.access_token,
                 binding("access_token", server_id, user),
             )?;
             let refresh = tokens
                 .refresh_token
                 .as_ref()
-                .map(|t| seal(core, t, binding("refresh_token", server_id, user)))
+                .map(|t| seal(&core.cipher, t, binding("refresh_token", server_id, user)))
                 .transpose()?;
             let expires_at = tokens.expires_in.map(|d| now + d.as_secs() as i64);
             let scopes = tokens.scopes.map(|s| s.join(" "));
@@ -370,12 +262,16 @@ async fn call_provider(
     let Some(sealed) = &row.refresh_token else {
         return Err(RefreshFailure::NoRefreshToken);
     };
-    let refresh_token = open(core, sealed, binding("refresh_token", row.id, row.user_id))
-        .map_err(|e| RefreshFailure::Setup(e.to_string()))?;
+    let refresh_token = open(
+        &core.cipher,
+        sealed,
+        binding("refresh_token", row.id, row.user_id),
+    )
+    .map_err(|e| RefreshFailure::Setup(e.to_string()))?;
     let e = endpoints(&core.config, &kind_of(&row.provider))
         .map_err(|e| RefreshFailure::Setup(e.to_string()))?;
     let resource = if e.sends_resource {
-        crate::service::servers::get_by_id(core, row.user_id, row.id)
+        servers::get_by_id(core, row.user_id, row.id)
             .await
             .ok()
             .and_then(|server| server.url)
