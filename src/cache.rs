@@ -87,7 +87,9 @@ impl<K, V> Default for WatchedCache<K, V> {
 impl<K: Hash + Eq, V: Clone> WatchedCache<K, V> {
     fn sync(&self, generation: &Generation) {
         let now = generation.current();
-        if self.seen.swap(now, Ordering::AcqRel) != now {
+        // A plain load on the hot path: the swap (a write every core sees) only on a change.
+        if self.seen.load(Ordering::Acquire) != now && self.seen.swap(now, Ordering::AcqRel) != now
+        {
             self.cache.clear();
         }
     }

@@ -145,8 +145,8 @@ pub fn router(core: SharedCore, gateway: SharedGateway) -> Result<Router, StartE
     };
     let sessions = http::session::layer(&core).map_err(StartError::Other)?;
     let [csp, frame, sniff, referrer] = http::headers::layers();
-    // Pages and server functions (the dashboard's forms) get the form body limit; the
-    // protocol routes set their own (MCP bodies are larger).
+    // Pages and server functions (the dashboard): real redirects, form errors as pages, the
+    // form body limit. The protocol routes set their own limits (MCP bodies are larger).
     let pages = Router::<AppState>::new()
         .route("/", get(crate::responses::home))
         .leptos_routes_with_context(&state, routes, context.clone(), {
@@ -157,9 +157,14 @@ pub fn router(core: SharedCore, gateway: SharedGateway) -> Result<Router, StartE
             AppState,
             _,
         >(context, shell))
-        .layer(tower_http::limit::RequestBodyLimitLayer::new(
-            http::MAX_FORM_BYTES,
-        ));
+        .layer(
+            ServiceBuilder::new()
+                .layer(axum::middleware::from_fn(crate::responses::real_redirects))
+                .layer(axum::middleware::from_fn(crate::responses::form_errors))
+                .layer(tower_http::limit::RequestBodyLimitLayer::new(
+                    http::MAX_FORM_BYTES,
+                )),
+        );
     let app = http::routes::<AppState>()
         .merge(pages)
         .with_state(state)
@@ -169,9 +174,7 @@ pub fn router(core: SharedCore, gateway: SharedGateway) -> Result<Router, StartE
                 .layer(frame)
                 .layer(sniff)
                 .layer(referrer)
-                .layer(sessions)
-                .layer(axum::middleware::from_fn(crate::responses::real_redirects))
-                .layer(axum::middleware::from_fn(crate::responses::form_errors)),
+                .layer(sessions),
         );
     Ok(app)
 }

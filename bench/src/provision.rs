@@ -7,10 +7,14 @@ use sha2::{Digest, Sha256};
 
 const REDIRECT: &str = "http://127.0.0.1:9/cb";
 
+/// Like a browser without JavaScript: cookies kept, redirects not followed, pages wanted.
 fn browser() -> reqwest::Client {
+    let mut headers = reqwest::header::HeaderMap::new();
+    headers.insert(reqwest::header::ACCEPT, "text/html".parse().unwrap());
     reqwest::Client::builder()
         .cookie_store(true)
         .redirect(reqwest::redirect::Policy::none())
+        .default_headers(headers)
         .build()
         .unwrap()
 }
@@ -36,7 +40,7 @@ pub async fn setup(base: &str, setup_code: &str, upstream: &str) -> Session {
     let browser = browser();
     let token = csrf(&browser, &format!("{base}/setup")).await;
     let res = browser
-        .post(format!("{base}/setup"))
+        .post(format!("{base}/api/setup"))
         .form(&[
             ("_csrf", token.as_str()),
             ("code", setup_code),
@@ -49,7 +53,7 @@ pub async fn setup(base: &str, setup_code: &str, upstream: &str) -> Session {
     assert_eq!(res.status(), 303, "setup");
     let token = csrf(&browser, &format!("{base}/servers")).await;
     let res = browser
-        .post(format!("{base}/servers"))
+        .post(format!("{base}/api/add_server"))
         .form(&[
             ("_csrf", token.as_str()),
             ("slug", "echo"),
