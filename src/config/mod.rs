@@ -16,7 +16,9 @@ use url::Url;
 mod parse;
 pub mod providers;
 pub(crate) use parse::parse_keys;
-use parse::{flatten_toml, parse_bool, parse_cidrs, parse_duration, parse_url};
+use parse::{
+    flatten_toml, parse_bool, parse_cidrs, parse_duration, parse_hosts, parse_lifetime, parse_url,
+};
 pub use providers::GenericProvider;
 
 /// Settings known to Gatehouse, by their environment name without the `GATEHOUSE_` prefix.
@@ -42,6 +44,8 @@ const SETTINGS: &[&str] = &[
     "REFRESH_GRACE",
     "OPEN_SIGNUP",
     "UPSTREAM_REFRESH_SKEW",
+    "ALLOWED_HOSTS",
+    "CODE_TTL",
 ];
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -91,6 +95,16 @@ impl PublicUrl {
     /// The origin without a trailing slash, byte-identical wherever the issuer is printed.
     pub fn issuer(&self) -> String {
         self.0.as_str().trim_end_matches('/').to_owned()
+    }
+
+    /// The `Host` clients send for this origin: the host, with the port unless it is the
+    /// scheme's default.
+    pub fn authority(&self) -> String {
+        let host = self.0.host_str().unwrap_or_default().to_ascii_lowercase();
+        match self.0.port() {
+            Some(port) => format!("{host}:{port}"),
+            None => host,
+        }
     }
 
     /// An absolute URL for a path on this origin (`path` starts with `/`).
@@ -152,6 +166,11 @@ pub struct Config {
     pub upstream_refresh_skew: Duration,
     /// Generic OAuth 2 providers (`[[provider]]` in the TOML file).
     pub providers: Vec<GenericProvider>,
+    /// Extra `Host` values `/mcp` accepts besides the public URL's (lowercase; `host` or
+    /// `host:port`).
+    pub allowed_hosts: Vec<String>,
+    /// Authorization codes live this long.
+    pub code_ttl: Duration,
 }
 
 impl Config {
@@ -286,17 +305,14 @@ impl Config {
                     "https://openidconnect.googleapis.com/v1/userinfo",
                 )?,
             },
-            access_token_ttl: parse_duration("ACCESS_TOKEN_TTL", get("ACCESS_TOKEN_TTL"), 3600)?,
-            refresh_token_ttl: parse_duration(
+            access_token_ttl: parse_lifetime("ACCESS_TOKEN_TTL", get("ACCESS_TOKEN_TTL"), 3600)?,
+            refresh_token_ttl: parse_lifetime(
                 "REFRESH_TOKEN_TTL",
                 get("REFRESH_TOKEN_TTL"),
                 30 * 86400,
             )?,
-            refresh_grace: match get("REFRESH_GRACE") {
-                // 0 turns the retry window off: any reuse of a refresh token revokes its family.
-                Some("0") => Duration::ZERO,
-                other => parse_duration("REFRESH_GRACE", other, 30)?,
-            },
+            // 0 turns the retry window off: any reuse of a refresh token revokes its family.
+            refresh_grace: parse_duration("REFRESH_GRACE", get("REFRESH_GRACE"), 30)?,
             open_signup: parse_bool("OPEN_SIGNUP", get("OPEN_SIGNUP"))?,
             upstream_refresh_skew: parse_duration(
                 "UPSTREAM_REFRESH_SKEW",
@@ -304,6 +320,8 @@ impl Config {
                 120,
             )?,
             providers,
+            allowed_hosts: parse_hosts("ALLOWED_HOSTS", get("ALLOWED_HOSTS"))?,
+            code_ttl: parse_lifetime("CODE_TTL", get("CODE_TTL"), 600)?,
         })
     }
 

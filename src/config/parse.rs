@@ -99,13 +99,30 @@ pub(super) fn parse_duration(
         _ => 0,
     };
     match digits.parse::<u64>() {
-        Ok(n) if multiplier > 0 && n > 0 => Ok(Duration::from_secs(n.saturating_mul(multiplier))),
+        Ok(n) if multiplier > 0 => Ok(Duration::from_secs(n.saturating_mul(multiplier))),
         _ => Err(bad(
             name,
             format!("'{v}' is not a duration"),
             "use a number with s, m, h or d, e.g. 1h",
         )),
     }
+}
+
+/// A lifetime: a duration that must be more than zero.
+pub(super) fn parse_lifetime(
+    name: &str,
+    value: Option<&str>,
+    default_secs: u64,
+) -> Result<Duration, ConfigError> {
+    let parsed = parse_duration(name, value, default_secs)?;
+    if parsed.is_zero() {
+        return Err(bad(
+            name,
+            "a lifetime of 0 would end everything at once",
+            "use a number with s, m, h or d above zero, e.g. 1h",
+        ));
+    }
+    Ok(parsed)
 }
 
 pub(super) fn parse_cidrs(name: &str, value: Option<&str>) -> Result<Vec<IpNet>, ConfigError> {
@@ -125,6 +142,30 @@ pub(super) fn parse_cidrs(name: &str, value: Option<&str>) -> Result<Vec<IpNet>,
                         "use a comma-separated list like 10.0.0.0/8,::1/128",
                     )
                 })
+        })
+        .collect()
+}
+
+/// A comma-separated list of host names, each optionally with `:port`.
+pub(super) fn parse_hosts(name: &str, value: Option<&str>) -> Result<Vec<String>, ConfigError> {
+    let Some(v) = value else {
+        return Ok(Vec::new());
+    };
+    v.split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(|item| {
+            let parsed = Url::parse(&format!("http://{item}/"))
+                .ok()
+                .filter(|u| u.path() == "/" && u.username().is_empty() && u.query().is_none());
+            match parsed {
+                Some(_) => Ok(item.to_ascii_lowercase()),
+                None => Err(bad(
+                    name,
+                    format!("'{item}' is not a host name (with an optional :port)"),
+                    "use a comma-separated list like gatehouse.internal,10.0.0.5:3000",
+                )),
+            }
         })
         .collect()
 }

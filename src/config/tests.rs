@@ -88,7 +88,13 @@ fn each_bad_value_names_its_setting() {
             "not an http(s) URL",
         ),
         ("GATEHOUSE_ACCESS_TOKEN_TTL", "1 hour", "not a duration"),
-        ("GATEHOUSE_REFRESH_TOKEN_TTL", "0", "not a duration"),
+        ("GATEHOUSE_REFRESH_TOKEN_TTL", "0", "lifetime of 0"),
+        ("GATEHOUSE_CODE_TTL", "0s", "lifetime of 0"),
+        (
+            "GATEHOUSE_ALLOWED_HOSTS",
+            "gh.example.com/path",
+            "not a host name",
+        ),
         ("GATEHOUSE_REFRESH_GRACE", "5w", "not a duration"),
         ("GATEHOUSE_OPEN_SIGNUP", "maybe", "not a boolean"),
     ];
@@ -185,4 +191,29 @@ fn toml_unknown_key_and_bad_syntax_are_named() {
     assert!(unknown.is_some_and(|e| e.setting == "GATEHOUSE_CONFIG" && e.problem.contains("bnid")));
     let syntax = Config::from_sources(Some("bind = "), &BTreeMap::new()).err();
     assert!(syntax.is_some_and(|e| e.problem.contains("not valid TOML")));
+}
+
+#[test]
+fn every_duration_takes_zero_with_or_without_a_unit() {
+    for zero in ["0", "0s", "0m"] {
+        let c = Config::from_sources(None, &env(&[("GATEHOUSE_REFRESH_GRACE", zero)]))
+            .unwrap_or_else(|e| panic!("{zero}: {e}"));
+        assert_eq!(c.refresh_grace, Duration::ZERO, "{zero}");
+    }
+}
+
+#[test]
+fn code_lifetime_and_allowed_hosts_are_settings() {
+    let c = Config::from_sources(
+        None,
+        &env(&[
+            ("GATEHOUSE_CODE_TTL", "2m"),
+            ("GATEHOUSE_ALLOWED_HOSTS", "GH.internal, 10.0.0.5:3000"),
+        ]),
+    )
+    .unwrap();
+    assert_eq!(c.code_ttl, Duration::from_secs(120));
+    assert_eq!(c.allowed_hosts, ["gh.internal", "10.0.0.5:3000"]);
+    let d = Config::from_sources(None, &BTreeMap::new()).unwrap();
+    assert_eq!(d.code_ttl, Duration::from_secs(600));
 }

@@ -103,3 +103,12 @@ pub fn unknown_session() -> Response {
     )
         .into_response()
 }
+
+/// A repeated `Mcp-Session-Id`, or one with bytes a session id never has.
+pub fn bad_session_header() -> Response {
+    (
+        StatusCode::BAD_REQUEST,
+        Json(json!({ "error": "invalid_request", "error_description": "send one Mcp-Session-Id of visible ASCII characters" })),
+    )
+        .into_response()
+}

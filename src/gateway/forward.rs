@@ -11,7 +11,7 @@ use futures_util::StreamExt;
 use secrecy::{ExposeSecret, SecretString};
 
 use super::audit::CallRecord;
-use super::headers::{client_response_headers, upstream_request_headers};
+use super::headers::{client_response_headers, session_id, upstream_request_headers};
 use super::inspect::{inspect, Call};
 use super::route::route;
 use super::streams::PER_USER_LIMIT;
@@ -126,11 +126,11 @@ async fn forward_call(
             ),
             Err(RouteError::Internal(err)) => return internal(err),
         };
-    let session = inbound
-        .headers
-        .get("mcp-session-id")
-        .and_then(|v| v.to_str().ok())
-        .map(SecretHash::of);
+    // One session id, checked for ownership, is the one forwarded.
+    let Ok(session_id) = session_id(&inbound.headers) else {
+        return noted(errors::bad_session_header(), "malformed session id");
+    };
+    let session = session_id.map(SecretHash::of);
     if let Some(hash) = &session {
         match sessions::owner(gw, hash).await {
             Ok(Some((owner, server_id))) if owner == user && server_id == route.server_id => {}
@@ -146,7 +146,7 @@ async fn forward_call(
         return noted(errors::too_many_streams(call, PER_USER_LIMIT), "stream cap");
     };
     let target = &route.target;
-    let mut response = match send(gw, &inbound, target, &credential).await {
+    let mut response = match send(gw, &inbound, session_id, target, &credential).await {
         Ok(r) => r,
         Err(reason) => return unavailable(call, slug, &reason),
     };
@@ -165,7 +165,7 @@ async fn forward_call(
             Ok(c) => Credential::Vault(c.token),
             Err(err) => return refusal(gw, call, slug, err),
         };
-        response = match send(gw, &inbound, target, &fresh).await {
+        response = match send(gw, &inbound, session_id, target, &fresh).await {
             Ok(r) => r,
             Err(reason) => return unavailable(call, slug, &reason),
         };
@@ -243,6 +243,7 @@ async fn credential_for(
 async fn send(
     gw: &Gateway,
     inbound: &Inbound,
+    session: Option<&str>,
     target: &url::Url,
     credential: &Credential,
 ) -> Result<reqwest::Response, String> {
@@ -262,6 +263,7 @@ async fn send(
         })?
         .headers(upstream_request_headers(
             &inbound.headers,
+            session,
             credential.token(),
         ));
     let request = if inbound.method == Method::GET && inbound.body.is_empty() {

@@ -5,16 +5,36 @@
 use axum::http::header::{self, HeaderMap, HeaderName, HeaderValue};
 
 /// Request headers forwarded to the upstream; everything else (the client's
-/// `Authorization`, Gatehouse cookies, `Host`, proxies' headers) stays here.
+/// `Authorization`, Gatehouse cookies, `Host`, proxies' headers) stays here. The session id
+/// is forwarded apart, once checked (see [`session_id`]).
 pub const FORWARDED_REQUEST_HEADERS: &[&str] = &[
     "content-type",
     "accept",
     "mcp-protocol-version",
-    "mcp-session-id",
     "mcp-method",
     "mcp-name",
     "last-event-id",
 ];
+
+pub const SESSION_ID: &str = "mcp-session-id";
+
+/// The request's `Mcp-Session-Id`: none, or exactly one value of visible ASCII (MCP
+/// transport spec). `Err` for a repeated header or any other byte: the gateway refuses
+/// such a request rather than check one value and forward another.
+pub fn session_id(incoming: &HeaderMap) -> Result<Option<&str>, ()> {
+    let mut values = incoming.get_all(SESSION_ID).iter();
+    let Some(first) = values.next() else {
+        return Ok(None);
+    };
+    if values.next().is_some() {
+        return Err(());
+    }
+    let bytes = first.as_bytes();
+    if bytes.is_empty() || !bytes.iter().all(|b| (0x21..=0x7e).contains(b)) {
+        return Err(());
+    }
+    first.to_str().map(Some).map_err(|_| ())
+}
 
 /// Response headers never passed back: the upstream's cookies and auth challenges (its
 /// auth is Gatehouse's business, not the client's), and hop-by-hop headers.
@@ -32,12 +52,19 @@ const DROPPED_RESPONSE_HEADERS: &[&str] = &[
     "content-length",
 ];
 
-pub fn upstream_request_headers(incoming: &HeaderMap, credential: Option<&str>) -> HeaderMap {
+pub fn upstream_request_headers(
+    incoming: &HeaderMap,
+    session: Option<&str>,
+    credential: Option<&str>,
+) -> HeaderMap {
     let mut out = HeaderMap::new();
     for name in FORWARDED_REQUEST_HEADERS {
         for value in incoming.get_all(*name) {
             out.append(HeaderName::from_static(name), value.clone());
         }
+    }
+    if let Some(Ok(value)) = session.map(HeaderValue::from_str) {
+        out.insert(HeaderName::from_static(SESSION_ID), value);
     }
     if let Some(token) = credential {
         if let Ok(mut value) = HeaderValue::from_str(&format!("Bearer {token}")) {
@@ -88,7 +115,7 @@ mod tests {
         h.insert("mcp-session-id", HeaderValue::from_static("s1"));
         h.insert("x-forwarded-for", HeaderValue::from_static("10.0.0.1"));
         h.insert(header::HOST, HeaderValue::from_static("gatehouse.example"));
-        let out = upstream_request_headers(&h, Some("upstream-token"));
+        let out = upstream_request_headers(&h, Some("s1"), Some("upstream-token"));
         assert_eq!(
             out.get(header::AUTHORIZATION).unwrap(),
             "Bearer upstream-token"
@@ -98,9 +125,24 @@ mod tests {
         assert_eq!(out.get(header::CONTENT_TYPE).unwrap(), "application/json");
         assert!(out.get(header::COOKIE).is_none() && out.get(header::HOST).is_none());
         assert!(out.get("x-forwarded-for").is_none());
-        assert!(upstream_request_headers(&h, None)
+        assert!(upstream_request_headers(&h, None, None)
             .get(header::AUTHORIZATION)
             .is_none());
+    }
+
+    #[test]
+    fn a_session_id_is_one_value_of_visible_ascii() {
+        let mut h = HeaderMap::new();
+        assert_eq!(session_id(&h), Ok(None));
+        h.insert(SESSION_ID, HeaderValue::from_static("abc-123_~"));
+        assert_eq!(session_id(&h), Ok(Some("abc-123_~")));
+        h.append(SESSION_ID, HeaderValue::from_static("other"));
+        assert_eq!(session_id(&h), Err(()), "repeated");
+        for bad in [&b"a b"[..], b"caf\xc3\xa9", b"", b"tab\there"] {
+            let mut h = HeaderMap::new();
+            h.insert(SESSION_ID, HeaderValue::from_bytes(bad).unwrap());
+            assert_eq!(session_id(&h), Err(()), "{bad:?}");
+        }
     }
 
     #[test]

@@ -38,6 +38,8 @@ pub struct Gateway {
     streams: streams::StreamCounter,
     /// Batched activity records of gateway calls.
     audit: audit::AuditSink,
+    /// `Host` values `/mcp` answers (lowercase): the public URL's and `GATEHOUSE_ALLOWED_HOSTS`.
+    hosts: Vec<String>,
 }
 
 pub type SharedGateway = Arc<Gateway>;
@@ -50,7 +52,10 @@ impl Gateway {
             Arc::new(SystemLookup),
             READ_TIMEOUT,
         )?;
+        let mut hosts = vec![core.public_url.authority()];
+        hosts.extend(core.config.allowed_hosts.iter().cloned());
         Ok(Self {
+            hosts,
             core,
             http,
             routes: Default::default(),
@@ -58,6 +63,22 @@ impl Gateway {
             streams: Default::default(),
             audit: Default::default(),
         })
+    }
+
+    /// Whether a request addressed to `host` (a `Host` header) is for this Gatehouse. An
+    /// allowed name without a port matches it on any port.
+    pub fn host_allowed(&self, host: &str) -> bool {
+        let host = host.trim().to_ascii_lowercase();
+        let name = match host.rsplit_once(':') {
+            // `[::1]:3000` and `name:3000`, not the colons inside `[::1]`.
+            Some((name, port)) if !name.is_empty() && port.bytes().all(|b| b.is_ascii_digit()) => {
+                name
+            }
+            _ => host.as_str(),
+        };
+        self.hosts
+            .iter()
+            .any(|allowed| *allowed == host || (!allowed.contains(':') && allowed == name))
     }
 
     /// Waits until every call recorded so far is in the activity log (tests, shutdown).

@@ -1,13 +1,18 @@
-//! `/mcp/{slug}`: the gateway's front door. Authentication is enforced here (RFC 6750,
-//! RFC 9728 §5.1); `gateway::forward` does the rest.
+//! `/mcp/{slug}`: the gateway's front door, in this order: the `Host` (DNS rebinding, DESIGN.md
+//! §5), the slug's shape, authentication (RFC 6750, RFC 9728 §5.1) from the headers alone,
+//! then the body, read within a time limit. `gateway::forward` does the rest.
 
-use axum::extract::{FromRef, Path, State};
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::extract::{FromRef, Path, Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::any;
 use axum::{Json, Router};
 
 use super::wellknown::resource_metadata_url;
+use crate::domain::ServerSlug;
 use crate::gateway::auth::{authenticate, AuthFailure};
 use crate::gateway::forward::{forward, Caller, Inbound};
 use crate::gateway::SharedGateway;
@@ -19,16 +24,24 @@ where
     SharedGateway: FromRef<S>,
     S: Clone + Send + Sync + 'static,
 {
-    Router::new()
-        .route("/mcp/{slug}", any(mcp))
-        .layer(axum::extract::DefaultBodyLimit::max(MAX_MCP_BODY))
+    Router::new().route("/mcp/{slug}", any(mcp))
 }
 
 /// Largest MCP request body accepted (tool arguments can be documents).
 pub const MAX_MCP_BODY: usize = 4 * 1024 * 1024;
+/// A request body must have arrived this long after its headers.
+pub const BODY_READ_TIMEOUT: Duration = Duration::from_secs(30);
 
-fn unauthorized(core: &Core, slug: &str, invalid_token: bool) -> Response {
-    let url = resource_metadata_url(&core.public_url.issuer(), slug);
+fn json_error(status: StatusCode, error: &str, description: &str) -> Response {
+    (
+        status,
+        Json(serde_json::json!({ "error": error, "error_description": description })),
+    )
+        .into_response()
+}
+
+fn unauthorized(core: &Core, slug: &ServerSlug, invalid_token: bool) -> Response {
+    let url = resource_metadata_url(&core.public_url.issuer(), slug.as_ref());
     let challenge = bearer_challenge(&url, invalid_token);
     let mut res = (StatusCode::UNAUTHORIZED, Json(serde_json::json!({ "error": if invalid_token { "invalid_token" } else { "unauthorized" }, "error_description": "A Gatehouse access token for this server is required", "resource_metadata": url }))).into_response();
     if let Ok(v) = HeaderValue::from_str(&challenge) {
@@ -37,48 +50,102 @@ fn unauthorized(core: &Core, slug: &str, invalid_token: bool) -> Response {
     res
 }
 
+/// The authority the client addressed: `Host` (HTTP/1.1) or the URI's (HTTP/2 `:authority`).
+fn addressed_host(request: &Request) -> Option<&str> {
+    request
+        .headers()
+        .get(header::HOST)
+        .and_then(|v| v.to_str().ok())
+        .or_else(|| request.uri().authority().map(|a| a.as_str()))
+}
+
 async fn mcp(
     State(gw): State<SharedGateway>,
     Path(slug): Path<String>,
-    method: axum::http::Method,
-    uri: axum::http::Uri,
-    headers: HeaderMap,
-    body: axum::body::Bytes,
+    request: Request,
 ) -> Response {
-    // RFC 6750 §2.3 allows tokens in the query; Gatehouse refuses them (they end up in logs).
-    if uri
-        .query()
-        .is_some_and(|q| q.split('&').any(|p| p.starts_with("access_token=")))
-    {
-        let mut res = (StatusCode::BAD_REQUEST, Json(serde_json::json!({ "error": "invalid_request", "error_description": "send the token in the Authorization header, not the URL" }))).into_response();
-        res.headers_mut().insert(
-            header::WWW_AUTHENTICATE,
-            HeaderValue::from_static("Bearer error=\"invalid_request\""),
+    // DNS rebinding: a page on another name that resolves to us must not reach the gateway,
+    // whatever it sends next (MCP transport spec; DESIGN.md §5).
+    if !addressed_host(&request).is_some_and(|host| gw.host_allowed(host)) {
+        return json_error(
+            StatusCode::MISDIRECTED_REQUEST,
+            "misdirected_request",
+            "this Gatehouse does not serve that host name",
         );
-        return res;
     }
-    match authenticate(&gw, &headers, &slug).await {
-        Ok(principal) => {
-            let caller = Caller {
-                user: principal.user,
-                client: &principal.client_id,
-            };
-            let inbound = Inbound {
-                method,
-                headers,
-                body,
-            };
-            forward(&gw, caller, &slug, inbound).await
-        }
-        Err(AuthFailure::Missing) => unauthorized(&gw.core, &slug, false),
-        Err(AuthFailure::Invalid) => unauthorized(&gw.core, &slug, true),
+    // The slug goes into the challenge's quoted `resource_metadata`: only a valid one.
+    let Ok(slug) = ServerSlug::parse(&slug) else {
+        return json_error(StatusCode::NOT_FOUND, "not_found", "no such server");
+    };
+    let (parts, body) = request.into_parts();
+    // A token in the query (RFC 6750 §2.3) is not accepted: it ends up in logs. The client
+    // gets the challenge as for any request without usable credentials (§3.1).
+    let query_token = parts
+        .uri
+        .query()
+        .is_some_and(|q| q.split('&').any(|p| p.starts_with("access_token=")));
+    if query_token {
+        return unauthorized(&gw.core, &slug, false);
+    }
+    let principal = match authenticate(&gw, &parts.headers, slug.as_ref()).await {
+        Ok(principal) => principal,
+        Err(AuthFailure::Missing) => return unauthorized(&gw.core, &slug, false),
+        Err(AuthFailure::Invalid) => return unauthorized(&gw.core, &slug, true),
         Err(AuthFailure::Unavailable(err)) => {
             tracing::error!(%err, "bearer validation failed");
-            (
+            return (
                 StatusCode::SERVICE_UNAVAILABLE,
                 "token validation unavailable",
             )
-                .into_response()
+                .into_response();
         }
+    };
+    let body = match read_body(body, &parts.headers).await {
+        Ok(body) => body,
+        Err(refusal) => return refusal,
+    };
+    let caller = Caller {
+        user: principal.user,
+        client: &principal.client_id,
+    };
+    let inbound = Inbound {
+        method: parts.method,
+        headers: parts.headers,
+        body,
+    };
+    forward(&gw, caller, slug.as_ref(), inbound).await
+}
+
+/// The body, at most `MAX_MCP_BODY` bytes, arrived within `BODY_READ_TIMEOUT`.
+async fn read_body(body: Body, headers: &HeaderMap) -> Result<axum::body::Bytes, Response> {
+    let too_large = || {
+        json_error(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "payload_too_large",
+            "MCP request bodies are limited to 4 MiB",
+        )
+    };
+    let declared = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok());
+    if declared.is_some_and(|n| n > MAX_MCP_BODY) {
+        return Err(too_large());
+    }
+    match tokio::time::timeout(BODY_READ_TIMEOUT, axum::body::to_bytes(body, MAX_MCP_BODY)).await {
+        Ok(Ok(bytes)) => Ok(bytes),
+        Ok(Err(err)) => match err.into_inner().is::<http_body_util::LengthLimitError>() {
+            true => Err(too_large()),
+            false => Err(json_error(
+                StatusCode::BAD_REQUEST,
+                "invalid_request",
+                "the request body could not be read",
+            )),
+        },
+        Err(_) => Err(json_error(
+            StatusCode::REQUEST_TIMEOUT,
+            "request_timeout",
+            "the request body did not arrive in time",
+        )),
     }
 }

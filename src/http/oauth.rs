@@ -20,8 +20,8 @@ use crate::oauth::token::TokenRequest;
 use crate::service::authorization::{self, Answer, StartError};
 use crate::service::clients::{self, RegisterError};
 use crate::service::token_admin;
-use crate::service::ServiceError;
 use crate::service::tokens::{self, PresentedClient, TokenError};
+use crate::service::ServiceError;
 use crate::state::SharedCore;
 
 /// Endpoints called by clients (cross-origin allowed).

@@ -14,9 +14,9 @@ use crate::oauth::error::{ErrorCode, OAuthError};
 use crate::state::Core;
 use crate::store::{self, clients, grants, servers};
 
-/// A pending request lives 10 minutes; so does a code (RFC 6749 §4.1.2 recommends ≤ 10).
+/// A pending request lives 10 minutes; a code `GATEHOUSE_CODE_TTL` (10 minutes, as RFC 6749
+/// §4.1.2 recommends at most).
 pub const REQUEST_TTL_SECS: i64 = 600;
-pub const CODE_TTL_SECS: i64 = 600;
 
 /// Parses the query pairs; every parameter but `resource` appears at most once (§3.1).
 pub fn params_from_pairs(pairs: Vec<(String, String)>) -> Result<AuthorizeParams, OAuthError> {
@@ -280,7 +280,8 @@ pub async fn decide(
         code_challenge: &req.code_challenge,
         resources: &slugs,
     };
-    grants::insert_code(&mut *tx, &code.hash(), &new_code, now + CODE_TTL_SECS).await?;
+    let code_ttl = core.config.code_ttl.as_secs() as i64;
+    grants::insert_code(&mut *tx, &code.hash(), &new_code, now + code_ttl).await?;
     activity::record(
         &mut tx,
         &actor,

@@ -13,15 +13,15 @@ use crate::provider_stub::RefreshMode;
 use crate::upstream::Upstream;
 use crate::vault::{authenticate, expire, server_id, setup, Setup};
 
-struct Gw {
-    s: Setup,
-    upstream: Upstream,
-    token: String,
+pub(crate) struct Gw {
+    pub s: Setup,
+    pub upstream: Upstream,
+    pub token: String,
 }
 
 /// Admin with server `gmail` → the rmcp upstream, connected through the vault, and a
 /// Gatehouse access token for it.
-async fn gateway(sessions: bool) -> Gw {
+pub(crate) async fn gateway(sessions: bool) -> Gw {
     let upstream = Upstream::start(sessions).await;
     let s = setup().await;
     let res = s.admin.add_server("gmail", &upstream.url).await;
@@ -39,7 +39,7 @@ async fn gateway(sessions: bool) -> Gw {
     }
 }
 
-async fn post(
+pub(crate) async fn post(
     gw: &Gw,
     slug: &str,
     token: &str,
@@ -83,14 +83,14 @@ async fn answer(res: Response, id: i64) -> Value {
         .expect("a response with that id")
 }
 
-fn initialize(id: i64, capabilities: Value) -> Value {
+pub(crate) fn initialize(id: i64, capabilities: Value) -> Value {
     json!({"jsonrpc": "2.0", "id": id, "method": "initialize", "params": {
         "protocolVersion": "2025-11-25", "capabilities": capabilities,
         "clientInfo": {"name": "gateway-test", "version": "1"}}})
 }
 
 /// Opens a session (initialize + initialized); returns its id.
-async fn open_session(gw: &Gw, token: &str) -> String {
+pub(crate) async fn open_session(gw: &Gw, token: &str) -> String {
     let res = post(gw, "gmail", token, &initialize(1, json!({})), &[]).await;
     assert_eq!(res.status(), StatusCode::OK);
     let session = res

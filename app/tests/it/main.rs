@@ -11,6 +11,7 @@ mod cimd;
 mod cli;
 mod durability;
 mod gateway;
+mod hardening_gateway;
 mod keys;
 mod oauth;
 mod revocation;

@@ -97,6 +97,8 @@ async fn mcp_without_token_gets_the_discovery_challenge() {
         .to_str()
         .unwrap()
         .contains("error=\"invalid_token\""));
+    // A token in the query string is not a credential: the client gets the challenge it
+    // needs to discover how to authenticate (RFC 6750 §3.1), not a 400.
     let query = b
         .client
         .post(format!("{}/mcp/gmail?access_token=gh_at_x", app.base))
@@ -105,9 +107,13 @@ async fn mcp_without_token_gets_the_discovery_challenge() {
         .unwrap();
     assert_eq!(
         query.status(),
-        StatusCode::BAD_REQUEST,
+        StatusCode::UNAUTHORIZED,
         "tokens in the query string are refused"
     );
+    assert!(query.headers()["www-authenticate"]
+        .to_str()
+        .unwrap()
+        .starts_with("Bearer resource_metadata="));
 }
 
 #[tokio::test]
