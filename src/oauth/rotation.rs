@@ -14,13 +14,16 @@ pub struct RefreshRecord {
     pub expires_at: UnixTime,
     pub family_absolute_expiry: UnixTime,
     pub revoked: bool,
+    /// A grace-window retry replaced this token before it was used: presenting it is reuse.
+    pub superseded: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RefreshDecision {
     /// First use: issue a new pair and mark this token used.
     Rotate,
-    /// A retry of a refresh whose answer was lost: a fresh pair in the same family.
+    /// A retry of a refresh whose answer was lost: a fresh pair in the same family, which
+    /// supersedes the unused pair it replaces (exactly one chain lives).
     RetryWithinGrace,
     /// Reuse outside the rules: revoke every token of the family.
     ReuseDetected,
@@ -39,6 +42,9 @@ pub fn decide(
     }
     if now >= record.expires_at || now >= record.family_absolute_expiry {
         return RefreshDecision::Refuse;
+    }
+    if record.superseded {
+        return RefreshDecision::ReuseDetected;
     }
     match record.used_at {
         None => RefreshDecision::Rotate,
@@ -68,7 +74,15 @@ mod tests {
             expires_at: T0 + 30 * 86400,
             family_absolute_expiry: T0 + 90 * 86400,
             revoked: false,
+            superseded: false,
         }
+    }
+
+    #[test]
+    fn a_superseded_token_is_reuse_even_inside_grace() {
+        let mut r = record(None, false);
+        r.superseded = true;
+        assert_eq!(decide(&r, "c1", T0, 30), RefreshDecision::ReuseDetected);
     }
 
     #[test]

@@ -170,6 +170,7 @@ async fn issue_pair(
     tokens::insert_access(
         &mut *conn,
         &access.hash(),
+        &refresh.hash(),
         family_id,
         resources,
         now,
@@ -322,10 +323,12 @@ async fn refresh(
         expires_at: row.expires_at,
         family_absolute_expiry: row.absolute_expires_at,
         revoked: row.revoked,
+        superseded: row.superseded,
     };
     let grace = core.config.refresh_grace.as_secs() as i64;
     let actor = actor_for(row.user_id, client_id, ip);
-    match rotation::decide(&record, client_id, now, grace) {
+    let decision = rotation::decide(&record, client_id, now, grace);
+    match decision {
         RefreshDecision::Rotate | RefreshDecision::RetryWithinGrace => {
             // Narrowing with `resource` is allowed; widening is not (RFC 8707 §2.2).
             let family_resources = store::parse_list(&row.resources);
@@ -345,6 +348,12 @@ async fn refresh(
             } else {
                 requested.to_vec()
             };
+            let superseded = match decision {
+                RefreshDecision::RetryWithinGrace => {
+                    tokens::supersede_unused_children(&mut tx, &hash, now).await?
+                }
+                _ => 0,
+            };
             tokens::mark_refresh_used(&mut *tx, &hash, now).await?;
             grants::touch(&mut *tx, row.grant_id, now).await?;
             let issued = issue_pair(
@@ -362,11 +371,18 @@ async fn refresh(
                 &actor,
                 Some(row.user_id),
                 "token.refreshed",
-                format!("client {client_id}"),
+                match superseded {
+                    0 => format!("client {client_id}"),
+                    n => format!("client {client_id} (a retry: {n} unused pair superseded)"),
+                },
                 now,
             )
             .await?;
             tx.commit().await?;
+            if superseded > 0 {
+                // After the commit: a superseded access token may sit in the cache.
+                core.bearer_cache.clear();
+            }
             Ok(response(core, issued, row.scope))
         }
         RefreshDecision::ReuseDetected => {

@@ -43,16 +43,19 @@ pub async fn insert_refresh(
     Ok(())
 }
 
+/// An access token, issued together with the refresh token `refresh` (its pair).
 pub async fn insert_access(
     db: impl SqliteExecutor<'_>,
     token: &SecretHash,
+    refresh: &SecretHash,
     family_id: i64,
     resources: &[String],
     now: UnixTime,
     expires_at: UnixTime,
 ) -> Result<(), sqlx::Error> {
-    sqlx::query("INSERT INTO access_tokens (token_hash, family_id, resources, created_at, expires_at) VALUES (?, ?, ?, ?, ?)")
+    sqlx::query("INSERT INTO access_tokens (token_hash, refresh_hash, family_id, resources, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?)")
         .bind(token.as_str())
+        .bind(refresh.as_str())
         .bind(family_id)
         .bind(json(resources))
         .bind(now)
@@ -75,6 +78,8 @@ pub struct RefreshRow {
     pub expires_at: UnixTime,
     pub absolute_expires_at: UnixTime,
     pub revoked: bool,
+    /// A grace-window retry replaced this token before it was used.
+    pub superseded: bool,
 }
 
 pub async fn get_refresh(
@@ -85,7 +90,8 @@ pub async fn get_refresh(
         "SELECT r.family_id, f.grant_id, g.user_id, g.client_id, g.scope, f.resources, r.used_at,
                 EXISTS (SELECT 1 FROM refresh_tokens c WHERE c.parent_hash = r.token_hash AND c.used_at IS NOT NULL) AS successor_used,
                 r.expires_at, f.absolute_expires_at,
-                (f.revoked_at IS NOT NULL OR g.revoked_at IS NOT NULL) AS revoked
+                (f.revoked_at IS NOT NULL OR g.revoked_at IS NOT NULL) AS revoked,
+                r.superseded_at IS NOT NULL AS superseded
          FROM refresh_tokens r JOIN token_families f ON f.id = r.family_id JOIN grants g ON g.id = f.grant_id
          WHERE r.token_hash = ?",
     )
@@ -106,6 +112,31 @@ pub async fn mark_refresh_used(
         .execute(db)
         .await?;
     Ok(())
+}
+
+/// Supersedes the pairs issued from `parent` that were never used (a retry inside the grace
+/// window replaces them): their refresh and access tokens stop working.
+pub async fn supersede_unused_children(
+    conn: &mut sqlx::SqliteConnection,
+    parent: &SecretHash,
+    now: UnixTime,
+) -> Result<u64, sqlx::Error> {
+    sqlx::query(
+        "UPDATE access_tokens SET superseded_at = ?1 WHERE superseded_at IS NULL AND refresh_hash IN
+           (SELECT token_hash FROM refresh_tokens WHERE parent_hash = ?2 AND used_at IS NULL AND superseded_at IS NULL)",
+    )
+    .bind(now)
+    .bind(parent.as_str())
+    .execute(&mut *conn)
+    .await?;
+    let done = sqlx::query(
+        "UPDATE refresh_tokens SET superseded_at = ?1 WHERE parent_hash = ?2 AND used_at IS NULL AND superseded_at IS NULL",
+    )
+    .bind(now)
+    .bind(parent.as_str())
+    .execute(&mut *conn)
+    .await?;
+    Ok(done.rows_affected())
 }
 
 pub async fn revoke_family(
@@ -157,7 +188,7 @@ pub async fn get_access(
 ) -> Result<Option<AccessRow>, sqlx::Error> {
     sqlx::query_as(
         "SELECT g.user_id, g.id AS grant_id, g.client_id, a.resources, a.expires_at,
-                (f.revoked_at IS NOT NULL OR g.revoked_at IS NOT NULL
+                (f.revoked_at IS NOT NULL OR g.revoked_at IS NOT NULL OR a.superseded_at IS NOT NULL
                  OR EXISTS (SELECT 1 FROM oauth_clients c WHERE c.client_id = g.client_id AND c.disabled = 1)) AS revoked,
                 EXISTS (SELECT 1 FROM grant_servers gs JOIN mcp_servers s ON s.id = gs.server_id
                         WHERE gs.grant_id = g.id AND s.slug = ?2) AS slug_granted
@@ -189,7 +220,8 @@ pub async fn refresh_owner(
 ) -> Result<Option<TokenOwner>, sqlx::Error> {
     sqlx::query_as(
         "SELECT r.family_id, g.client_id, g.user_id, f.resources, r.created_at, MIN(r.expires_at, f.absolute_expires_at) AS expires_at,
-                (f.revoked_at IS NULL AND g.revoked_at IS NULL AND r.expires_at > ?2 AND f.absolute_expires_at > ?2
+                (f.revoked_at IS NULL AND g.revoked_at IS NULL AND r.superseded_at IS NULL
+                 AND r.expires_at > ?2 AND f.absolute_expires_at > ?2
                  AND NOT EXISTS (SELECT 1 FROM refresh_tokens c WHERE c.parent_hash = r.token_hash AND c.used_at IS NOT NULL)) AS active
          FROM refresh_tokens r JOIN token_families f ON f.id = r.family_id JOIN grants g ON g.id = f.grant_id
          WHERE r.token_hash = ?1",
@@ -207,7 +239,8 @@ pub async fn access_owner(
 ) -> Result<Option<TokenOwner>, sqlx::Error> {
     sqlx::query_as(
         "SELECT a.family_id, g.client_id, g.user_id, a.resources, a.created_at, a.expires_at,
-                (f.revoked_at IS NULL AND g.revoked_at IS NULL AND a.expires_at > ?2) AS active
+                (f.revoked_at IS NULL AND g.revoked_at IS NULL AND a.superseded_at IS NULL
+                 AND a.expires_at > ?2) AS active
          FROM access_tokens a JOIN token_families f ON f.id = a.family_id JOIN grants g ON g.id = f.grant_id
          WHERE a.token_hash = ?1",
     )

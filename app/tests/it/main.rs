@@ -12,6 +12,7 @@ mod cli;
 mod durability;
 mod gateway;
 mod hardening_gateway;
+mod hardening_tokens;
 mod keys;
 mod oauth;
 mod revocation;

@@ -357,9 +357,14 @@ async fn refresh_retry_within_grace_gets_fresh_pair() {
     );
     assert_ne!(a["access_token"], b["access_token"]);
     assert_eq!(
-        mcp_status(&app, "gmail", a["access_token"].as_str().unwrap()).await,
+        mcp_status(&app, "gmail", b["access_token"].as_str().unwrap()).await,
         StatusCode::OK,
         "the family lives on"
+    );
+    // The retry superseded the pair whose answer was lost: one chain lives.
+    assert_eq!(
+        mcp_status(&app, "gmail", a["access_token"].as_str().unwrap()).await,
+        StatusCode::UNAUTHORIZED,
     );
 }
 
