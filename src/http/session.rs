@@ -21,6 +21,7 @@ use crate::state::{Core, SharedCore};
 
 const USER: &str = "user_id";
 const SIGNED_IN_AT: &str = "signed_in_at";
+const PASSWORD_VERSION: &str = "password_version";
 const CSRF: &str = "csrf";
 const FLASH: &str = "flash";
 const VAULT_BINDING: &str = "vault_binding";
@@ -152,6 +153,10 @@ pub async fn sign_in(session: &Session, account: &Account) -> Result<(), WebErro
         .insert(SIGNED_IN_AT, clock::now())
         .await
         .map_err(session_err)?;
+    session
+        .insert(PASSWORD_VERSION, account.password_version)
+        .await
+        .map_err(session_err)?;
     Ok(())
 }
 
@@ -159,8 +164,9 @@ pub async fn sign_out(session: &Session) -> Result<(), WebError> {
     session.flush().await.map_err(session_err)
 }
 
-/// The signed-in account, reloaded from the database (so removed or demoted accounts apply
-/// at once), or `None` when the session is anonymous or past its absolute lifetime.
+/// The signed-in account, reloaded from the database (so removed or demoted accounts and
+/// password changes apply at once), or `None` when the session is anonymous, past its
+/// absolute lifetime, or began before the account's last password change.
 pub async fn current_account(core: &Core, session: &Session) -> Result<Option<Account>, WebError> {
     let Some(id) = session.get::<UserId>(USER).await.map_err(session_err)? else {
         return Ok(None);
@@ -174,7 +180,15 @@ pub async fn current_account(core: &Core, session: &Session) -> Result<Option<Ac
         session.flush().await.map_err(session_err)?;
         return Ok(None);
     }
-    let account = accounts::load(core, id).await?;
+    let signed_in_with = session
+        .get::<i64>(PASSWORD_VERSION)
+        .await
+        .map_err(session_err)?
+        .unwrap_or(0);
+    // A removed account, or a password changed since this session signed in, ends it.
+    let account = accounts::load(core, id)
+        .await?
+        .filter(|a| a.password_version == signed_in_with);
     if account.is_none() {
         session.flush().await.map_err(session_err)?;
     }

@@ -16,6 +16,8 @@ pub struct Account {
     pub id: UserId,
     pub username: String,
     pub is_admin: bool,
+    /// Changes with every password change: sessions signed in with another version end.
+    pub password_version: i64,
 }
 
 impl Account {
@@ -35,6 +37,7 @@ impl From<users::UserRow> for Account {
             id: row.id,
             username: row.username,
             is_admin: row.is_admin,
+            password_version: row.password_version,
         }
     }
 }
@@ -89,6 +92,7 @@ pub(super) async fn create_with_password(
         id,
         username: name.to_string(),
         is_admin,
+        password_version: 0,
     })
 }
 
@@ -221,6 +225,7 @@ pub async fn invite(
             id,
             username: name.to_string(),
             is_admin,
+            password_version: 0,
         },
         token,
     ))

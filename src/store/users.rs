@@ -12,9 +12,10 @@ pub struct UserRow {
     pub password_hash: Option<String>,
     pub is_admin: bool,
     pub created_at: UnixTime,
+    pub password_version: i64,
 }
 
-const COLUMNS: &str = "id, username, password_hash, is_admin, created_at";
+const COLUMNS: &str = "id, username, password_hash, is_admin, created_at, password_version";
 
 pub async fn count(db: impl SqliteExecutor<'_>) -> Result<i64, sqlx::Error> {
     sqlx::query_scalar("SELECT COUNT(*) FROM users")
@@ -75,7 +76,7 @@ pub async fn set_password(
     now: UnixTime,
 ) -> Result<bool, sqlx::Error> {
     let done =
-        sqlx::query("UPDATE users SET password_hash = ?, password_changed_at = ? WHERE id = ?")
+        sqlx::query("UPDATE users SET password_hash = ?, password_changed_at = ?, password_version = password_version + 1 WHERE id = ?")
             .bind(password_hash)
             .bind(now)
             .bind(id)

@@ -11,6 +11,7 @@ mod cimd;
 mod cli;
 mod durability;
 mod gateway;
+mod hardening_accounts;
 mod hardening_gateway;
 mod hardening_tokens;
 mod keys;
