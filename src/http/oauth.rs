@@ -13,7 +13,6 @@ use super::client_ip::ClientIp;
 use super::error::{message_page, WebError};
 use super::oauth_error::{no_store, JsonError};
 use super::session;
-use crate::oauth::authorize::AuthorizeError;
 use crate::oauth::client_registration::RegistrationRequest;
 use crate::oauth::error::{ErrorCode, OAuthError};
 use crate::oauth::token::TokenRequest;
@@ -267,27 +266,48 @@ async fn authorize(
     };
     match authorization::start(&core, params).await {
         Ok(handle) => Ok(Redirect::to(&format!("/consent/{}", handle.expose())).into_response()),
-        Err(StartError::Authorize(AuthorizeError::Page(e))) => Ok(error_page(&e)),
-        Err(StartError::Authorize(AuthorizeError::Redirect {
-            redirect_uri,
-            state,
-            error,
-        })) => {
-            // Only a signed-in user is sent back with the error: before sign-in Gatehouse
-            // must not redirect anywhere (DESIGN.md §3).
-            if session::current_account(&core, &session).await?.is_some() {
-                Ok(found(&authorization::error_redirect(
-                    &core,
-                    &redirect_uri,
-                    state.as_deref(),
-                    &error,
-                )))
+        Err(StartError::Page(e)) => Ok(error_page(&e)),
+        // Only a signed-in user is sent back with the error: before sign-in Gatehouse must
+        // not redirect anywhere (DESIGN.md §3).
+        Err(StartError::Redirect(back)) => {
+            if session::current_account(&core, &session).await?.is_none() {
+                Ok(error_page(&back.error))
+            } else if back.verified {
+                Ok(found(&back.location))
             } else {
-                Ok(error_page(&error))
+                Ok(continue_page(&back))
             }
         }
         Err(StartError::Service(e)) => Err(e.into()),
     }
+}
+
+/// An unverified client's error, for a signed-in user: the host it goes to is named, and
+/// the user decides whether to go there (RFC 9700 §4.11.2).
+fn continue_page(back: &authorization::ErrorRedirect) -> Response {
+    let host = super::error::escape_html(&back.host);
+    let body = format!(
+        "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>The app's request was refused · Gatehouse</title>\
+         <link rel=\"stylesheet\" href=\"/pkg/gatehouse.css\"></head><body><main class=\"narrow\">\
+         <h1>The app's request was refused</h1><p role=\"alert\">{}</p>\
+         <p>The app asked to be answered at <strong>{host}</strong>, an address it registered itself. \
+         Continue only if you trust {host}.</p>\
+         <p><a class=\"button\" href=\"{}\">Continue to {host}</a> <a href=\"/servers\">Stay on Gatehouse</a></p>\
+         </main></body></html>",
+        super::error::escape_html(&format!("{}: {}", back.error.code.as_str(), back.error.description)),
+        super::error::escape_html(&back.location),
+    );
+    let mut res = (
+        StatusCode::BAD_REQUEST,
+        [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
+        body,
+    )
+        .into_response();
+    res.headers_mut().insert(
+        header::CACHE_CONTROL,
+        header::HeaderValue::from_static("no-store"),
+    );
+    res
 }
 
 /// 302 Found: the OAuth redirect back to the client (RFC 6749 §4.1.2).

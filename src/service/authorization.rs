@@ -47,20 +47,19 @@ pub fn params_from_pairs(pairs: Vec<(String, String)>) -> Result<AuthorizeParams
 }
 
 /// The client named by `client_id`: a registered one, or the one its metadata document
-/// describes (fetched now unless cached). `Ok(None)`: no such client.
+/// describes (fetched now unless cached), and whether it is a metadata-document client (its
+/// identity verified by the host serving it). `Ok(None)`: no such client.
 async fn client_view(
     core: &Core,
     client_id: Option<&str>,
-) -> Result<Option<ClientView>, StartError> {
+) -> Result<Option<(ClientView, bool)>, StartError> {
     let Some(id) = client_id.filter(|id| !id.is_empty()) else {
         return Ok(None);
     };
     let row = match ClientId::parse(id) {
         Ok(ClientId::MetadataDocument(url)) => match cimd::resolve(core, &url).await {
             Ok(row) => Some(row),
-            Err(CimdError::Invalid(e)) => {
-                return Err(StartError::Authorize(AuthorizeError::Page(e)))
-            }
+            Err(CimdError::Invalid(e)) => return Err(StartError::Page(e)),
             Err(CimdError::Service(e)) => return Err(StartError::Service(e)),
         },
         Ok(ClientId::Registered(id)) => clients::get(&core.pool, &id).await?,
@@ -72,16 +71,34 @@ async fn client_view(
             .iter()
             .filter_map(|r| RedirectUri::parse(r).ok())
             .collect();
-        ClientView {
+        let cimd = row.kind == "cimd";
+        let view = ClientView {
             client_id: row.client_id,
             redirect_uris,
-        }
+        };
+        (view, cimd)
     }))
 }
 
 pub enum StartError {
-    Authorize(AuthorizeError),
+    /// Unknown client or redirect: an error page, never a redirect.
+    Page(OAuthError),
+    /// The client and redirect are valid: the error may go back to the client.
+    Redirect(ErrorRedirect),
     Service(ServiceError),
+}
+
+/// An `/authorize` error the client's redirect URI may receive (RFC 6749 §4.1.2.1).
+pub struct ErrorRedirect {
+    pub error: OAuthError,
+    /// The redirect URI with `error`, `state` and `iss`.
+    pub location: String,
+    /// A metadata-document client or a known client's redirect: its destination is vouched
+    /// for, so a signed-in user may be sent there at once. Anyone can register (DCR) any
+    /// redirect URI: those need the user to see the host first (RFC 9700 §4.11.2).
+    pub verified: bool,
+    /// The redirect URI's host, as the user sees it.
+    pub host: String,
 }
 
 impl From<sqlx::Error> for StartError {
@@ -93,8 +110,25 @@ impl From<sqlx::Error> for StartError {
 /// Validates `/authorize` and stores the request; returns the handle for `/consent/{handle}`.
 pub async fn start(core: &Core, params: AuthorizeParams) -> Result<SecretToken, StartError> {
     let client = client_view(core, params.client_id.as_deref()).await?;
-    let valid = authorize::validate(&params, client.as_ref(), &core.public_url.issuer())
-        .map_err(StartError::Authorize)?;
+    let cimd = client.as_ref().is_some_and(|(_, cimd)| *cimd);
+    let view = client.map(|(view, _)| view);
+    let valid = authorize::validate(&params, view.as_ref(), &core.public_url.issuer()).map_err(
+        |e| match e {
+            AuthorizeError::Page(error) => StartError::Page(error),
+            AuthorizeError::Redirect {
+                redirect_uri,
+                state,
+                error,
+            } => StartError::Redirect(ErrorRedirect {
+                location: error_redirect(core, &redirect_uri, state.as_deref(), &error),
+                verified: cimd || preset_label(&redirect_uri).is_some(),
+                host: RedirectUri::parse(&redirect_uri)
+                    .map(|r| r.display_host())
+                    .unwrap_or_default(),
+                error,
+            }),
+        },
+    )?;
     let handle = SecretToken::generate("");
     let slugs: Vec<String> = valid
         .resources

@@ -187,12 +187,8 @@ async fn deleting_a_server_ends_access_to_it() {
 async fn pkce_missing_is_rejected() {
     let (app, admin, client) = ready().await;
     let res = admin.get(&authorize_url(&app, &client.id, None, &[])).await;
-    assert_eq!(
-        res.status(),
-        StatusCode::FOUND,
-        "signed in: the error goes back to the client"
-    );
-    let q = query_of(&location(&res));
+    // Signed in: the error goes back to the client (after its host is shown).
+    let q = query_of(&error_destination(res).await);
     assert_eq!(q["error"], "invalid_request");
     assert_eq!(q["state"], "st4te");
     assert_eq!(q["iss"], app.base);
@@ -211,7 +207,7 @@ async fn pkce_plain_is_rejected() {
             ("code_challenge_method", "plain"),
         ],
     );
-    let q = query_of(&location(&admin.get(&url).await));
+    let q = query_of(&error_destination(admin.get(&url).await).await);
     assert_eq!(q["error"], "invalid_request");
     assert!(q["error_description"].contains("S256"));
 }
@@ -522,7 +518,10 @@ async fn unknown_resource_is_invalid_target() {
             &[("resource", "https://elsewhere.example/mcp/gmail")],
         ))
         .await;
-    assert_eq!(query_of(&location(&foreign))["error"], "invalid_target");
+    assert_eq!(
+        query_of(&error_destination(foreign).await)["error"],
+        "invalid_target"
+    );
 }
 
 #[tokio::test]

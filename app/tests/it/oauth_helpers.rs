@@ -221,3 +221,17 @@ pub async fn tokens_for_gmail(app: &TestApp, admin: &Browser, client: &Client) -
     assert_eq!(status, StatusCode::OK, "{body}");
     body
 }
+
+/// Where an `/authorize` error sends a signed-in user: at once for a verified client (a
+/// metadata document or a known client's redirect), else through the *Continue* link of a
+/// page that names the host first (a self-registered client, RFC 9700 §4.11.2).
+pub async fn error_destination(res: reqwest::Response) -> String {
+    if res.status() == StatusCode::FOUND {
+        return crate::helpers::location(&res);
+    }
+    assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+    assert!(res.headers().get("location").is_none(), "no redirect");
+    let page = res.text().await.unwrap();
+    let re = regex_lite::Regex::new(r#"href="([^"]+)">Continue to"#).unwrap();
+    re.captures(&page).expect("a Continue link")[1].replace("&amp;", "&")
+}
