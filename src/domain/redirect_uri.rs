@@ -118,6 +118,18 @@ impl RedirectUri {
     }
 }
 
+/// The URI with its port removed, as a WHATWG URL parser (a browser) reads it — and only for
+/// URIs already in that parser's normal form: text other parsers read differently (`\`,
+/// odd case, escapes) never gets the loopback port exception.
+fn without_port(raw: &str) -> Option<String> {
+    let mut url = Url::parse(raw).ok()?;
+    if url.as_str() != raw {
+        return None;
+    }
+    url.set_port(None).ok()?;
+    Some(url.into())
+}
+
 fn is_loopback(url: &Url) -> bool {
     match url.host() {
         Some(Host::Ipv4(ip)) => ip.is_loopback(),
@@ -125,19 +137,6 @@ fn is_loopback(url: &Url) -> bool {
         Some(Host::Domain(d)) => d == "localhost",
         None => false,
     }
-}
-
-/// The URI text with the `:port` after the host removed (textually, so nothing else is
-/// normalized and the comparison stays byte-exact elsewhere).
-fn without_port(raw: &str) -> Option<String> {
-    let rest = raw.strip_prefix("http://")?;
-    let authority_end = rest.find(['/', '?']).unwrap_or(rest.len());
-    let (authority, tail) = rest.split_at(authority_end);
-    let host = match authority.rfind(':') {
-        Some(i) if !authority[i..].contains(']') => &authority[..i],
-        _ => authority,
-    };
-    Some(format!("http://{host}{tail}"))
 }
 
 impl FromStr for RedirectUri {
@@ -248,6 +247,11 @@ mod tests {
             "host literal must match"
         );
         assert!(!r.matches("https://127.0.0.1:51000/callback"));
+        // A browser reads `\` as `/`: this is 127.0.0.1:5 with path /@x/callback, and other
+        // parsers read the host as `x`. Neither is the registered URI.
+        assert!(!r.matches("http://127.0.0.1:5\\@x/callback"));
+        assert!(!r.matches("http://127.0.0.1:5\\@x/cb"));
+        assert!(!r.matches("http://127.0.0.1:51000/callback/../callback"));
         let v6 = reg("http://[::1]/cb");
         assert!(v6.matches("http://[::1]:4000/cb"));
         assert!(!v6.matches("http://127.0.0.1:4000/cb"));
