@@ -48,6 +48,16 @@ impl UpstreamUrl {
         self.0.as_str()
     }
 
+    /// The URL as an RFC 8707 `resource`: without query and fragment (RFC 8707 §2 says a
+    /// resource SHOULD have none; the query often holds an API key, and the resource is
+    /// sent in browser-visible URLs).
+    pub fn as_resource(&self) -> String {
+        let mut resource = self.0.clone();
+        resource.set_query(None);
+        resource.set_fragment(None);
+        resource.into()
+    }
+
     /// Scheme, host, port and path, without the query: query strings often hold API keys.
     pub fn redacted(&self) -> String {
         let mut shown = self.0.clone();
@@ -112,5 +122,11 @@ mod tests {
         let shown = u.map(|u| u.redacted()).unwrap_or_default();
         assert!(!shown.contains("sekrit"), "{shown}");
         assert_eq!(shown, "https://x.example/mcp?…");
+    }
+
+    #[test]
+    fn the_resource_form_drops_the_query() {
+        let u = UpstreamUrl::parse("https://tools.example.com/mcp?api_key=SECRET").unwrap();
+        assert_eq!(u.as_resource(), "https://tools.example.com/mcp");
     }
 }

@@ -25,13 +25,22 @@ pub struct TestApp {
 
 /// The configuration of a test server in `data_dir` with `extra` settings.
 pub fn test_config(data_dir: &std::path::Path, extra: &[(&str, &str)]) -> Config {
+    test_config_with_file(data_dir, None, extra)
+}
+
+/// Like [`test_config`], with the text of a TOML configuration file (`[[provider]]`…).
+pub fn test_config_with_file(
+    data_dir: &std::path::Path,
+    toml: Option<&str>,
+    extra: &[(&str, &str)],
+) -> Config {
     let mut env: BTreeMap<String, String> = BTreeMap::new();
     env.insert("GATEHOUSE_BIND".into(), "127.0.0.1:0".into());
     env.insert("GATEHOUSE_DATA_DIR".into(), data_dir.display().to_string());
     for (k, v) in extra {
         env.insert((*k).into(), (*v).into());
     }
-    Config::from_sources(None, &env).expect("config")
+    Config::from_sources(toml, &env).expect("config")
 }
 
 /// Starts Gatehouse on 127.0.0.1:0 with a fresh data directory and `extra` settings.
@@ -45,7 +54,22 @@ pub async fn spawn_app_with(extra: &[(&str, &str)]) -> TestApp {
 /// Starts another Gatehouse on an existing data directory (e.g. a second process sharing
 /// the first one's database and key).
 pub async fn spawn_app_in(data_dir: &std::path::Path, extra: &[(&str, &str)]) -> TestApp {
-    let config = test_config(data_dir, extra);
+    start_app(test_config(data_dir, extra), data_dir).await
+}
+
+/// Starts Gatehouse with a TOML configuration file's text and `extra` settings.
+pub async fn spawn_app_with_file(toml: &str, extra: &[(&str, &str)]) -> TestApp {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut app = start_app(
+        test_config_with_file(dir.path(), Some(toml), extra),
+        dir.path(),
+    )
+    .await;
+    app._dir = Some(dir);
+    app
+}
+
+async fn start_app(config: Config, data_dir: &std::path::Path) -> TestApp {
     let server = gatehouse_app::server::build(config)
         .await
         .expect("server builds");

@@ -14,6 +14,7 @@ mod gateway;
 mod hardening_accounts;
 mod hardening_gateway;
 mod hardening_tokens;
+mod hardening_vault;
 mod keys;
 mod oauth;
 mod revocation;

@@ -5,7 +5,7 @@ use secrecy::SecretString;
 use url::Url;
 
 use crate::clock;
-use crate::domain::{SecretHash, SecretToken, UserId};
+use crate::domain::{SecretHash, SecretToken, UpstreamUrl, UserId};
 use crate::service::{activity, servers, Actor, ServiceError};
 use crate::state::Core;
 use crate::store::{self, connections};
@@ -43,7 +43,7 @@ pub async fn start(
         .url
         .as_ref()
         .filter(|_| e.sends_resource)
-        .map(|u| u.as_str().to_owned());
+        .map(UpstreamUrl::as_resource);
     let target = oauth::authorization_url(
         &e,
         &callback_url(core),
@@ -199,7 +199,7 @@ pub async fn finish(
         .url
         .as_ref()
         .filter(|_| e.sends_resource)
-        .map(|u| u.as_str().to_owned());
+        .map(UpstreamUrl::as_resource);
     let tokens = oauth::exchange_code(
         &core.http,
         &e,

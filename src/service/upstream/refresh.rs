@@ -275,7 +275,7 @@ async fn call_provider(
             .await
             .ok()
             .and_then(|server| server.url)
-            .map(|u| u.as_str().to_owned())
+            .map(|u| u.as_resource())
     } else {
         None
     };
