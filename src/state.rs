@@ -59,10 +59,10 @@ impl Core {
             Arc::new(SystemLookup),
         )?;
         Ok(Self {
+            limits: Limits::new(&config.rate_limits),
             pool,
             config,
             public_url,
-            limits: Limits::default(),
             bearer_cache: Default::default(),
             http,
             cimd_http,

@@ -13,8 +13,10 @@ use secrecy::{SecretBox, SecretString};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqliteSynchronous};
 use url::Url;
 
+mod limits;
 mod parse;
 pub mod providers;
+pub use limits::{ConnectionLimits, Rate, RateLimits};
 pub(crate) use parse::parse_keys;
 use parse::{
     flatten_toml, parse_bool, parse_cidrs, parse_duration, parse_hosts, parse_lifetime, parse_url,
@@ -171,6 +173,8 @@ pub struct Config {
     pub allowed_hosts: Vec<String>,
     /// Authorization codes live this long.
     pub code_ttl: Duration,
+    pub rate_limits: RateLimits,
+    pub connection_limits: ConnectionLimits,
 }
 
 impl Config {
@@ -197,7 +201,7 @@ impl Config {
             Some(text) => flatten_toml(text)?,
             None => (BTreeMap::new(), Vec::new()),
         };
-        for name in SETTINGS {
+        for name in SETTINGS.iter().chain(limits::SETTINGS) {
             if let Some(value) = env.get(&format!("GATEHOUSE_{name}")) {
                 raw.insert((*name).to_owned(), value.clone());
             }
@@ -322,6 +326,8 @@ impl Config {
             providers,
             allowed_hosts: parse_hosts("ALLOWED_HOSTS", get("ALLOWED_HOSTS"))?,
             code_ttl: parse_lifetime("CODE_TTL", get("CODE_TTL"), 600)?,
+            rate_limits: limits::parse_rates(&|name| get(name).map(str::to_owned))?,
+            connection_limits: limits::parse_connections(&|name| get(name).map(str::to_owned))?,
         })
     }
 

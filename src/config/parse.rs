@@ -11,7 +11,7 @@ use ipnet::IpNet;
 use secrecy::SecretBox;
 use url::Url;
 
-use super::{bad, providers, ConfigError, EncryptionKey, GenericProvider, SETTINGS};
+use super::{bad, limits, providers, ConfigError, EncryptionKey, GenericProvider, SETTINGS};
 
 /// The scalar settings of a TOML file by environment name, and its `[[provider]]` tables.
 pub(super) type FlatToml = (BTreeMap<String, String>, Vec<GenericProvider>);
@@ -43,7 +43,7 @@ pub(super) fn insert_toml(
     value: toml::Value,
 ) -> Result<(), ConfigError> {
     let name = key.to_ascii_uppercase();
-    if !SETTINGS.contains(&name.as_str()) {
+    if !SETTINGS.contains(&name.as_str()) && !limits::SETTINGS.contains(&name.as_str()) {
         return Err(ConfigError {
             setting: "GATEHOUSE_CONFIG".into(),
             problem: format!("unknown setting '{key}'"),
@@ -82,7 +82,7 @@ pub(super) fn parse_bool(name: &str, value: Option<&str>) -> Result<bool, Config
 }
 
 /// `90`, `90s`, `15m`, `1h`, `30d`.
-pub(super) fn parse_duration(
+pub(crate) fn parse_duration(
     name: &str,
     value: Option<&str>,
     default_secs: u64,

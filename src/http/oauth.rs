@@ -16,6 +16,7 @@ use super::session;
 use crate::oauth::client_registration::RegistrationRequest;
 use crate::oauth::error::{ErrorCode, OAuthError};
 use crate::oauth::token::TokenRequest;
+use crate::rate_limit::RetryAfter;
 use crate::service::authorization::{self, Answer, StartError};
 use crate::service::clients::{self, RegisterError};
 use crate::service::token_admin;
@@ -61,16 +62,7 @@ async fn register(
     body: axum::body::Bytes,
 ) -> Response {
     if let Err(wait) = core.limits.register(ip) {
-        let mut res = JsonError::from(OAuthError::new(
-            ErrorCode::InvalidRequest,
-            format!(
-                "too many registrations; retry in {}s",
-                wait.0.as_secs().max(1)
-            ),
-        ))
-        .into_response();
-        *res.status_mut() = StatusCode::TOO_MANY_REQUESTS;
-        return res;
+        return too_many(wait, "too many registrations");
     }
     let request: RegistrationRequest = match serde_json::from_slice(&body) {
         Ok(r) => r,
@@ -87,6 +79,21 @@ async fn register(
         Err(RegisterError::Invalid(e)) => JsonError::from(e).into_response(),
         Err(RegisterError::Service(e)) => JsonError::from(e).into_response(),
     }
+}
+
+/// 429 with `Retry-After` and an OAuth-shaped body (RFC 6585 §4).
+fn too_many(wait: RetryAfter, what: &str) -> Response {
+    let secs = wait.seconds();
+    let mut res = JsonError::from(OAuthError::new(
+        ErrorCode::InvalidRequest,
+        format!("{what}; retry in {secs}s"),
+    ))
+    .into_response();
+    *res.status_mut() = StatusCode::TOO_MANY_REQUESTS;
+    if let Ok(v) = header::HeaderValue::from_str(&secs.to_string()) {
+        res.headers_mut().insert(header::RETRY_AFTER, v);
+    }
+    res
 }
 
 /// Client credentials from `Authorization: Basic` (RFC 6749 §2.3.1: form-urlencoded parts).
@@ -115,13 +122,7 @@ async fn token(
     form: Result<Form<Vec<(String, String)>>, axum::extract::rejection::FormRejection>,
 ) -> Response {
     if let Err(wait) = core.limits.token(ip) {
-        let mut res = JsonError::from(OAuthError::new(
-            ErrorCode::InvalidRequest,
-            format!("too many requests; retry in {}s", wait.0.as_secs().max(1)),
-        ))
-        .into_response();
-        *res.status_mut() = StatusCode::TOO_MANY_REQUESTS;
-        return res;
+        return too_many(wait, "too many requests");
     }
     let Ok(Form(pairs)) = form else {
         return JsonError::from(OAuthError::new(
@@ -214,6 +215,7 @@ fn token_error(err: TokenError, via_basic: bool) -> Response {
             basic_challenge: via_basic,
         }
         .into_response(),
+        TokenError::RateLimited(wait) => too_many(wait, "too many token requests for this client"),
         TokenError::Service(e) => JsonError::from(e).into_response(),
     }
 }
@@ -257,14 +259,17 @@ fn error_page(error: &OAuthError) -> Response {
 
 async fn authorize(
     State(core): State<SharedCore>,
+    ClientIp(ip): ClientIp,
     session: Session,
     Query(pairs): Query<Vec<(String, String)>>,
 ) -> Result<Response, WebError> {
+    // Each request stores a pending request (and may fetch a metadata document).
+    core.limits.authorize(ip).map_err(WebError::RateLimited)?;
     let params = match authorization::params_from_pairs(pairs) {
         Ok(p) => p,
         Err(e) => return Ok(error_page(&e)),
     };
-    match authorization::start(&core, params).await {
+    match authorization::start(&core, params, Some(ip)).await {
         Ok(handle) => Ok(Redirect::to(&format!("/consent/{}", handle.expose())).into_response()),
         Err(StartError::Page(e)) => Ok(error_page(&e)),
         // Only a signed-in user is sent back with the error: before sign-in Gatehouse must
@@ -278,6 +283,7 @@ async fn authorize(
                 Ok(continue_page(&back))
             }
         }
+        Err(StartError::RateLimited(wait)) => Err(WebError::RateLimited(wait)),
         Err(StartError::Service(e)) => Err(e.into()),
     }
 }

@@ -52,14 +52,16 @@ pub fn params_from_pairs(pairs: Vec<(String, String)>) -> Result<AuthorizeParams
 async fn client_view(
     core: &Core,
     client_id: Option<&str>,
+    ip: Option<std::net::IpAddr>,
 ) -> Result<Option<(ClientView, bool)>, StartError> {
     let Some(id) = client_id.filter(|id| !id.is_empty()) else {
         return Ok(None);
     };
     let row = match ClientId::parse(id) {
-        Ok(ClientId::MetadataDocument(url)) => match cimd::resolve(core, &url).await {
+        Ok(ClientId::MetadataDocument(url)) => match cimd::resolve(core, &url, ip).await {
             Ok(row) => Some(row),
             Err(CimdError::Invalid(e)) => return Err(StartError::Page(e)),
+            Err(CimdError::RateLimited(wait)) => return Err(StartError::RateLimited(wait)),
             Err(CimdError::Service(e)) => return Err(StartError::Service(e)),
         },
         Ok(ClientId::Registered(id)) => clients::get(&core.pool, &id).await?,
@@ -85,6 +87,8 @@ pub enum StartError {
     Page(OAuthError),
     /// The client and redirect are valid: the error may go back to the client.
     Redirect(ErrorRedirect),
+    /// Too many metadata documents fetched for this visitor.
+    RateLimited(crate::rate_limit::RetryAfter),
     Service(ServiceError),
 }
 
@@ -108,8 +112,13 @@ impl From<sqlx::Error> for StartError {
 }
 
 /// Validates `/authorize` and stores the request; returns the handle for `/consent/{handle}`.
-pub async fn start(core: &Core, params: AuthorizeParams) -> Result<SecretToken, StartError> {
-    let client = client_view(core, params.client_id.as_deref()).await?;
+/// `ip`: the visitor's address, for the limit on metadata-document fetches.
+pub async fn start(
+    core: &Core,
+    params: AuthorizeParams,
+    ip: Option<std::net::IpAddr>,
+) -> Result<SecretToken, StartError> {
+    let client = client_view(core, params.client_id.as_deref(), ip).await?;
     let cimd = client.as_ref().is_some_and(|(_, cimd)| *cimd);
     let view = client.map(|(view, _)| view);
     let valid = authorize::validate(&params, view.as_ref(), &core.public_url.issuer()).map_err(

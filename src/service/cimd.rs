@@ -1,6 +1,7 @@
 //! Client ID Metadata Documents: fetch the document at the client_id URL through the guarded
 //! client (≤ 5 KB, ≤ 5 s), validate it, and keep it as a client row while HTTP caching allows.
 
+use std::net::IpAddr;
 use std::time::Duration;
 
 use url::Url;
@@ -10,6 +11,7 @@ use crate::clock;
 use crate::net::{cause, read_limited, BodyError};
 use crate::oauth::cimd::{self, MAX_DOCUMENT_BYTES};
 use crate::oauth::error::{ErrorCode, OAuthError};
+use crate::rate_limit::RetryAfter;
 use crate::state::Core;
 use crate::store::{self, clients};
 
@@ -18,6 +20,9 @@ pub const FETCH_TIMEOUT: Duration = Duration::from_secs(5);
 pub enum CimdError {
     /// The document could not be used; the description is safe to show.
     Invalid(OAuthError),
+    /// The visitor caused too many fetches of documents (each is an outbound request and a
+    /// stored client).
+    RateLimited(RetryAfter),
     Service(ServiceError),
 }
 
@@ -32,7 +37,12 @@ fn invalid(text: impl Into<String>) -> CimdError {
 }
 
 /// The client for the metadata document at `url`, fetched unless a fresh copy is cached.
-pub async fn resolve(core: &Core, url: &str) -> Result<clients::ClientRow, CimdError> {
+/// A fetch counts against the limit of the visitor at `ip`.
+pub async fn resolve(
+    core: &Core,
+    url: &str,
+    ip: Option<IpAddr>,
+) -> Result<clients::ClientRow, CimdError> {
     let now = clock::now();
     if let Some(row) = clients::get(&core.pool, url).await? {
         if row.kind != "cimd" {
@@ -41,6 +51,9 @@ pub async fn resolve(core: &Core, url: &str) -> Result<clients::ClientRow, CimdE
         if row.cache_expires_at.is_some_and(|until| until > now) {
             return Ok(row);
         }
+    }
+    if let Some(ip) = ip {
+        core.limits.cimd_fetch(ip).map_err(CimdError::RateLimited)?;
     }
     let (body, lifetime) = fetch(core, url).await?;
     let valid = cimd::validate(url, &body).map_err(CimdError::Invalid)?;

@@ -37,6 +37,8 @@ pub struct PresentedClient {
 #[derive(Debug)]
 pub enum TokenError {
     OAuth(OAuthError),
+    /// This client asked too often (`GATEHOUSE_RATE_TOKEN_PER_CLIENT`).
+    RateLimited(crate::rate_limit::RetryAfter),
     Service(ServiceError),
 }
 
@@ -115,6 +117,7 @@ pub async fn exchange(
         } => {
             let presented = merge(presented, client);
             let client_id = authenticate(core, &presented).await?;
+            limit(core, &client_id)?;
             let requested = resource_slugs(core, &resources)?;
             redeem_code(
                 core,
@@ -134,10 +137,19 @@ pub async fn exchange(
         } => {
             let presented = merge(presented, client);
             let client_id = authenticate(core, &presented).await?;
+            limit(core, &client_id)?;
             let requested = resource_slugs(core, &resources)?;
             refresh(core, &client_id, &refresh_token, &requested, ip).await
         }
     }
+}
+
+/// Per client as well as per address: many users of one client stay within its budget,
+/// one client cannot use up a shared address's.
+fn limit(core: &Core, client_id: &str) -> Result<(), TokenError> {
+    core.limits
+        .token_for_client(client_id)
+        .map_err(TokenError::RateLimited)
 }
 
 fn merge(mut presented: PresentedClient, body: token::BodyClient) -> PresentedClient {

@@ -181,3 +181,22 @@ async fn cimd_url_rules_are_checked_before_fetching() {
         assert_eq!(res.status(), StatusCode::BAD_REQUEST, "{id}");
     }
 }
+
+#[tokio::test]
+async fn metadata_document_fetches_are_limited_per_address() {
+    let (server, hits, url) = document_server(good_doc, "no-store").await;
+    let ca = server.ca_file.display().to_string();
+    let (app, admin) = spawn_app_with_admin_and(&[
+        ("GATEHOUSE_EXTRA_CA_FILE", ca.as_str()),
+        ("GATEHOUSE_CIMD_ALLOW_PRIVATE_NETWORKS", "127.0.0.0/8"),
+        ("GATEHOUSE_RATE_CIMD_FETCH_PER_IP", "2/1m"),
+    ])
+    .await;
+    let authorize = authorize_url(&app, url.get().unwrap(), Some(&pkce()), &[]);
+    for _ in 0..2 {
+        assert!(admin.get(&authorize).await.status().is_redirection());
+    }
+    let limited = admin.get(&authorize).await;
+    assert_eq!(limited.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(hits.load(Ordering::SeqCst), 2, "no third fetch");
+}

@@ -13,6 +13,7 @@ mod durability;
 mod gateway;
 mod hardening_accounts;
 mod hardening_gateway;
+mod hardening_limits;
 mod hardening_tokens;
 mod hardening_vault;
 mod keys;
