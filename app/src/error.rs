@@ -18,6 +18,8 @@ pub enum AppError {
     Csrf,
     #[error("Too many attempts. Wait {0} seconds, then try again.")]
     RateLimited(u64),
+    #[error("Gatehouse is busy. Try again in a moment.")]
+    Busy,
     #[error("Something went wrong on the server. It has been logged.")]
     Internal,
     #[error("Could not reach the server ({0}).")]
@@ -34,6 +36,7 @@ impl AppError {
             AppError::Invalid(_) => "Not accepted",
             AppError::Csrf => "Form expired",
             AppError::RateLimited(_) => "Too many attempts",
+            AppError::Busy => "Busy",
             AppError::Internal | AppError::Transport(_) => "Something went wrong",
         }
     }
@@ -46,6 +49,7 @@ impl AppError {
             AppError::NotFound => 404,
             AppError::Invalid(_) => 400,
             AppError::RateLimited(_) => 429,
+            AppError::Busy => 503,
             AppError::Internal | AppError::Transport(_) => 500,
         }
     }
@@ -72,6 +76,7 @@ impl From<gatehouse::service::ServiceError> for AppError {
                 AppError::Invalid(gatehouse::http::session::sentence(&err.to_string()))
             }
             E::Forbidden => AppError::Forbidden,
+            E::Busy => AppError::Busy,
             E::Internal(cause) => {
                 tracing::error!(%cause, "server function failed");
                 AppError::Internal

@@ -104,10 +104,13 @@ pub fn fail(err: AppError) -> AppError {
     if let Ok(status) = StatusCode::from_u16(err.status()) {
         res.set_status(status);
     }
-    if let AppError::RateLimited(secs) = &err {
-        if let Ok(v) = header::HeaderValue::from_str(&secs.to_string()) {
-            res.insert_header(header::RETRY_AFTER, v);
-        }
+    let retry = match &err {
+        AppError::RateLimited(secs) => Some(*secs),
+        AppError::Busy => Some(1),
+        _ => None,
+    };
+    if let Some(Ok(v)) = retry.map(|secs| header::HeaderValue::from_str(&secs.to_string())) {
+        res.insert_header(header::RETRY_AFTER, v);
     }
     err
 }

@@ -20,6 +20,8 @@ pub enum WebError {
     Forbidden,
     #[error("not found")]
     NotFound,
+    #[error("busy")]
+    Busy,
     #[error("internal: {0}")]
     Internal(String),
 }
@@ -32,6 +34,7 @@ impl From<ServiceError> for WebError {
             ServiceError::BadCredentials => WebError::BadForm(err.to_string()),
             ServiceError::NotFound => WebError::NotFound,
             ServiceError::Forbidden => WebError::Forbidden,
+            ServiceError::Busy => WebError::Busy,
             ServiceError::Internal(cause) => WebError::Internal(cause),
         }
     }
@@ -95,6 +98,11 @@ impl IntoResponse for WebError {
             WebError::SignInRequired => Redirect::to("/login").into_response(),
             WebError::Forbidden => message_page(StatusCode::FORBIDDEN, "Not allowed", "Your account may not do this."),
             WebError::NotFound => message_page(StatusCode::NOT_FOUND, "Not found", "There is nothing here, or it is not yours."),
+            WebError::Busy => {
+                let mut res = message_page(StatusCode::SERVICE_UNAVAILABLE, "Busy", "Gatehouse is checking many passwords at once. Try again in a moment.");
+                res.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+                res
+            }
             WebError::Internal(cause) => {
                 tracing::error!(%cause, "request failed");
                 message_page(StatusCode::INTERNAL_SERVER_ERROR, "Something went wrong", "The server could not complete this request. It has been logged.")

@@ -12,7 +12,7 @@ use super::client_ip::ClientIp;
 use super::error::WebError;
 use super::forms::CsrfForm;
 use super::session::{self, FlashKind};
-use crate::service::{accounts, authorization};
+use crate::service::{accounts, authorization, ServiceError};
 use crate::state::SharedCore;
 
 pub fn routes<S>() -> Router<S>

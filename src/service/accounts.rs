@@ -123,7 +123,7 @@ pub async fn sign_in(
         None => None,
     };
     let stored = row.as_ref().and_then(|r| r.password_hash.clone());
-    let ok = password::verify(password, stored).await;
+    let ok = password::verify(password, stored).await?;
     match row {
         Some(row) if ok => {
             let account = Account::from(row);

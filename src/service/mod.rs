@@ -35,6 +35,9 @@ pub enum ServiceError {
     BadCredentials,
     #[error("not allowed")]
     Forbidden,
+    /// Too much work at once (password hashing): try again in a moment.
+    #[error("Gatehouse is busy; try again in a moment")]
+    Busy,
     /// An internal failure: logged, never shown.
     #[error("internal error: {0}")]
     Internal(String),
@@ -48,7 +51,10 @@ impl From<sqlx::Error> for ServiceError {
 
 impl From<crate::password::HashError> for ServiceError {
     fn from(err: crate::password::HashError) -> Self {
-        ServiceError::Internal(err.to_string())
+        match err {
+            crate::password::HashError::Busy => ServiceError::Busy,
+            other => ServiceError::Internal(other.to_string()),
+        }
     }
 }
 
