@@ -18,22 +18,25 @@ pub const FORWARDED_REQUEST_HEADERS: &[&str] = &[
 
 pub const SESSION_ID: &str = "mcp-session-id";
 
+/// A repeated `Mcp-Session-Id`, or one with bytes a session id never has.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BadSessionId;
+
 /// The request's `Mcp-Session-Id`: none, or exactly one value of visible ASCII (MCP
-/// transport spec). `Err` for a repeated header or any other byte: the gateway refuses
-/// such a request rather than check one value and forward another.
-pub fn session_id(incoming: &HeaderMap) -> Result<Option<&str>, ()> {
+/// transport spec). Anything else is refused rather than check one value and forward another.
+pub fn session_id(incoming: &HeaderMap) -> Result<Option<&str>, BadSessionId> {
     let mut values = incoming.get_all(SESSION_ID).iter();
     let Some(first) = values.next() else {
         return Ok(None);
     };
     if values.next().is_some() {
-        return Err(());
+        return Err(BadSessionId);
     }
     let bytes = first.as_bytes();
     if bytes.is_empty() || !bytes.iter().all(|b| (0x21..=0x7e).contains(b)) {
-        return Err(());
+        return Err(BadSessionId);
     }
-    first.to_str().map(Some).map_err(|_| ())
+    first.to_str().map(Some).map_err(|_| BadSessionId)
 }
 
 /// Response headers never passed back: the upstream's cookies and auth challenges (its
@@ -137,11 +140,11 @@ mod tests {
         h.insert(SESSION_ID, HeaderValue::from_static("abc-123_~"));
         assert_eq!(session_id(&h), Ok(Some("abc-123_~")));
         h.append(SESSION_ID, HeaderValue::from_static("other"));
-        assert_eq!(session_id(&h), Err(()), "repeated");
+        assert_eq!(session_id(&h), Err(BadSessionId), "repeated");
         for bad in [&b"a b"[..], b"caf\xc3\xa9", b"", b"tab\there"] {
             let mut h = HeaderMap::new();
             h.insert(SESSION_ID, HeaderValue::from_bytes(bad).unwrap());
-            assert_eq!(session_id(&h), Err(()), "{bad:?}");
+            assert_eq!(session_id(&h), Err(BadSessionId), "{bad:?}");
         }
     }
 

@@ -56,7 +56,8 @@ async fn login(
             session::sign_in(&session, &account).await?;
             Ok(Redirect::to(consent.as_deref().unwrap_or("/servers")).into_response())
         }
-        Err(err) => {
+        // Wrong name or password: said on the form. Anything else (busy, a fault): a page.
+        Err(err @ (ServiceError::BadCredentials | ServiceError::Invalid(_))) => {
             session::set_flash(
                 &session,
                 FlashKind::Error,
@@ -65,5 +66,6 @@ async fn login(
             .await?;
             Ok(Redirect::to(&back).into_response())
         }
+        Err(err) => Err(err.into()),
     }
 }
