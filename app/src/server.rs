@@ -174,6 +174,7 @@ pub fn router(core: SharedCore, gateway: SharedGateway) -> Result<Router, StartE
                 .layer(frame)
                 .layer(sniff)
                 .layer(referrer)
+                .option_layer(http::headers::hsts(&core.public_url))
                 .layer(sessions),
         );
     Ok(app)

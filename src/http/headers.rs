@@ -39,3 +39,14 @@ pub fn layers() -> [SetResponseHeaderLayer<HeaderValue>; 4] {
         ),
     ]
 }
+
+/// `Strict-Transport-Security` when the public URL is https: browsers then never try http
+/// (a sign-in over a network that strips TLS). Two years, as the HSTS preload list asks.
+pub fn hsts(public_url: &crate::config::PublicUrl) -> Option<SetResponseHeaderLayer<HeaderValue>> {
+    public_url.is_https().then(|| {
+        SetResponseHeaderLayer::overriding(
+            header::STRICT_TRANSPORT_SECURITY,
+            HeaderValue::from_static("max-age=63072000; includeSubDomains"),
+        )
+    })
+}

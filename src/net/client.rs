@@ -144,6 +144,12 @@ impl GuardedClient {
     /// Checks what the resolver cannot: the scheme, and hosts written as IP literals (reqwest
     /// connects to those without asking the resolver).
     pub async fn check_url(&self, url: &Url) -> Result<(), NetError> {
+        self.checked(url).await.map(|_| ())
+    }
+
+    /// [`check_url`](Self::check_url), returning for plain http the address the check
+    /// accepted: the request must go there, not to what a second lookup might answer.
+    async fn checked(&self, url: &Url) -> Result<Option<IpAddr>, NetError> {
         let host = url.host().ok_or(NetError::Scheme)?;
         let literal = match host {
             Host::Ipv4(ip) => Some(IpAddr::V4(ip)),
@@ -154,7 +160,7 @@ impl GuardedClient {
         match url.scheme() {
             "https" => match literal {
                 Some(ip) if !is_allowed(ip, &self.allow) => Err(NetError::Restricted(shown)),
-                _ => Ok(()),
+                _ => Ok(None),
             },
             // Plain http only where every address is in an explicitly allowed private range.
             "http" => {
@@ -168,24 +174,38 @@ impl GuardedClient {
                 };
                 let explicitly_allowed =
                     |ip: &IpAddr| self.allow.iter().any(|net| net.contains(ip));
-                if !addrs.is_empty() && addrs.iter().all(explicitly_allowed) {
-                    Ok(())
-                } else {
-                    Err(NetError::Scheme)
+                match addrs.first() {
+                    Some(first) if addrs.iter().all(explicitly_allowed) => Ok(Some(*first)),
+                    _ => Err(NetError::Scheme),
                 }
             }
             _ => Err(NetError::Scheme),
         }
     }
 
-    /// A request builder for `url`, after the checks above.
+    /// A request builder for `url`, after the checks above. Https connections are pinned by
+    /// the resolver; a plain-http one (allowed private ranges only) goes to the very address
+    /// that was checked, its name kept in `Host`: a name that changes its answer between the
+    /// check and the connection (DNS rebinding) cannot move it, e.g. to a public host.
     pub async fn request(
         &self,
         method: reqwest::Method,
         url: Url,
     ) -> Result<reqwest::RequestBuilder, NetError> {
-        self.check_url(&url).await?;
-        Ok(self.http.request(method, url))
+        match self.checked(&url).await? {
+            Some(ip) if matches!(url.host(), Some(Host::Domain(_))) => {
+                let host = url.authority().to_owned();
+                let mut pinned = url;
+                pinned
+                    .set_ip_host(ip)
+                    .map_err(|()| NetError::Unresolvable(host.clone()))?;
+                Ok(self
+                    .http
+                    .request(method, pinned)
+                    .header(reqwest::header::HOST, host))
+            }
+            _ => Ok(self.http.request(method, url)),
+        }
     }
 }
 
@@ -202,6 +222,57 @@ mod tests {
             let addrs = self.0.clone();
             Box::pin(async move { Ok(addrs) })
         }
+    }
+
+    /// Answers the first lookup with one address and every later one with another: a name
+    /// rebinding between Gatehouse's check and the connection.
+    struct Rebinding {
+        first: IpAddr,
+        then: IpAddr,
+        calls: std::sync::atomic::AtomicUsize,
+    }
+
+    impl Lookup for Rebinding {
+        fn lookup(&self, _host: &str) -> LookupFuture {
+            let n = self.calls.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            let addr = if n == 0 { self.first } else { self.then };
+            Box::pin(async move { Ok(vec![addr]) })
+        }
+    }
+
+    #[tokio::test]
+    async fn plain_http_goes_to_the_address_that_was_checked() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let seen_host = Arc::new(std::sync::Mutex::new(String::new()));
+        let seen = seen_host.clone();
+        let app = axum::Router::new().route(
+            "/",
+            axum::routing::get(move |headers: axum::http::HeaderMap| {
+                let seen = seen.clone();
+                async move {
+                    *seen.lock().unwrap() = headers["host"].to_str().unwrap().to_owned();
+                    "pinned"
+                }
+            }),
+        );
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        // 127.0.0.1 is allowed and checked; 10.9.9.9 is neither (a later answer would be
+        // refused by the resolver: nothing ever connects to it).
+        let lookup = Arc::new(Rebinding {
+            first: "127.0.0.1".parse().unwrap(),
+            then: "10.9.9.9".parse().unwrap(),
+            calls: Default::default(),
+        });
+        let c = GuardedClient::new(vec!["127.0.0.0/8".parse().unwrap()], None, lookup).unwrap();
+        let res = get(&c, &format!("http://upstream.internal:{port}/"))
+            .await
+            .unwrap();
+        assert_eq!(res.text().await.unwrap(), "pinned");
+        assert_eq!(
+            *seen_host.lock().unwrap(),
+            format!("upstream.internal:{port}")
+        );
     }
 
     fn client(answers: &[&str], allow: &[&str]) -> GuardedClient {

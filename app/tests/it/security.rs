@@ -231,3 +231,19 @@ async fn crafted_path_segments_never_reach_a_location_header() {
         "the server is fine"
     );
 }
+
+#[tokio::test]
+async fn https_deployments_send_strict_transport_security() {
+    let https = spawn_app_with(&[("GATEHOUSE_PUBLIC_URL", "https://gatehouse.example.com")]).await;
+    let res = https.browser().get("/healthz").await;
+    assert_eq!(
+        res.headers()["strict-transport-security"],
+        "max-age=63072000; includeSubDomains"
+    );
+    let http = spawn_app().await;
+    let res = http.browser().get("/healthz").await;
+    assert!(
+        res.headers().get("strict-transport-security").is_none(),
+        "never on plain http (a local run)"
+    );
+}
