@@ -175,6 +175,10 @@ pub fn router(core: SharedCore, gateway: SharedGateway) -> Result<Router, StartE
                 .layer(sniff)
                 .layer(referrer)
                 .option_layer(http::headers::hsts(&core.public_url))
+                // A body that stops arriving ends the request (each read, this long at most).
+                .layer(tower_http::timeout::RequestBodyTimeoutLayer::new(
+                    core.config.connection_limits.body_read_timeout,
+                ))
                 .layer(sessions),
         );
     Ok(app)
@@ -202,12 +206,7 @@ impl Server {
 
     /// Serves until Ctrl-C / SIGTERM, then finishes in-flight requests.
     pub async fn run(self) -> std::io::Result<()> {
-        let service = self
-            .router
-            .into_make_service_with_connect_info::<SocketAddr>();
-        axum::serve(self.listener, service)
-            .with_graceful_shutdown(shutdown_signal())
-            .await
+        self.run_until(shutdown_signal()).await
     }
 
     /// Serves until `stop` resolves (tests).
@@ -215,12 +214,15 @@ impl Server {
         self,
         stop: impl std::future::Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
-        let service = self
-            .router
-            .into_make_service_with_connect_info::<SocketAddr>();
-        axum::serve(self.listener, service)
-            .with_graceful_shutdown(stop)
-            .await
+        let config = &self.core.config;
+        crate::serve::serve(
+            self.listener,
+            self.router,
+            config.connection_limits.clone(),
+            config.trusted_proxies.clone(),
+            stop,
+        )
+        .await
     }
 }
 

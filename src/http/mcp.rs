@@ -29,8 +29,6 @@ where
 
 /// Largest MCP request body accepted (tool arguments can be documents).
 pub const MAX_MCP_BODY: usize = 4 * 1024 * 1024;
-/// A request body must have arrived this long after its headers.
-pub const BODY_READ_TIMEOUT: Duration = Duration::from_secs(30);
 
 fn json_error(status: StatusCode, error: &str, description: &str) -> Response {
     (
@@ -100,7 +98,8 @@ async fn mcp(
                 .into_response();
         }
     };
-    let body = match read_body(body, &parts.headers).await {
+    let within = gw.core.config.connection_limits.body_read_timeout;
+    let body = match read_body(body, &parts.headers, within).await {
         Ok(body) => body,
         Err(refusal) => return refusal,
     };
@@ -116,8 +115,12 @@ async fn mcp(
     forward(&gw, caller, slug.as_ref(), inbound).await
 }
 
-/// The body, at most `MAX_MCP_BODY` bytes, arrived within `BODY_READ_TIMEOUT`.
-async fn read_body(body: Body, headers: &HeaderMap) -> Result<axum::body::Bytes, Response> {
+/// The body, at most `MAX_MCP_BODY` bytes, all arrived `within` its headers.
+async fn read_body(
+    body: Body,
+    headers: &HeaderMap,
+    within: Duration,
+) -> Result<axum::body::Bytes, Response> {
     let too_large = || {
         json_error(
             StatusCode::PAYLOAD_TOO_LARGE,
@@ -132,7 +135,7 @@ async fn read_body(body: Body, headers: &HeaderMap) -> Result<axum::body::Bytes,
     if declared.is_some_and(|n| n > MAX_MCP_BODY) {
         return Err(too_large());
     }
-    match tokio::time::timeout(BODY_READ_TIMEOUT, axum::body::to_bytes(body, MAX_MCP_BODY)).await {
+    match tokio::time::timeout(within, axum::body::to_bytes(body, MAX_MCP_BODY)).await {
         Ok(Ok(bytes)) => Ok(bytes),
         Ok(Err(err)) => match err.into_inner().is::<http_body_util::LengthLimitError>() {
             true => Err(too_large()),

@@ -20,7 +20,7 @@ use axum::extract::FromRef;
 use axum::http::{header, HeaderName, Method};
 use axum::Router;
 
-pub use crate::rate_limit::RetryAfter;
+pub use crate::rate_limit::{address_key, RetryAfter};
 
 use crate::gateway::SharedGateway;
 use crate::state::SharedCore;

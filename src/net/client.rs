@@ -143,6 +143,7 @@ impl GuardedClient {
 
     /// Checks what the resolver cannot: the scheme, and hosts written as IP literals (reqwest
     /// connects to those without asking the resolver).
+    #[cfg(test)]
     pub async fn check_url(&self, url: &Url) -> Result<(), NetError> {
         self.checked(url).await.map(|_| ())
     }

@@ -12,6 +12,7 @@ mod cli;
 mod durability;
 mod gateway;
 mod hardening_accounts;
+mod hardening_connections;
 mod hardening_gateway;
 mod hardening_limits;
 mod hardening_tokens;
