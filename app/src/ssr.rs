@@ -33,12 +33,17 @@ pub async fn client_ip() -> Option<std::net::IpAddr> {
     .map(|ip| ip.0)
 }
 
-/// The page context for any page; pops the flash message.
-pub async fn page_context() -> Result<(PageContext, Option<Account>), AppError> {
+/// The page context for any page; pops the flash message. A CSRF token — and with it a
+/// stored session — is made only for someone signed in, or when the page shows `form` to
+/// an anonymous visitor: anonymous page views store nothing.
+pub async fn page_context(form: bool) -> Result<(PageContext, Option<Account>), AppError> {
     let core = core()?;
     let session = session().await?;
     let account = session::current_account(&core, &session).await?;
-    let csrf = session::csrf_token(&session).await?;
+    let csrf = match form || account.is_some() {
+        true => session::csrf_token(&session).await?,
+        false => String::new(),
+    };
     let flash = session::take_flash(&session).await.map(|f| FlashView {
         success: f.kind == FlashKind::Success,
         text: f.text,
@@ -50,9 +55,17 @@ pub async fn page_context() -> Result<(PageContext, Option<Account>), AppError> 
     Ok((PageContext { user, csrf, flash }, account))
 }
 
+/// Gives a page context the CSRF token of a form shown to an anonymous visitor.
+pub async fn with_form(mut ctx: PageContext) -> Result<PageContext, AppError> {
+    if ctx.csrf.is_empty() {
+        ctx.csrf = session::csrf_token(&session().await?).await?;
+    }
+    Ok(ctx)
+}
+
 /// Like [`page_context`], but a visitor who is not signed in is sent to the sign-in page.
 pub async fn signed_in_context() -> Result<(PageContext, Account, Actor), AppError> {
-    let (ctx, account) = page_context().await?;
+    let (ctx, account) = page_context(false).await?;
     let Some(account) = account else {
         leptos_axum::redirect("/login");
         return Err(AppError::SignInRequired);

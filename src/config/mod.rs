@@ -48,6 +48,7 @@ const SETTINGS: &[&str] = &[
     "UPSTREAM_REFRESH_SKEW",
     "ALLOWED_HOSTS",
     "CODE_TTL",
+    "UNUSED_CLIENT_TTL",
 ];
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -175,6 +176,8 @@ pub struct Config {
     pub code_ttl: Duration,
     pub rate_limits: RateLimits,
     pub connection_limits: ConnectionLimits,
+    /// Clients that never got a grant are swept this long after they were created.
+    pub unused_client_ttl: Duration,
 }
 
 impl Config {
@@ -328,6 +331,11 @@ impl Config {
             code_ttl: parse_lifetime("CODE_TTL", get("CODE_TTL"), 600)?,
             rate_limits: limits::parse_rates(&|name| get(name).map(str::to_owned))?,
             connection_limits: limits::parse_connections(&|name| get(name).map(str::to_owned))?,
+            unused_client_ttl: parse_lifetime(
+                "UNUSED_CLIENT_TTL",
+                get("UNUSED_CLIENT_TTL"),
+                7 * 86400,
+            )?,
         })
     }
 

@@ -181,7 +181,8 @@ pub async fn revoke_grant(core: &Core, actor: &Actor, grant_id: i64) -> Result<(
 pub async fn cleanup(core: &Core) -> Result<(tokens::Swept, u64), ServiceError> {
     let now = clock::now();
     let mut tx = store::begin_write(&core.pool).await?;
-    let swept = tokens::sweep(&mut tx, now).await?;
+    let unused_client_ttl = core.config.unused_client_ttl.as_secs() as i64;
+    let swept = tokens::sweep(&mut tx, now, unused_client_ttl).await?;
     let sessions = store::sessions::sweep(&mut tx, now).await?;
     tx.commit().await?;
     Ok((swept, sessions))

@@ -273,11 +273,19 @@ pub struct Swept {
     pub invites: u64,
     pub vault_states: u64,
     pub gateway_sessions: u64,
+    /// Registered or metadata-document clients that never got a grant.
+    pub unused_clients: u64,
 }
 
 /// Deletes what can never be used again. Codes are kept a day past expiry so a late replay is
-/// still recognised; revoked families go once none of their refresh tokens could be presented.
-pub async fn sweep(conn: &mut sqlx::SqliteConnection, now: UnixTime) -> Result<Swept, sqlx::Error> {
+/// still recognised; revoked families go once none of their refresh tokens could be presented;
+/// clients that never got a grant go once they are older than `unused_client_ttl` seconds
+/// (anyone can create them: registration, a new metadata-document URL).
+pub async fn sweep(
+    conn: &mut sqlx::SqliteConnection,
+    now: UnixTime,
+    unused_client_ttl: i64,
+) -> Result<Swept, sqlx::Error> {
     let mut run = async |sql: &str| -> Result<u64, sqlx::Error> {
         Ok(sqlx::query(sql)
             .bind(now)
@@ -295,5 +303,14 @@ pub async fn sweep(conn: &mut sqlx::SqliteConnection, now: UnixTime) -> Result<S
         vault_states: run("DELETE FROM oauth_states WHERE expires_at <= ?").await?,
         // Clients re-initialize when a session id is no longer recognised (404).
         gateway_sessions: run("DELETE FROM gateway_sessions WHERE created_at <= ? - 7 * 86400").await?,
+        unused_clients: sqlx::query(
+            "DELETE FROM oauth_clients WHERE created_at <= ? - ?
+               AND NOT EXISTS (SELECT 1 FROM grants g WHERE g.client_id = oauth_clients.client_id)",
+        )
+        .bind(now)
+        .bind(unused_client_ttl)
+        .execute(&mut *conn)
+        .await?
+        .rows_affected(),
     })
 }

@@ -10,7 +10,7 @@ use crate::error::AppError;
 #[server(endpoint = "auth_page")]
 pub async fn auth_page() -> Result<AuthPageData, AppError> {
     let core = crate::ssr::core()?;
-    let (ctx, _) = crate::ssr::page_context().await?;
+    let (ctx, _) = crate::ssr::page_context(true).await?;
     Ok(AuthPageData {
         ctx,
         setup_pending: gatehouse::service::setup::pending(&core).await,
@@ -21,8 +21,13 @@ pub async fn auth_page() -> Result<AuthPageData, AppError> {
 #[server(endpoint = "invite_page")]
 pub async fn invite_page(token: String) -> Result<InviteData, AppError> {
     let core = crate::ssr::core()?;
-    let (ctx, _) = crate::ssr::page_context().await?;
+    let (ctx, _) = crate::ssr::page_context(false).await?;
     let account = gatehouse::service::accounts::invite_account(&core, &token).await?;
+    // Only a valid invite shows its form.
+    let ctx = match account {
+        Some(_) => crate::ssr::with_form(ctx).await?,
+        None => ctx,
+    };
     Ok(InviteData {
         ctx,
         username: account.map(|a| a.username),

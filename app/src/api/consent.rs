@@ -12,7 +12,7 @@ pub async fn consent_page(handle: String) -> Result<ConsentData, AppError> {
     use gatehouse::service::authorization;
 
     let core = crate::ssr::core()?;
-    let (ctx, account) = crate::ssr::page_context().await?;
+    let (ctx, account) = crate::ssr::page_context(false).await?;
     let state = match account {
         None if authorization::request_exists(&core, &handle).await? => ConsentState::SignIn,
         None => ConsentState::Expired,
@@ -39,6 +39,11 @@ pub async fn consent_page(handle: String) -> Result<ConsentData, AppError> {
                 unknown_resources: v.unknown_resources,
             }),
         },
+    };
+    // A form (sign-in, or approve/deny) unless the request is gone.
+    let ctx = match state {
+        ConsentState::Expired => ctx,
+        _ => crate::ssr::with_form(ctx).await?,
     };
     Ok(ConsentData { ctx, state })
 }

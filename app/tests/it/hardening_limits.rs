@@ -91,3 +91,58 @@ async fn registration_and_authorization_requests_are_limited_per_address() {
         2
     );
 }
+
+#[tokio::test]
+async fn clients_that_never_got_a_grant_are_swept_after_their_idle_time() {
+    let (app, admin, client) = ready_with(&[("GATEHOUSE_UNUSED_CLIENT_TTL", "1h")]).await;
+    tokens_for_gmail(&app, &admin, &client).await; // this one got a grant
+    let body = json!({ "redirect_uris": [REDIRECT], "token_endpoint_auth_method": "none" });
+    let stale: serde_json::Value = register(&app, body.clone()).await.json().await.unwrap();
+    let fresh: serde_json::Value = register(&app, body).await.json().await.unwrap();
+    // The first unused client was registered two hours ago (and the used one too).
+    for id in [stale["client_id"].as_str().unwrap(), client.id.as_str()] {
+        sqlx::query(
+            "UPDATE oauth_clients SET created_at = strftime('%s','now') - 7200 WHERE client_id = ?",
+        )
+        .bind(id)
+        .execute(&app.core.pool)
+        .await
+        .unwrap();
+    }
+    let (swept, _) = gatehouse::service::token_admin::cleanup(&app.core)
+        .await
+        .unwrap();
+    assert_eq!(swept.unused_clients, 1);
+    let left: Vec<String> =
+        sqlx::query_scalar("SELECT client_id FROM oauth_clients ORDER BY client_id")
+            .fetch_all(&app.core.pool)
+            .await
+            .unwrap();
+    let mut expected = vec![
+        client.id.clone(),
+        fresh["client_id"].as_str().unwrap().to_owned(),
+    ];
+    expected.sort();
+    assert_eq!(left, expected, "the used one and the recent one stay");
+}
+
+#[tokio::test]
+async fn anonymous_page_views_store_no_session() {
+    let app = spawn_app().await;
+    // Views without a form: nothing is stored (a flood of them must not fill the table).
+    for path in [
+        "/servers",
+        "/activity",
+        "/clients",
+        "/no/such/page",
+        "/consent/unknown",
+        "/",
+    ] {
+        let res = app.browser().get(path).await;
+        assert!(res.status().as_u16() < 500, "{path}");
+    }
+    assert_eq!(app.count("SELECT COUNT(*) FROM sessions").await, 0);
+    // A page with a form needs its CSRF token, so a session.
+    app.browser().page("/setup").await;
+    assert_eq!(app.count("SELECT COUNT(*) FROM sessions").await, 1);
+}
