@@ -53,6 +53,40 @@ impl<K: Hash + Eq, V: Clone> TtlCache<K, V> {
     }
 }
 
+/// Lets something happen at most once per period per key (e.g. recording a key's last use
+/// at most once a minute, off the request path).
+pub struct Throttle<K> {
+    last: Mutex<HashMap<K, Instant>>,
+    every: Duration,
+}
+
+impl<K: Hash + Eq> Throttle<K> {
+    pub fn new(every: Duration) -> Self {
+        Self {
+            last: Mutex::new(HashMap::new()),
+            every,
+        }
+    }
+
+    /// True (and remembered) when `key` last fired `every` or more before `now`.
+    pub fn due(&self, key: K, now: Instant) -> bool {
+        let Ok(mut last) = self.last.lock() else {
+            return false;
+        };
+        if last.len() >= MAX_ENTRIES {
+            let every = self.every;
+            last.retain(|_, at| now.duration_since(*at) < every);
+        }
+        match last.get(&key) {
+            Some(at) if now.duration_since(*at) < self.every => false,
+            _ => {
+                last.insert(key, now);
+                true
+            }
+        }
+    }
+}
+
 /// A counter bumped by every change that may make some cache wrong. A cache owned outside
 /// the code that makes the change (the gateway's routes) compares it before reading, so the
 /// use-case layer needs to know nothing about who caches what.
@@ -125,6 +159,16 @@ mod tests {
         assert_eq!(cache.get(&("h", "drive"), t0), None);
         cache.clear();
         assert_eq!(cache.get(&("h", "gmail"), t0), None);
+    }
+
+    #[test]
+    fn a_throttle_fires_once_per_period() {
+        let t = Throttle::new(Duration::from_secs(60));
+        let t0 = Instant::now();
+        assert!(t.due(1, t0));
+        assert!(!t.due(1, t0 + Duration::from_secs(59)));
+        assert!(t.due(2, t0), "per key");
+        assert!(t.due(1, t0 + Duration::from_secs(60)));
     }
 
     #[test]

@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex};
 
 use sqlx::SqlitePool;
 
-use crate::cache::{Generation, TtlCache};
+use crate::cache::{Generation, Throttle, TtlCache};
 use crate::config::{Config, PublicUrl};
 use crate::domain::{Principal, SecretHash};
 use crate::net::{GuardedClient, NetError, SystemLookup};
@@ -32,6 +32,8 @@ pub struct Core {
     pub(crate) credentials: CredentialCache,
     /// Upstream token refreshes under way in this process (single-flight).
     pub(crate) flights: Flights,
+    /// API keys whose last use was recorded less than a minute ago.
+    pub(crate) key_uses: Throttle<i64>,
     /// Bumped whenever a server's target or sign-in changes: caches of routes watch it.
     pub servers_changed: Generation,
     /// Hash of the one-time setup code, while no account exists (`service::accounts`).
@@ -69,6 +71,7 @@ impl Core {
             cipher,
             credentials: Default::default(),
             flights: Default::default(),
+            key_uses: Throttle::new(std::time::Duration::from_secs(60)),
             servers_changed: Default::default(),
             setup_code: Mutex::new(None),
         })

@@ -184,4 +184,40 @@ pub struct GrantView {
 pub struct ClientsData {
     pub ctx: PageContext,
     pub grants: Vec<GrantView>,
+    /// The user's API keys (clients without OAuth), managed on the API keys page.
+    pub keys: Vec<KeyView>,
+}
+
+/// One of the user's live API keys (never the key itself).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KeyView {
+    pub id: i64,
+    pub name: String,
+    /// The first characters, to tell keys apart.
+    pub prefix: String,
+    /// "all servers" or the slugs it is limited to.
+    pub servers: String,
+    pub created: String,
+    pub last_used: String,
+    pub expires: String,
+}
+
+/// A key just created: the only time it is shown.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NewKeyView {
+    pub name: String,
+    pub key: String,
+    pub scope: String,
+    /// The servers it reaches: (slug, Gatehouse URL).
+    pub endpoints: Vec<(String, String)>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KeysData {
+    pub ctx: PageContext,
+    pub keys: Vec<KeyView>,
+    /// The user's servers: (slug, name), to limit a new key to.
+    pub servers: Vec<(String, String)>,
+    /// A key created by a plain form post, shown this once.
+    pub created: Option<NewKeyView>,
 }

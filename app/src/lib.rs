@@ -14,6 +14,7 @@ pub mod responses;
 mod serve;
 #[cfg(feature = "ssr")]
 pub mod server;
+pub mod snippets;
 #[cfg(feature = "ssr")]
 pub mod ssr;
 
@@ -23,8 +24,8 @@ use leptos_router::components::{Route, Router, Routes};
 use leptos_router::{path, SsrMode};
 
 use pages::{
-    activity::ActivityPage, admin::AdminPage, auth, clients, coming, consent, not_found::NotFound,
-    servers::ServersPage,
+    activity::ActivityPage, admin::AdminPage, auth, clients, consent, keys::ApiKeysPage,
+    not_found::NotFound, servers::ServersPage,
 };
 
 /// The HTML document around the app. On the server it also sets the page's CSP, whose
@@ -82,7 +83,7 @@ pub fn App() -> impl IntoView {
                 <Route path=path!("/consent/:handle") view=consent::ConsentPage ssr=ssr.clone()/>
                 <Route path=path!("/servers") view=ServersPage ssr=ssr.clone()/>
                 <Route path=path!("/clients") view=clients::ClientsPage ssr=ssr.clone()/>
-                <Route path=path!("/keys") view=coming::ApiKeysPage ssr=ssr.clone()/>
+                <Route path=path!("/keys") view=ApiKeysPage ssr=ssr.clone()/>
                 <Route path=path!("/activity") view=ActivityPage ssr=ssr.clone()/>
                 <Route path=path!("/admin") view=AdminPage ssr/>
             </Routes>

@@ -76,7 +76,7 @@ pub async fn signed_in_context() -> Result<(PageContext, Account, Actor), AppErr
 
 /// True for a plain HTML form post (no JavaScript): the browser then needs a redirect back
 /// to a page, not data.
-fn plain_form_post() -> bool {
+pub fn is_plain_form_post() -> bool {
     use_context::<axum::http::request::Parts>().is_some_and(|parts| {
         parts
             .headers
@@ -132,7 +132,7 @@ pub fn fail(err: AppError) -> AppError {
 /// redirect (client-side navigation, or the whole window for another origin) otherwise.
 pub fn redirect(location: &str) {
     leptos_axum::redirect(location);
-    if plain_form_post() {
+    if is_plain_form_post() {
         if let Some(res) = use_context::<ResponseOptions>() {
             res.set_status(StatusCode::SEE_OTHER);
         }
@@ -143,7 +143,7 @@ pub fn redirect(location: &str) {
 /// flash message and the browser goes back to `page` (errors it cannot act on get a page of
 /// their own); with JavaScript the message or error is returned and shown in place.
 pub async fn finish(page: &str, outcome: Result<String, AppError>) -> Result<String, AppError> {
-    if !plain_form_post() {
+    if !is_plain_form_post() {
         return outcome.map_err(fail);
     }
     let (kind, text) = match outcome {

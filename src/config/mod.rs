@@ -67,6 +67,11 @@ fn bad(setting: &str, problem: impl Into<String>, fix: impl Into<String>) -> Con
     }
 }
 
+/// A duration as settings write it (`90`, `90s`, `15m`, `1h`, `30d`), for the CLI's flags.
+pub fn parse_duration_text(text: &str) -> Option<Duration> {
+    parse_duration("", Some(text.trim()), 0).ok()
+}
+
 /// The public origin of this Gatehouse: the OAuth issuer. Scheme + host + port, no path.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PublicUrl(Url);

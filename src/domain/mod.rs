@@ -16,7 +16,7 @@ mod username;
 pub use client_id::{ClientId, ClientIdError};
 pub use password::{Password, PasswordError};
 pub use pkce::{CodeChallenge, PkceError, PkceVerifier};
-pub use principal::Principal;
+pub use principal::{Principal, Via};
 pub use redirect_uri::{RedirectKind, RedirectUri, RedirectUriError};
 pub use resource::{ResourceError, ResourceUri};
 pub use scope::ScopeSet;

@@ -5,7 +5,16 @@ use super::UserId;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Principal {
     pub user: UserId,
-    /// The OAuth client the token was issued to (shown in the activity log).
+    /// Who is calling, for the activity log: the OAuth client's id, or `API key 'name'`.
     pub client_id: String,
-    pub grant_id: i64,
+    pub via: Via,
+}
+
+/// The credential a principal presented.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Via {
+    /// An access token issued under this grant.
+    Grant(i64),
+    /// This API key.
+    Key(i64),
 }

@@ -1,11 +1,12 @@
-//! Who is calling `/mcp/{slug}`: the bearer credential of the request, checked for that slug
-//! (a hash lookup plus a ≤ 2 s cache, never argon2; DESIGN.md §5).
+//! Who is calling `/mcp/{slug}`: the bearer credential of the request — a Gatehouse access
+//! token or API key — checked for that slug (a hash lookup plus a ≤ 2 s cache, never
+//! argon2; DESIGN.md §5). Either way the upstream never sees it.
 
 use axum::http::{header, HeaderMap};
 
 use super::Gateway;
 use crate::domain::Principal;
-use crate::service::tokens;
+use crate::service::{api_keys, tokens};
 
 /// Why a request is not authenticated; the first two are the 401 challenge (RFC 6750 §3.1).
 #[derive(Debug)]
@@ -33,7 +34,11 @@ pub async fn authenticate(
     slug: &str,
 ) -> Result<Principal, AuthFailure> {
     let token = bearer(headers).ok_or(AuthFailure::Missing)?;
-    match tokens::validate_bearer(&gw.core, token, slug).await {
+    let checked = match token.starts_with(api_keys::PREFIX) {
+        true => api_keys::validate(&gw.core, token, slug).await,
+        false => tokens::validate_bearer(&gw.core, token, slug).await,
+    };
+    match checked {
         Ok(Some(principal)) => Ok(principal),
         Ok(None) => Err(AuthFailure::Invalid),
         Err(err) => Err(AuthFailure::Unavailable(err.to_string())),

@@ -25,6 +25,7 @@ const PASSWORD_VERSION: &str = "password_version";
 const CSRF: &str = "csrf";
 const FLASH: &str = "flash";
 const VAULT_BINDING: &str = "vault_binding";
+const REVEAL: &str = "reveal";
 
 /// A session ends after this long without a request…
 pub const IDLE_TIMEOUT: Duration = Duration::from_secs(12 * 3600);
@@ -137,6 +138,16 @@ pub fn sentence(text: &str) -> String {
         .unwrap_or_default()
 }
 
+/// Keeps a sealed secret for the next page view of this session (a new API key shown once).
+pub async fn set_reveal(session: &Session, sealed: String) -> Result<(), WebError> {
+    session.insert(REVEAL, sealed).await.map_err(session_err)
+}
+
+/// The sealed secret kept by [`set_reveal`], removed as it is read.
+pub async fn take_reveal(session: &Session) -> Option<String> {
+    session.remove::<String>(REVEAL).await.ok().flatten()
+}
+
 pub async fn take_flash(session: &Session) -> Option<Flash> {
     session.remove::<Flash>(FLASH).await.ok().flatten()
 }
@@ -185,10 +196,11 @@ pub async fn current_account(core: &Core, session: &Session) -> Result<Option<Ac
         .await
         .map_err(session_err)?
         .unwrap_or(0);
-    // A removed account, or a password changed since this session signed in, ends it.
+    // A removed or disabled account, or a password changed since this session signed in,
+    // ends it.
     let account = accounts::load(core, id)
         .await?
-        .filter(|a| a.password_version == signed_in_with);
+        .filter(|a| a.password_version == signed_in_with && !a.disabled);
     if account.is_none() {
         session.flush().await.map_err(session_err)?;
     }

@@ -18,6 +18,8 @@ pub struct Account {
     pub is_admin: bool,
     /// Changes with every password change: sessions signed in with another version end.
     pub password_version: i64,
+    /// A disabled account is signed out everywhere and its tokens and keys stop.
+    pub disabled: bool,
 }
 
 impl Account {
@@ -38,6 +40,7 @@ impl From<users::UserRow> for Account {
             username: row.username,
             is_admin: row.is_admin,
             password_version: row.password_version,
+            disabled: row.disabled,
         }
     }
 }
@@ -93,6 +96,7 @@ pub(super) async fn create_with_password(
         username: name.to_string(),
         is_admin,
         password_version: 0,
+        disabled: false,
     })
 }
 
@@ -125,7 +129,7 @@ pub async fn sign_in(
     let stored = row.as_ref().and_then(|r| r.password_hash.clone());
     let ok = password::verify(password, stored).await?;
     match row {
-        Some(row) if ok => {
+        Some(row) if ok && !row.disabled => {
             let account = Account::from(row);
             activity::record_alone(
                 core,
@@ -226,6 +230,7 @@ pub async fn invite(
             username: name.to_string(),
             is_admin,
             password_version: 0,
+            disabled: false,
         },
         token,
     ))
@@ -349,4 +354,35 @@ pub async fn id_of(core: &Core, name: &str) -> Result<UserId, ServiceError> {
         .await?
         .map(|u| u.id)
         .ok_or_else(|| ServiceError::Invalid(format!("no account named '{name}'")))
+}
+
+/// Disables or enables an account (administrators, the CLI). Disabling signs it out
+/// everywhere and stops its tokens and API keys at once (this process; others within 2 s).
+pub async fn set_disabled(
+    core: &Core,
+    actor: &Actor,
+    name: &str,
+    disabled: bool,
+) -> Result<(), ServiceError> {
+    if !actor.is_admin {
+        return Err(ServiceError::Forbidden);
+    }
+    let id = id_of(core, name).await?;
+    if actor.user == Some(id) {
+        return Err(ServiceError::Invalid(
+            "you cannot disable your own account".into(),
+        ));
+    }
+    let now = clock::now();
+    let mut tx = store::begin_write(&core.pool).await?;
+    users::set_disabled(&mut *tx, id, disabled.then_some(now)).await?;
+    let kind = if disabled {
+        "user.disabled"
+    } else {
+        "user.enabled"
+    };
+    activity::record(&mut tx, actor, Some(id), kind, name.to_owned(), now).await?;
+    tx.commit().await?;
+    core.bearer_cache.clear();
+    Ok(())
 }

@@ -3,7 +3,7 @@
 
 use super::ServiceError;
 use crate::clock;
-use crate::domain::{Principal, SecretHash};
+use crate::domain::{Principal, SecretHash, Via};
 use crate::state::Core;
 use crate::store::{self, tokens};
 
@@ -36,7 +36,7 @@ pub async fn validate_bearer(
     let principal = Principal {
         user: row.user_id,
         client_id: row.client_id,
-        grant_id: row.grant_id,
+        via: Via::Grant(row.grant_id),
     };
     core.bearer_cache.put(key, principal.clone(), started);
     Ok(Some(principal))

@@ -3,6 +3,7 @@
 
 pub mod accounts;
 pub mod activity;
+pub mod api_keys;
 pub mod authorization;
 mod bearer;
 mod cimd;

@@ -1,13 +1,14 @@
 //! Storage: sqlx on SQLite only. Functions take a pool or a transaction the caller owns;
 //! every user-owned query takes a `UserId`.
 
+pub mod api_keys;
 pub mod audit;
 pub mod clients;
 pub mod connections;
+pub mod encryption;
 pub mod gateway_sessions;
 pub mod grants;
 pub mod invites;
-pub mod keys;
 pub mod servers;
 pub mod sessions;
 pub mod tokens;

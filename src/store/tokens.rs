@@ -189,7 +189,8 @@ pub async fn get_access(
     sqlx::query_as(
         "SELECT g.user_id, g.id AS grant_id, g.client_id, a.resources, a.expires_at,
                 (f.revoked_at IS NOT NULL OR g.revoked_at IS NOT NULL OR a.superseded_at IS NOT NULL
-                 OR EXISTS (SELECT 1 FROM oauth_clients c WHERE c.client_id = g.client_id AND c.disabled = 1)) AS revoked,
+                 OR EXISTS (SELECT 1 FROM oauth_clients c WHERE c.client_id = g.client_id AND c.disabled = 1)
+                 OR EXISTS (SELECT 1 FROM users u WHERE u.id = g.user_id AND u.disabled_at IS NOT NULL)) AS revoked,
                 EXISTS (SELECT 1 FROM grant_servers gs JOIN mcp_servers s ON s.id = gs.server_id
                         WHERE gs.grant_id = g.id AND s.slug = ?2) AS slug_granted
          FROM access_tokens a JOIN token_families f ON f.id = a.family_id JOIN grants g ON g.id = f.grant_id

@@ -13,9 +13,10 @@ pub struct UserRow {
     pub is_admin: bool,
     pub created_at: UnixTime,
     pub password_version: i64,
+    pub disabled: bool,
 }
 
-const COLUMNS: &str = "id, username, password_hash, is_admin, created_at, password_version";
+const COLUMNS: &str = "id, username, password_hash, is_admin, created_at, password_version, disabled_at IS NOT NULL AS disabled";
 
 pub async fn count(db: impl SqliteExecutor<'_>) -> Result<i64, sqlx::Error> {
     sqlx::query_scalar("SELECT COUNT(*) FROM users")
@@ -83,4 +84,19 @@ pub async fn set_password(
             .execute(db)
             .await?;
     Ok(done.rows_affected() == 1)
+}
+
+/// Disables (or enables again) an account; false when there is no such account.
+pub async fn set_disabled(
+    db: impl SqliteExecutor<'_>,
+    id: UserId,
+    disabled_at: Option<UnixTime>,
+) -> Result<bool, sqlx::Error> {
+    Ok(sqlx::query("UPDATE users SET disabled_at = ? WHERE id = ?")
+        .bind(disabled_at)
+        .bind(id)
+        .execute(db)
+        .await?
+        .rows_affected()
+        == 1)
 }

@@ -13,7 +13,7 @@ use sqlx::SqlitePool;
 
 use super::cipher::Cipher;
 use crate::config::{Config, ConfigError, EncryptionKey};
-use crate::store::keys as stored;
+use crate::store::encryption as stored;
 
 pub const KEY_FILE: &str = "encryption.key";
 

@@ -5,7 +5,7 @@
 use sqlx::SqlitePool;
 
 use super::cipher::{Binding, Cipher, CipherError};
-use crate::store::keys::{self, CIPHERTEXT_COLUMNS};
+use crate::store::encryption::{self as keys, CIPHERTEXT_COLUMNS};
 
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct Rotated {

@@ -13,7 +13,7 @@ pub async fn clients_page() -> Result<ClientsData, AppError> {
     use gatehouse::service::clients::preset_label;
 
     let core = crate::ssr::core()?;
-    let (ctx, _, actor) = crate::ssr::signed_in_context().await?;
+    let (ctx, account, actor) = crate::ssr::signed_in_context().await?;
     let rows = gatehouse::service::token_admin::list_grants(&core, &actor).await?;
     let grants = rows
         .into_iter()
@@ -37,7 +37,12 @@ pub async fn clients_page() -> Result<ClientsData, AppError> {
             }
         })
         .collect();
-    Ok(ClientsData { ctx, grants })
+    let keys = gatehouse::service::api_keys::list(&core, &actor, account.id)
+        .await?
+        .into_iter()
+        .map(crate::api::keys::key_view)
+        .collect();
+    Ok(ClientsData { ctx, grants, keys })
 }
 
 /// Ends one of the user's grants: every token issued under it stops working at once.

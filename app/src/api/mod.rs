@@ -5,4 +5,5 @@ pub mod admin;
 pub mod auth;
 pub mod clients;
 pub mod consent;
+pub mod keys;
 pub mod servers;

@@ -42,6 +42,25 @@ pub fn CsrfField(token: String) -> impl IntoView {
     view! { <input type="hidden" name="_csrf" value=token/> }
 }
 
+/// A button copying the text of element `target` to the clipboard (with JavaScript; without
+/// it the text is there to select).
+#[component]
+pub fn CopyButton(#[prop(into)] target: String) -> impl IntoView {
+    #[cfg(not(feature = "hydrate"))]
+    let _ = &target;
+    let copy = move |_| {
+        #[cfg(feature = "hydrate")]
+        {
+            let text = document()
+                .get_element_by_id(&target)
+                .and_then(|e| e.text_content())
+                .unwrap_or_default();
+            let _ = window().navigator().clipboard().write_text(&text);
+        }
+    };
+    view! { <button type="button" class="copy secondary" on:click=copy>"Copy"</button> }
+}
+
 #[component]
 pub fn Flash(flash: Option<FlashView>) -> impl IntoView {
     flash.map(|f| {

@@ -47,6 +47,24 @@ pub fn ClientsPage() -> impl IntoView {
                         </table>
                     }.into_any()
                 }}
+                <section aria-labelledby="keys-title">
+                    <h2 id="keys-title">"API keys"</h2>
+                    {if d.keys.is_empty() {
+                        view! { <p class="empty">"No API keys. Clients without OAuth use one: " <a href="/keys">"create a key"</a> "."</p> }.into_any()
+                    } else {
+                        view! {
+                            <table class="list" id="client-keys">
+                                <thead><tr><th scope="col">"Key"</th><th scope="col">"Servers"</th><th scope="col">"Created"</th><th scope="col">"Last used"</th><th scope="col">"Expires"</th></tr></thead>
+                                <tbody>
+                                    {d.keys.iter().cloned().map(|k| view! {
+                                        <tr><th scope="row">{k.name} " " <code>{k.prefix}</code></th><td>{k.servers}</td><td>{k.created}</td><td>{k.last_used}</td><td>{k.expires}</td></tr>
+                                    }).collect_view()}
+                                </tbody>
+                            </table>
+                            <p><a href="/keys">"Manage API keys"</a></p>
+                        }.into_any()
+                    }}
+                </section>
             </Layout>
         }
     })

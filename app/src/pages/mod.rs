@@ -4,7 +4,7 @@ pub mod activity;
 pub mod admin;
 pub mod auth;
 pub mod clients;
-pub mod coming;
 pub mod consent;
+pub mod keys;
 pub mod not_found;
 pub mod servers;

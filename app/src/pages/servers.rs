@@ -7,8 +7,9 @@ use leptos::prelude::*;
 use crate::api::servers::{
     servers_page, AddServer, Authenticate, DeleteServer, Disconnect, SetProvider,
 };
-use crate::components::{live_flash, page_view, CsrfField, Layout};
+use crate::components::{live_flash, page_view, CopyButton, CsrfField, Layout};
 use crate::dto::{ServerView, ServersData};
+use crate::snippets::CONNECTOR_STEPS;
 
 /// The page's actions, shared by every row.
 #[derive(Clone, Copy)]
@@ -164,7 +165,15 @@ fn ServerRow(
         <tr data-slug=slug.clone() data-state=c.state.clone()>
             <th scope="row">
                 {s.name.clone()}<br/><code>{slug.clone()}</code>
-                <br/><small>"Gatehouse URL: "</small><code class="url">{s.mcp_url.clone()}</code>
+                <br/><small>"Gatehouse URL: "</small><code class="url" id=format!("mcp-url-{slug}")>{s.mcp_url.clone()}</code>
+                " " <CopyButton target=format!("mcp-url-{slug}")/>
+                <details class="connect-steps">
+                    <summary>"Connect an AI client"</summary>
+                    <ul>
+                        {CONNECTOR_STEPS.iter().map(|(client, step)| view! { <li><strong>{*client}</strong>": " {*step}</li> }).collect_view()}
+                        <li>"Clients without OAuth: " <a href="/keys">"an API key"</a>" with ready-to-paste configuration."</li>
+                    </ul>
+                </details>
                 <br/><small>{format!("Added {}", s.added)}</small>
             </th>
             <td class="connection">

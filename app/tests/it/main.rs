@@ -7,6 +7,7 @@ mod oauth_helpers;
 mod provider_stub;
 
 mod accounts;
+mod api_keys;
 mod cimd;
 mod cli;
 mod durability;

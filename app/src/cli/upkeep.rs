@@ -1,0 +1,31 @@
+//! `cleanup` and `rotate-key`.
+
+use gatehouse::config::Config;
+
+use super::{open, service_err};
+
+pub(super) async fn cleanup(config: Config) -> Result<(), String> {
+    let core = open(config).await?;
+    let (swept, sessions) = gatehouse::service::token_admin::cleanup(&core)
+        .await
+        .map_err(service_err)?;
+    println!(
+        "Deleted {} authorization requests, {} codes, {} access tokens, {} refresh tokens, {} token families, {} invites, {} vault sign-in states, {} gateway sessions, {} sessions, {} clients never used.",
+        swept.requests, swept.codes, swept.access_tokens, swept.refresh_tokens, swept.families, swept.invites, swept.vault_states, swept.gateway_sessions, sessions, swept.unused_clients
+    );
+    core.pool.close().await;
+    Ok(())
+}
+
+pub(super) async fn rotate_key(config: Config) -> Result<(), String> {
+    let core = open(config).await?;
+    let (done, key) = gatehouse::service::maintenance::rotate_key(&core)
+        .await
+        .map_err(service_err)?;
+    println!(
+        "Re-encrypted {} values with key '{key}' ({} were already current). Once every process uses the new key list, the old keys can be removed from it.",
+        done.rewritten, done.already_current
+    );
+    core.pool.close().await;
+    Ok(())
+}
