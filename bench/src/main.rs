@@ -60,6 +60,10 @@ async fn main() {
     out.push(row("direct to upstream, c=1", &direct1));
     let gateway1 = run(&gateway_url, Some(&token), &call, 1, secs).await;
     out.push(row("Gatehouse gateway, c=1", &gateway1));
+    // The same with an API key instead of an access token.
+    let key = session.api_key().await;
+    let keyed32 = run(&gateway_url, Some(&key), &call, 32, secs).await;
+    out.push(row("Gatehouse gateway with an API key, c=32", &keyed32));
 
     // Token endpoint: refresh grant with rotation, vs a bare axum handler doing one SQLite
     // write transaction.
@@ -96,6 +100,10 @@ async fn main() {
     println!(
         "| gateway / direct throughput, c=32 | {:.2} | (context) |",
         gateway32.per_second() / direct32.per_second()
+    );
+    println!(
+        "| gateway with an API key / with a token, c=32 | {:.2} | ≈ 1 |",
+        keyed32.per_second() / gateway32.per_second()
     );
     println!(
         "| added p50 latency, c=1 | {:.3} ms | ≤ 0.3 ms |",

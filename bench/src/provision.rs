@@ -82,6 +82,25 @@ pub async fn setup(base: &str, setup_code: &str, upstream: &str) -> Session {
 }
 
 impl Session {
+    /// An API key for all the bench user's servers (the page's server function, as with
+    /// JavaScript: the answer carries the key).
+    pub async fn api_key(&self) -> String {
+        let base = &self.base;
+        let token = csrf(&self.browser, &format!("{base}/keys")).await;
+        let created: Value = self
+            .browser
+            .post(format!("{base}/api/create_key"))
+            .header(reqwest::header::ACCEPT, "application/json")
+            .form(&[("_csrf", token.as_str()), ("name", "bench"), ("expires", "never")])
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        created["key"].as_str().expect("a new key").to_owned()
+    }
+
     /// A fresh (access token, refresh token) pair for `/mcp/echo`.
     pub async fn tokens(&self) -> (String, String) {
         let base = &self.base;

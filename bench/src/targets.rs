@@ -59,6 +59,10 @@ impl Gatehouse {
             .env("GATEHOUSE_DATA_DIR", dir.path())
             .env("GATEHOUSE_ALLOW_PRIVATE_NETWORKS", "127.0.0.0/8")
             .env("GATEHOUSE_TRUSTED_PROXIES", "127.0.0.1/32")
+            // One load generator is one address and one client: lift the abuse limits so the
+            // endpoint itself is measured (the defaults would answer 429 after a few seconds).
+            .env("GATEHOUSE_RATE_TOKEN_PER_IP", "10000000/1m")
+            .env("GATEHOUSE_RATE_TOKEN_PER_CLIENT", "10000000/1m")
             .env("RUST_LOG", "warn")
             .stdout(Stdio::piped())
             .spawn()
