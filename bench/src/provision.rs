@@ -91,7 +91,11 @@ impl Session {
             .browser
             .post(format!("{base}/api/create_key"))
             .header(reqwest::header::ACCEPT, "application/json")
-            .form(&[("_csrf", token.as_str()), ("name", "bench"), ("expires", "never")])
+            .form(&[
+                ("_csrf", token.as_str()),
+                ("name", "bench"),
+                ("expires", "never"),
+            ])
             .send()
             .await
             .unwrap()
