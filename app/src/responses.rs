@@ -41,19 +41,64 @@ fn accepts_html(req: &Request) -> bool {
         .is_some_and(|v| v.contains("text/html"))
 }
 
-/// A page that redirected while rendering (`<Redirect/>`, `leptos_axum::redirect`) answers
-/// 302 with an empty body for every client, not only for those that send `Accept: text/html`.
-pub async fn real_redirects(req: Request, next: Next) -> Response {
+/// Largest page read back to find its nonce (pages are a few KiB).
+const MAX_PAGE: usize = 1024 * 1024;
+
+/// Page answers as the browser needs them. A page that redirected while rendering
+/// (`<Redirect/>`, `leptos_axum::redirect`) answers 302 with an empty body for every client,
+/// not only for those that send `Accept: text/html`. And a rendered page always carries its
+/// CSP with the nonce of its scripts: the shell sets it through Leptos' response options,
+/// which on rare occasions (seen once in CI, under load) did not reach the response — the
+/// page then got the deny-all CSP and could not hydrate. The nonce is read back from the page.
+pub async fn page_responses(req: Request, next: Next) -> Response {
     let page = req.method() == Method::GET && !req.uri().path().starts_with(API);
     let res = next.run(req).await;
-    if !page || !res.status().is_success() || !res.headers().contains_key(header::LOCATION) {
+    if !page || !res.status().is_success() {
         return res;
     }
-    let (mut parts, _) = res.into_parts();
-    parts.status = StatusCode::FOUND;
-    parts.headers.remove(header::CONTENT_TYPE);
-    parts.headers.remove("serverfnredirect");
-    Response::from_parts(parts, Body::empty())
+    if res.headers().contains_key(header::LOCATION) {
+        let (mut parts, _) = res.into_parts();
+        parts.status = StatusCode::FOUND;
+        parts.headers.remove(header::CONTENT_TYPE);
+        parts.headers.remove("serverfnredirect");
+        return Response::from_parts(parts, Body::empty());
+    }
+    let html = res
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("text/html"));
+    let has_nonce_csp = res
+        .headers()
+        .get(header::CONTENT_SECURITY_POLICY)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.contains("'nonce-"));
+    if !html || has_nonce_csp {
+        return res;
+    }
+    let (mut parts, body) = res.into_parts();
+    let Ok(bytes) = to_bytes(body, MAX_PAGE).await else {
+        return (StatusCode::INTERNAL_SERVER_ERROR, "page too large").into_response();
+    };
+    if let Some(csp) = nonce_of(&bytes)
+        .map(|n| gatehouse::http::headers::page_csp(&n))
+        .and_then(|csp| HeaderValue::from_str(&csp).ok())
+    {
+        parts.headers.insert(header::CONTENT_SECURITY_POLICY, csp);
+    }
+    Response::from_parts(parts, Body::from(bytes))
+}
+
+/// The nonce of a page's scripts (`<script … nonce="…">`), if it has one.
+fn nonce_of(page: &[u8]) -> Option<String> {
+    let text = std::str::from_utf8(page).ok()?;
+    let at = text.find("<script type=\"module\" nonce=\"")?;
+    let rest = &text[at + "<script type=\"module\" nonce=\"".len()..];
+    let nonce: String = rest
+        .chars()
+        .take_while(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
+        .collect();
+    (!nonce.is_empty() && rest[nonce.len()..].starts_with('"')).then_some(nonce)
 }
 
 /// A plain form post to a server function that failed with an error the form cannot show
@@ -92,4 +137,18 @@ pub async fn form_errors(req: Request, next: Next) -> Response {
     page.headers_mut()
         .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     page
+}
+
+#[cfg(test)]
+mod tests {
+    use super::nonce_of;
+
+    #[test]
+    fn the_nonce_is_read_from_the_hydration_script() {
+        let page =
+            br#"<head><script type="module" nonce="AbC-12_x">(function(){})</script></head>"#;
+        assert_eq!(nonce_of(page).as_deref(), Some("AbC-12_x"));
+        assert_eq!(nonce_of(b"<p>no scripts</p>"), None);
+        assert_eq!(nonce_of(br#"<script type="module" nonce="a'b">"#), None);
+    }
 }

@@ -145,8 +145,8 @@ pub fn router(core: SharedCore, gateway: SharedGateway) -> Result<Router, StartE
     };
     let sessions = http::session::layer(&core).map_err(StartError::Other)?;
     let [csp, frame, sniff, referrer] = http::headers::layers();
-    // Pages and server functions (the dashboard): real redirects, form errors as pages, the
-    // form body limit. The protocol routes set their own limits (MCP bodies are larger).
+    // Pages and server functions (the dashboard): real redirects and the page CSP, form
+    // errors as pages, the form body limit. The protocol routes set their own limits (MCP bodies are larger).
     let pages = Router::<AppState>::new()
         .route("/", get(crate::responses::home))
         .leptos_routes_with_context(&state, routes, context.clone(), {
@@ -159,7 +159,7 @@ pub fn router(core: SharedCore, gateway: SharedGateway) -> Result<Router, StartE
         >(context, shell))
         .layer(
             ServiceBuilder::new()
-                .layer(axum::middleware::from_fn(crate::responses::real_redirects))
+                .layer(axum::middleware::from_fn(crate::responses::page_responses))
                 .layer(axum::middleware::from_fn(crate::responses::form_errors))
                 .layer(tower_http::limit::RequestBodyLimitLayer::new(
                     http::MAX_FORM_BYTES,

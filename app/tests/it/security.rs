@@ -247,3 +247,30 @@ async fn https_deployments_send_strict_transport_security() {
         "never on plain http (a local run)"
     );
 }
+
+#[tokio::test]
+async fn every_page_carries_the_csp_with_its_scripts_nonce() {
+    let (_app, admin) = spawn_app_with_admin().await;
+    for path in [
+        "/servers",
+        "/keys",
+        "/clients",
+        "/activity",
+        "/admin",
+        "/login",
+    ] {
+        let res = admin.get(path).await;
+        let csp = res.headers()["content-security-policy"]
+            .to_str()
+            .unwrap()
+            .to_owned();
+        let html = res.text().await.unwrap();
+        let nonce = regex_lite::Regex::new(r#"<script type="module" nonce="([^"]+)""#)
+            .unwrap()
+            .captures(&html)
+            .map(|c| c[1].to_owned())
+            .unwrap_or_default();
+        assert!(!nonce.is_empty(), "{path} has scripts");
+        assert!(csp.contains(&format!("'nonce-{nonce}'")), "{path}: {csp}");
+    }
+}
