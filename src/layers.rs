@@ -202,6 +202,10 @@ fn http_routes_only_the_protocol_surface() {
         "/introspect",
         "/mcp/",
         "/vault/callback",
+        // `gatehouse connect`'s one-time link: the start of an upstream OAuth flow.
+        "/vault/connect/",
+        // Gatehouse's own Client ID Metadata Document, as a client of upstreams.
+        "/oauth/client-metadata.json",
         "/healthz",
         "/readyz",
     ];

@@ -46,6 +46,24 @@ pub struct ServerView {
     pub mcp_url: String,
     pub added: String,
     pub connection: ConnectionView,
+    /// The server signs in through its own authorization server (it can be checked).
+    pub own_sign_in: bool,
+    /// What the last *Check* found (servers with their own sign-in).
+    pub discovery: Option<DiscoveryView>,
+}
+
+/// A server's own sign-in as the last probe found it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DiscoveryView {
+    /// "Own sign-in", "Open", "Not usable".
+    pub outcome: String,
+    pub authorization_server: Option<String>,
+    pub scopes: Vec<String>,
+    /// How Gatehouse registered there.
+    pub registration: Option<String>,
+    pub message: Option<String>,
+    /// "3 min ago".
+    pub checked: String,
 }
 
 /// The state of a server's upstream connection, as the Servers page shows it.

@@ -21,7 +21,7 @@ pub(crate) use parse::parse_keys;
 use parse::{
     flatten_toml, parse_bool, parse_cidrs, parse_duration, parse_hosts, parse_lifetime, parse_url,
 };
-pub use providers::GenericProvider;
+pub use providers::{GenericProvider, UpstreamClient};
 
 /// Settings known to Gatehouse, by their environment name without the `GATEHOUSE_` prefix.
 /// A TOML file uses the same names in lowercase; `GOOGLE_*` live in a `[google]` section.
@@ -174,6 +174,9 @@ pub struct Config {
     pub upstream_refresh_skew: Duration,
     /// Generic OAuth 2 providers (`[[provider]]` in the TOML file).
     pub providers: Vec<GenericProvider>,
+    /// Clients registered by hand at upstream authorization servers (`[[upstream_client]]`),
+    /// used before CIMD or DCR for that issuer.
+    pub upstream_clients: Vec<UpstreamClient>,
     /// Extra `Host` values `/mcp` accepts besides the public URL's (lowercase; `host` or
     /// `host:port`).
     pub allowed_hosts: Vec<String>,
@@ -207,7 +210,7 @@ impl Config {
     ) -> Result<Self, ConfigError> {
         let (mut raw, providers) = match toml_text {
             Some(text) => flatten_toml(text)?,
-            None => (BTreeMap::new(), Vec::new()),
+            None => (BTreeMap::new(), providers::Tables::default()),
         };
         for name in SETTINGS.iter().chain(limits::SETTINGS) {
             if let Some(value) = env.get(&format!("GATEHOUSE_{name}")) {
@@ -219,7 +222,7 @@ impl Config {
 
     fn parse(
         raw: &BTreeMap<String, String>,
-        providers: Vec<GenericProvider>,
+        tables: providers::Tables,
     ) -> Result<Self, ConfigError> {
         let get = |name: &str| raw.get(name).map(|s| s.trim()).filter(|s| !s.is_empty());
 
@@ -331,7 +334,8 @@ impl Config {
                 get("UPSTREAM_REFRESH_SKEW"),
                 120,
             )?,
-            providers,
+            providers: tables.providers,
+            upstream_clients: tables.upstream_clients,
             allowed_hosts: parse_hosts("ALLOWED_HOSTS", get("ALLOWED_HOSTS"))?,
             code_ttl: parse_lifetime("CODE_TTL", get("CODE_TTL"), 600)?,
             rate_limits: limits::parse_rates(&|name| get(name).map(str::to_owned))?,

@@ -11,10 +11,10 @@ use ipnet::IpNet;
 use secrecy::SecretBox;
 use url::Url;
 
-use super::{bad, limits, providers, ConfigError, EncryptionKey, GenericProvider, SETTINGS};
+use super::{bad, limits, providers, ConfigError, EncryptionKey, SETTINGS};
 
 /// The scalar settings of a TOML file by environment name, and its `[[provider]]` tables.
-pub(super) type FlatToml = (BTreeMap<String, String>, Vec<GenericProvider>);
+pub(super) type FlatToml = (BTreeMap<String, String>, providers::Tables);
 
 pub(super) fn flatten_toml(text: &str) -> Result<FlatToml, ConfigError> {
     let mut table: toml::Table = text.parse().map_err(|e: toml::de::Error| ConfigError {
@@ -22,7 +22,12 @@ pub(super) fn flatten_toml(text: &str) -> Result<FlatToml, ConfigError> {
         problem: format!("the file is not valid TOML ({})", e.message()),
         fix: "correct the file's syntax".into(),
     })?;
-    let providers = providers::parse(table.remove("provider").as_ref())?;
+    let providers = providers::Tables {
+        providers: providers::parse(table.remove("provider").as_ref())?,
+        upstream_clients: providers::parse_upstream_clients(
+            table.remove("upstream_client").as_ref(),
+        )?,
+    };
     let mut out = BTreeMap::new();
     for (key, value) in table {
         match value {

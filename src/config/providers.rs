@@ -28,6 +28,112 @@ pub struct GenericProvider {
     pub issuer: Option<String>,
 }
 
+/// A client Gatehouse was registered as, by hand, at an upstream authorization server
+/// (`[[upstream_client]]`): used for that issuer before CIMD or dynamic registration.
+#[derive(Debug)]
+pub struct UpstreamClient {
+    /// Compared with discovered issuers as a URL.
+    pub issuer: String,
+    pub client_id: String,
+    pub client_secret: Option<SecretString>,
+    /// `client_secret_post` sends the secret in the form; anything else uses HTTP Basic.
+    pub secret_in_body: bool,
+}
+
+/// The array tables of the config file.
+#[derive(Debug, Default)]
+pub struct Tables {
+    pub providers: Vec<GenericProvider>,
+    pub upstream_clients: Vec<UpstreamClient>,
+}
+
+/// Parses the `upstream_client` array of tables.
+pub fn parse_upstream_clients(
+    value: Option<&toml::Value>,
+) -> Result<Vec<UpstreamClient>, ConfigError> {
+    let Some(value) = value else {
+        return Ok(Vec::new());
+    };
+    let bad = |i: usize, problem: String, fix: &str| ConfigError {
+        setting: format!("GATEHOUSE_CONFIG [[upstream_client]] #{}", i + 1),
+        problem,
+        fix: fix.into(),
+    };
+    let Some(tables) = value.as_array() else {
+        return Err(bad(
+            0,
+            "'upstream_client' must be an array of tables".into(),
+            "write each as [[upstream_client]]",
+        ));
+    };
+    let mut out: Vec<UpstreamClient> = Vec::new();
+    for (i, table) in tables.iter().enumerate() {
+        let Some(table) = table.as_table() else {
+            return Err(bad(
+                i,
+                "is not a table".into(),
+                "write it as [[upstream_client]]",
+            ));
+        };
+        const KNOWN: &[&str] = &["issuer", "client_id", "client_secret", "auth_method"];
+        if let Some(unknown) = table.keys().find(|k| !KNOWN.contains(&k.as_str())) {
+            return Err(bad(
+                i,
+                format!("unknown key '{unknown}'"),
+                "use issuer, client_id, client_secret and auth_method",
+            ));
+        }
+        let text = |key: &str| {
+            table
+                .get(key)
+                .and_then(|v| v.as_str())
+                .map(str::trim)
+                .filter(|v| !v.is_empty())
+        };
+        let issuer = text("issuer").ok_or_else(|| {
+            bad(
+                i,
+                "'issuer' is missing".into(),
+                "add the authorization server's issuer URL",
+            )
+        })?;
+        if !Url::parse(issuer).is_ok_and(|u| matches!(u.scheme(), "https" | "http")) {
+            return Err(bad(
+                i,
+                format!("issuer '{issuer}' is not an http(s) URL"),
+                "use the issuer exactly as its metadata gives it",
+            ));
+        }
+        let client_id =
+            text("client_id").ok_or_else(|| bad(i, "'client_id' is missing".into(), "add it"))?;
+        let secret_in_body = match text("auth_method") {
+            None | Some("client_secret_basic") => false,
+            Some("client_secret_post") => true,
+            Some(other) => {
+                return Err(bad(
+                    i,
+                    format!("auth_method '{other}' is not supported"),
+                    "use client_secret_basic or client_secret_post",
+                ))
+            }
+        };
+        if out.iter().any(|c| c.issuer == issuer) {
+            return Err(bad(
+                i,
+                format!("issuer '{issuer}' is listed twice"),
+                "keep one client per issuer",
+            ));
+        }
+        out.push(UpstreamClient {
+            issuer: issuer.to_owned(),
+            client_id: client_id.to_owned(),
+            client_secret: text("client_secret").map(|s| SecretString::from(s.to_owned())),
+            secret_in_body,
+        });
+    }
+    Ok(out)
+}
+
 fn bad(index: usize, problem: impl Into<String>, fix: &str) -> ConfigError {
     ConfigError {
         setting: format!("GATEHOUSE_CONFIG [[provider]] #{}", index + 1),
@@ -203,5 +309,27 @@ mod tests {
         assert!(unknown.to_string().contains("clinet_id"));
         let google = parse_text("[[provider]]\nid = \"google\"\nclient_id = \"a\"\n").unwrap_err();
         assert!(google.to_string().contains("not 'google'"));
+    }
+
+    #[test]
+    fn upstream_clients_parse_and_mistakes_are_named() {
+        let table: toml::Table = r#"
+            [[upstream_client]]
+            issuer = "https://auth.example.com/"
+            client_id = "gatehouse"
+            client_secret = "s3cret"
+            auth_method = "client_secret_post"
+        "#
+        .parse()
+        .unwrap();
+        let clients = parse_upstream_clients(table.get("upstream_client")).unwrap();
+        assert_eq!(clients[0].client_id, "gatehouse");
+        assert!(clients[0].secret_in_body);
+        assert!(!format!("{clients:?}").contains("s3cret"));
+        let table: toml::Table = "[[upstream_client]]\nissuer = \"nope\"\nclient_id = \"a\"\n"
+            .parse()
+            .unwrap();
+        let err = parse_upstream_clients(table.get("upstream_client")).unwrap_err();
+        assert!(err.to_string().contains("upstream_client") && err.to_string().contains("nope"));
     }
 }

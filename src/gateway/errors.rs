@@ -39,6 +39,32 @@ pub fn needs_reauth(call: &Call, server: &str, url: &str, elicitation_id: &str) 
     let message = format!(
         "The upstream server '{server}' needs you to sign in again: open {url} and click Authenticate (or Reconnect), then retry."
     );
+    sign_in_reply(call, server, url, elicitation_id, message)
+}
+
+/// The upstream wants wider scopes (403 `insufficient_scope`): the user must authenticate
+/// again at `url`, where the next sign-in asks for them.
+pub fn needs_wider_scope(
+    call: &Call,
+    server: &str,
+    url: &str,
+    elicitation_id: &str,
+    scopes: &str,
+) -> Response {
+    let message = format!(
+        "The upstream server '{server}' needs more access ({scopes}) for this request: open {url} and click Authenticate to grant it, then retry."
+    );
+    sign_in_reply(call, server, url, elicitation_id, message)
+}
+
+/// URL-mode elicitation for clients that declared it, else the Gatehouse error code.
+fn sign_in_reply(
+    call: &Call,
+    server: &str,
+    url: &str,
+    elicitation_id: &str,
+    message: String,
+) -> Response {
     if call.url_elicitation && call.id.is_some() {
         return reply(
             call,

@@ -20,6 +20,7 @@ use crate::domain::{SecretHash, SecretToken, UserId};
 use crate::net::NetError;
 use crate::service::upstream::refresh::{self, CredentialError, Need};
 use crate::service::upstream::route::{Auth, Route, RouteError};
+use crate::service::upstream::step_up;
 
 /// The request as received, after Gatehouse's own authentication.
 pub struct Inbound {
@@ -171,6 +172,27 @@ async fn forward_call(
         };
         if response.status() == reqwest::StatusCode::UNAUTHORIZED {
             return reauth(gw, call, slug, "upstream 401 after refresh");
+        }
+    }
+    if response.status() == reqwest::StatusCode::FORBIDDEN && matches!(route.auth, Auth::Vault) {
+        let wanted = step_up::wanted_scopes(
+            response
+                .headers()
+                .get_all(reqwest::header::WWW_AUTHENTICATE)
+                .iter()
+                .filter_map(|v| v.to_str().ok()),
+        );
+        if let Some(scopes) = wanted {
+            if let Err(err) = step_up::require(&gw.core, user, route.server_id, slug, &scopes).await
+            {
+                return internal(err);
+            }
+            let elicitation_id = SecretToken::generate("").expose()[..22].to_owned();
+            let url = gw.core.public_url.join("/servers");
+            return noted(
+                errors::needs_wider_scope(call, slug, &url, &elicitation_id, &scopes),
+                "insufficient_scope",
+            );
         }
     }
     if let Err(err) = sessions::track(

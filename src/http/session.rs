@@ -26,6 +26,7 @@ const CSRF: &str = "csrf";
 const FLASH: &str = "flash";
 const VAULT_BINDING: &str = "vault_binding";
 const REVEAL: &str = "reveal";
+const RETURN_TO: &str = "return_to";
 
 /// A session ends after this long without a request…
 pub const IDLE_TIMEOUT: Duration = Duration::from_secs(12 * 3600);
@@ -146,6 +147,16 @@ pub async fn set_reveal(session: &Session, sealed: String) -> Result<(), WebErro
 /// The sealed secret kept by [`set_reveal`], removed as it is read.
 pub async fn take_reveal(session: &Session) -> Option<String> {
     session.remove::<String>(REVEAL).await.ok().flatten()
+}
+
+/// A path of Gatehouse's own to go on to after signing in (a `gatehouse connect` link).
+pub async fn set_return_to(session: &Session, path: String) -> Result<(), WebError> {
+    session.insert(RETURN_TO, path).await.map_err(session_err)
+}
+
+/// The path kept by [`set_return_to`], removed as it is read.
+pub async fn take_return_to(session: &Session) -> Option<String> {
+    session.remove::<String>(RETURN_TO).await.ok().flatten()
 }
 
 pub async fn take_flash(session: &Session) -> Option<Flash> {

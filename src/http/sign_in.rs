@@ -54,7 +54,10 @@ async fn login(
     match accounts::sign_in(&core, Some(ip), &form.username, form.password).await {
         Ok(account) => {
             session::sign_in(&session, &account).await?;
-            Ok(Redirect::to(consent.as_deref().unwrap_or("/servers")).into_response())
+            // Only paths Gatehouse stored itself (never one from the request): no open redirect.
+            let kept = session::take_return_to(&session).await;
+            let next = consent.or(kept).unwrap_or_else(|| "/servers".into());
+            Ok(Redirect::to(&next).into_response())
         }
         // Wrong name or password: said on the form. Anything else (busy, a fault): a page.
         Err(err @ (ServiceError::BadCredentials | ServiceError::Invalid(_))) => {

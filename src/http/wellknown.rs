@@ -1,5 +1,5 @@
-//! Discovery: RFC 8414 metadata (also at the OpenID path) and RFC 9728 protected-resource
-//! documents. Any syntactically valid slug answers: slugs resolve per user after sign-in, so
+//! Discovery: RFC 8414 metadata (also at the OpenID path), RFC 9728 protected-resource
+//! documents, and Gatehouse's own Client ID Metadata Document (as a client of upstreams). Any syntactically valid slug answers: slugs resolve per user after sign-in, so
 //! an unauthenticated caller learns nothing about which servers exist.
 
 use axum::extract::{FromRef, Path, State};
@@ -10,6 +10,7 @@ use axum::{Json, Router};
 
 use crate::domain::ServerSlug;
 use crate::oauth::metadata::{AuthorizationServerMetadata, ProtectedResourceMetadata};
+use crate::service::upstream::native;
 use crate::state::SharedCore;
 
 pub fn routes<S>() -> Router<S>
@@ -28,6 +29,17 @@ where
             "/.well-known/oauth-protected-resource/mcp/{slug}",
             get(server_resource),
         )
+        .route("/oauth/client-metadata.json", get(client_metadata))
+}
+
+/// Gatehouse's own Client ID Metadata Document, for upstream authorization servers that
+/// accept a URL as client id (it is only used as such with an https public URL).
+async fn client_metadata(State(core): State<SharedCore>) -> Response {
+    (
+        [(axum::http::header::CACHE_CONTROL, "public, max-age=3600")],
+        Json(native::client_metadata_document(&core)),
+    )
+        .into_response()
 }
 
 async fn server_metadata(State(core): State<SharedCore>) -> Json<AuthorizationServerMetadata> {

@@ -275,9 +275,17 @@ pub async fn encrypt_plaintext_urls(core: &Core) -> Result<usize, ServiceError> 
     Ok(rows.len())
 }
 
-/// Deletes one of the actor's own servers. Another user's slug is simply "not found".
-pub async fn delete(core: &Core, actor: &Actor, slug: &str) -> Result<(), ServiceError> {
-    let user = actor.own_account()?;
+/// Deletes one of `user`'s servers (the actor's own, or any user's from the CLI). Another
+/// user's slug is simply "not found".
+pub async fn delete(
+    core: &Core,
+    actor: &Actor,
+    user: UserId,
+    slug: &str,
+) -> Result<(), ServiceError> {
+    if !actor.may_act_for(user) {
+        return Err(ServiceError::Forbidden);
+    }
     let slug = ServerSlug::parse(slug).map_err(|_| ServiceError::NotFound)?;
     let now = clock::now();
     let mut tx = store::begin_write(&core.pool).await?;

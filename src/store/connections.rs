@@ -80,7 +80,8 @@ pub async fn upsert(
            scopes = excluded.scopes, access_token = excluded.access_token,
            refresh_token = excluded.refresh_token, expires_at = excluded.expires_at,
            status = 'connected', last_refresh_at = NULL, last_error = NULL, lease_owner = NULL,
-           lease_until = NULL, connected_at = excluded.connected_at, updated_at = excluded.updated_at
+           lease_until = NULL, step_up_scopes = NULL, connected_at = excluded.connected_at,
+           updated_at = excluded.updated_at
          WHERE connections.user_id = excluded.user_id",
     )
     .bind(c.server_id)
@@ -225,6 +226,8 @@ pub struct StateRow {
     pub pkce_verifier: String,
     pub scopes: String,
     pub expires_at: UnixTime,
+    /// The `gatehouse connect` link that started the flow.
+    pub link_id: Option<i64>,
 }
 
 pub struct NewState<'a> {
@@ -236,6 +239,7 @@ pub struct NewState<'a> {
     pub pkce_verifier: &'a str,
     pub scopes: &'a str,
     pub expires_at: UnixTime,
+    pub link: Option<i64>,
 }
 
 pub async fn insert_state(
@@ -243,8 +247,8 @@ pub async fn insert_state(
     s: &NewState<'_>,
 ) -> Result<(), sqlx::Error> {
     sqlx::query(
-        "INSERT INTO oauth_states (state_hash, user_id, server_id, session_hash, provider, pkce_verifier, scopes, expires_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        "INSERT INTO oauth_states (state_hash, user_id, server_id, session_hash, provider, pkce_verifier, scopes, expires_at, link_id)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
     )
     .bind(s.state_hash)
     .bind(s.user)
@@ -254,6 +258,7 @@ pub async fn insert_state(
     .bind(s.pkce_verifier)
     .bind(s.scopes)
     .bind(s.expires_at)
+    .bind(s.link)
     .execute(conn)
     .await?;
     Ok(())
@@ -266,7 +271,7 @@ pub async fn take_state(
 ) -> Result<Option<StateRow>, sqlx::Error> {
     sqlx::query_as(
         "DELETE FROM oauth_states WHERE state_hash = ?
-         RETURNING user_id, server_id, session_hash, provider, pkce_verifier, scopes, expires_at",
+         RETURNING user_id, server_id, session_hash, provider, pkce_verifier, scopes, expires_at, link_id",
     )
     .bind(state_hash)
     .fetch_optional(conn)

@@ -6,12 +6,13 @@ use sqlx::SqlitePool;
 use crate::domain::{UnixTime, UserId};
 
 /// Tables and columns that hold ciphertexts (`gh1.<key id>.…`). Each table has `id` and
-/// `user_id` columns: the cipher binds values to both.
+/// `user_id` columns: the cipher binds values to both (`user_id` is 0 for rows of no user).
 pub const CIPHERTEXT_COLUMNS: &[(&str, &str)] = &[
     ("mcp_servers", "url"),
     ("mcp_servers", "static_credential"),
     ("connections", "access_token"),
     ("connections", "refresh_token"),
+    ("upstream_registrations", "client_secret"),
 ];
 
 /// True when any registered column holds a ciphertext.

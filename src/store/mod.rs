@@ -12,6 +12,7 @@ pub mod invites;
 pub mod servers;
 pub mod sessions;
 pub mod tokens;
+pub mod upstream;
 pub mod users;
 
 use sqlx::{Sqlite, SqlitePool, Transaction};

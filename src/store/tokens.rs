@@ -273,6 +273,7 @@ pub struct Swept {
     pub families: u64,
     pub invites: u64,
     pub vault_states: u64,
+    pub connect_links: u64,
     pub gateway_sessions: u64,
     /// Registered or metadata-document clients that never got a grant.
     pub unused_clients: u64,
@@ -302,6 +303,8 @@ pub async fn sweep(
         families: run("DELETE FROM token_families WHERE absolute_expires_at <= ? OR (revoked_at IS NOT NULL AND NOT EXISTS (SELECT 1 FROM refresh_tokens r WHERE r.family_id = token_families.id) AND NOT EXISTS (SELECT 1 FROM access_tokens a WHERE a.family_id = token_families.id))").await?,
         invites: run("DELETE FROM invites WHERE expires_at <= ?").await?,
         vault_states: run("DELETE FROM oauth_states WHERE expires_at <= ?").await?,
+        // Kept a day, so a waiting `gatehouse connect` still reads the outcome.
+        connect_links: run("DELETE FROM connect_links WHERE expires_at <= ? - 86400").await?,
         // Clients re-initialize when a session id is no longer recognised (404).
         gateway_sessions: run("DELETE FROM gateway_sessions WHERE created_at <= ? - 7 * 86400").await?,
         unused_clients: sqlx::query(

@@ -7,14 +7,14 @@ use std::time::Duration;
 
 use oauth2::basic::{BasicClient, BasicErrorResponseType, BasicRequestTokenError};
 use oauth2::{
-    AuthUrl, AuthorizationCode, ClientId, ClientSecret, CsrfToken, EndpointMaybeSet,
+    AuthType, AuthUrl, AuthorizationCode, ClientId, ClientSecret, CsrfToken, EndpointMaybeSet,
     EndpointNotSet, EndpointSet, PkceCodeChallenge, PkceCodeVerifier, RedirectUrl, RefreshToken,
     RevocationUrl, Scope, TokenResponse, TokenUrl,
 };
 use secrecy::{ExposeSecret, SecretString};
 use url::Url;
 
-use super::provider::Endpoints;
+use super::provider::{AuthMethod, Endpoints};
 use crate::net::{cause, read_limited, GuardedClient};
 
 /// Largest provider response read (token, userinfo, error bodies are small).
@@ -37,6 +37,9 @@ pub enum ProviderError {
     /// The grant (code or refresh token) is no longer valid: the user must sign in again.
     #[error("the provider no longer accepts the grant (invalid_grant)")]
     InvalidGrant,
+    /// The provider does not know (or no longer accepts) Gatehouse's client.
+    #[error("the provider does not accept Gatehouse's client (invalid_client)")]
+    InvalidClient,
     #[error("the provider refused: {0}")]
     Refused(String),
     #[error("the provider could not be reached: {0}")]
@@ -97,6 +100,9 @@ fn client(e: &Endpoints, redirect: &Url) -> Client {
     if let Some(secret) = &e.client_secret {
         client = client.set_client_secret(ClientSecret::new(secret.expose_secret().to_owned()));
     }
+    if e.auth_method == AuthMethod::Post {
+        client = client.set_auth_type(AuthType::RequestBody);
+    }
     client
 }
 
@@ -134,6 +140,7 @@ fn token_error(err: BasicRequestTokenError<HttpError>) -> ProviderError {
     match err {
         oauth2::RequestTokenError::ServerResponse(response) => match response.error() {
             BasicErrorResponseType::InvalidGrant => ProviderError::InvalidGrant,
+            BasicErrorResponseType::InvalidClient => ProviderError::InvalidClient,
             other => ProviderError::Refused(match response.error_description() {
                 Some(d) => format!("{} ({})", other.as_ref(), printable(d)),
                 None => other.as_ref().to_owned(),
@@ -225,9 +232,15 @@ pub async fn revoke(
         .request(reqwest::Method::POST, url)
         .await
         .map_err(|err| ProviderError::Unreachable(err.to_string()))?;
-    match &e.client_secret {
-        Some(secret) => request = request.basic_auth(&e.client_id, Some(secret.expose_secret())),
-        None => form.push(("client_id", e.client_id.as_str())),
+    match (&e.client_secret, e.auth_method) {
+        (Some(secret), AuthMethod::Basic) => {
+            request = request.basic_auth(&e.client_id, Some(secret.expose_secret()))
+        }
+        (Some(secret), AuthMethod::Post) => {
+            form.push(("client_id", e.client_id.as_str()));
+            form.push(("client_secret", secret.expose_secret()));
+        }
+        _ => form.push(("client_id", e.client_id.as_str())),
     }
     let response = request
         .form(&form)
@@ -245,6 +258,9 @@ pub async fn revoke(
         .ok()
         .and_then(|v| v.get("error").and_then(|e| e.as_str()).map(printable))
         .unwrap_or_else(|| format!("HTTP {status}"));
+    if error == "invalid_client" {
+        return Err(ProviderError::InvalidClient);
+    }
     Err(ProviderError::Refused(error))
 }
 

@@ -6,6 +6,8 @@ use url::Url;
 
 pub use super::detect::GoogleSet;
 use super::detect::{self, Provider};
+use super::discovery::AuthServer;
+pub use super::registration::AuthMethod;
 use crate::config::Config;
 use crate::domain::UpstreamUrl;
 
@@ -83,7 +85,7 @@ impl Choice {
 pub enum Kind {
     Google,
     Generic(String),
-    /// The upstream's own authorization server (MCP-native discovery, not built yet).
+    /// The upstream's own authorization server (MCP-native discovery).
     Native,
     None,
 }
@@ -176,7 +178,7 @@ pub fn resolve(config: &Config, url: &UpstreamUrl, choice: &Choice) -> Resolved 
 }
 
 /// A provider's client and endpoints, ready for the `oauth2` crate.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct Endpoints {
     pub client_id: String,
     pub client_secret: Option<SecretString>,
@@ -187,9 +189,68 @@ pub struct Endpoints {
     /// Extra authorization parameters (Google: offline access, and consent so a refresh
     /// token is issued again on reconnect).
     pub extra_auth_params: &'static [(&'static str, &'static str)],
-    pub sends_resource: bool,
-    /// The issuer, when known: callbacks must then carry exactly this `iss` (RFC 9207).
+    /// The RFC 8707 `resource` to send with authorization, token and refresh requests.
+    pub resource: Resource,
+    /// The issuer, when known: an `iss` in a callback must be exactly this (RFC 9207).
     pub issuer: Option<String>,
+    /// Whether callbacks must carry `iss` (the server advertises it).
+    pub iss_required: bool,
+    /// How the client authenticates at the token and revocation endpoints.
+    pub auth_method: AuthMethod,
+}
+
+/// Which `resource` a provider is sent.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Resource {
+    None,
+    /// The server's own URL (configured providers with `resource = true`).
+    ServerUrl,
+    /// The protected resource its metadata names (MCP-native upstreams).
+    Exactly(String),
+}
+
+impl Endpoints {
+    /// The `resource` value for a server at `server_url`.
+    pub fn resource_for(&self, server_url: Option<&UpstreamUrl>) -> Option<String> {
+        match &self.resource {
+            Resource::None => None,
+            Resource::ServerUrl => server_url.map(UpstreamUrl::as_resource),
+            Resource::Exactly(r) => Some(r.clone()),
+        }
+    }
+
+    /// An MCP-native upstream's endpoints, from its checked metadata and Gatehouse's client
+    /// there.
+    pub fn native(
+        server: &AuthServer,
+        resource: &str,
+        client_id: String,
+        client_secret: Option<SecretString>,
+        auth_method: AuthMethod,
+    ) -> Self {
+        Endpoints {
+            client_id,
+            client_secret,
+            auth_url: server.authorization_endpoint.clone(),
+            token_url: server.token_endpoint.clone(),
+            revoke_url: server.revocation_endpoint.clone(),
+            userinfo_url: None,
+            extra_auth_params: &[],
+            resource: Resource::Exactly(resource.to_owned()),
+            issuer: Some(server.issuer.clone()),
+            iss_required: server.authorization_response_iss_parameter_supported,
+            auth_method,
+        }
+    }
+}
+
+/// A secret, when there is one, is sent with HTTP Basic (RFC 6749 §2.3.1's default).
+fn secret_method(secret: &Option<SecretString>) -> AuthMethod {
+    if secret.is_some() {
+        AuthMethod::Basic
+    } else {
+        AuthMethod::None
+    }
 }
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -198,8 +259,9 @@ pub enum EndpointError {
     GoogleNotConfigured,
     #[error("the provider '{0}' is no longer configured")]
     UnknownProvider(String),
-    #[error("signing in to the server's own authorization server is not supported yet: choose a provider for this server, or store a static credential")]
-    NativeNotSupported,
+    /// Native upstreams' endpoints come from discovery (`service::upstream::native`).
+    #[error("this server's own sign-in must be discovered first: use Check on the Servers page")]
+    NativeNeedsDiscovery,
     #[error("this server is set to use no OAuth provider")]
     NoProvider,
 }
@@ -220,8 +282,10 @@ pub fn endpoints(config: &Config, kind: &Kind) -> Result<Endpoints, EndpointErro
                 revoke_url: Some(g.revoke_url.clone()),
                 userinfo_url: Some(g.userinfo_url.clone()),
                 extra_auth_params: &[("access_type", "offline"), ("prompt", "consent")],
-                sends_resource: false,
+                resource: Resource::None,
                 issuer: None,
+                iss_required: false,
+                auth_method: secret_method(&g.client_secret),
             })
         }
         Kind::Generic(id) => {
@@ -238,11 +302,17 @@ pub fn endpoints(config: &Config, kind: &Kind) -> Result<Endpoints, EndpointErro
                 revoke_url: p.revoke_url.clone(),
                 userinfo_url: p.userinfo_url.clone(),
                 extra_auth_params: &[],
-                sends_resource: p.resource,
+                resource: if p.resource {
+                    Resource::ServerUrl
+                } else {
+                    Resource::None
+                },
                 issuer: p.issuer.clone(),
+                iss_required: p.issuer.is_some(),
+                auth_method: secret_method(&p.client_secret),
             })
         }
-        Kind::Native => Err(EndpointError::NativeNotSupported),
+        Kind::Native => Err(EndpointError::NativeNeedsDiscovery),
         Kind::None => Err(EndpointError::NoProvider),
     }
 }

@@ -8,8 +8,9 @@ use crate::error::AppError;
 
 #[server(endpoint = "servers_page")]
 pub async fn servers_page() -> Result<ServersData, AppError> {
-    use crate::dto::{ConnectionView, ServerView};
+    use crate::dto::{ConnectionView, DiscoveryView, ServerView};
     use gatehouse::clock::{self, format_utc};
+    use gatehouse::service::upstream::native::Outcome;
     use gatehouse::service::upstream::status::{self, relative, State};
 
     let core = crate::ssr::core()?;
@@ -37,7 +38,7 @@ pub async fn servers_page() -> Result<ServersData, AppError> {
                             State::Connected | State::StaticCredential => "ok",
                             State::ExpiresSoon | State::Expired => "warn",
                             State::NeedsReauth => "bad",
-                            State::NotConnected => "none",
+                            State::NotConnected | State::Open => "none",
                         }
                         .to_owned(),
                         connected: c.is_some(),
@@ -54,6 +55,20 @@ pub async fn servers_page() -> Result<ServersData, AppError> {
                         blocked: st.cannot_because,
                         shares_grant_with: st.shares_grant_with,
                     },
+                    own_sign_in: st.own_sign_in,
+                    discovery: st.discovery.map(|d| DiscoveryView {
+                        outcome: match d.outcome {
+                            Outcome::OAuth => "Own sign-in",
+                            Outcome::Open => "Open",
+                            Outcome::Failed => "Not usable",
+                        }
+                        .to_owned(),
+                        authorization_server: d.issuer,
+                        scopes: d.scopes,
+                        registration: d.registration.map(str::to_owned),
+                        message: d.message,
+                        checked: relative(d.probed_at, now),
+                    }),
                     slug: s.slug,
                     name: s.name,
                 }
@@ -78,6 +93,7 @@ pub async fn add_server(
     #[server(default)] credential: String,
 ) -> Result<String, AppError> {
     use gatehouse::service::servers::{self, NewServer};
+    use gatehouse::service::upstream::native;
     let outcome = async {
         let (core, _, account, actor) = crate::ssr::signed_in_action(&csrf).await?;
         let new = NewServer::parse(&slug, &name, &url)?;
@@ -85,7 +101,11 @@ pub async fn add_server(
             .filter(|c| !c.is_empty())
             .map(secrecy::SecretString::from);
         let added = servers::add(&core, &actor, account.id, new, credential).await?;
-        Ok(format!("Added server '{}'.", added.slug))
+        let found = native::probe_if_native(&core, &actor, &added).await?;
+        Ok(match found {
+            None => format!("Added server '{}'.", added.slug),
+            Some(d) => format!("Added server '{}'. {}", added.slug, d.sentence()),
+        })
     };
     crate::ssr::finish("/servers", outcome.await).await
 }
@@ -99,8 +119,11 @@ pub async fn delete_server(
     slug: String,
 ) -> Result<String, AppError> {
     let outcome = async {
-        let (core, _, _, actor) = crate::ssr::signed_in_action(&csrf).await?;
-        Ok(gatehouse::service::upstream::disconnect::delete_server(&core, &actor, &slug).await?)
+        let (core, _, account, actor) = crate::ssr::signed_in_action(&csrf).await?;
+        Ok(gatehouse::service::upstream::disconnect::delete_server(
+            &core, &actor, account.id, &slug,
+        )
+        .await?)
     };
     crate::ssr::finish("/servers", outcome.await).await
 }
@@ -157,6 +180,23 @@ pub async fn set_provider(
         let (core, _, _, actor) = crate::ssr::signed_in_action(&csrf).await?;
         gatehouse::service::servers::set_provider(&core, &actor, &slug, &provider).await?;
         Ok(format!("Saved the provider of '{slug}'."))
+    };
+    crate::ssr::finish("/servers", outcome.await).await
+}
+
+/// *Check*: look for the server's own sign-in again and register Gatehouse there.
+#[server(endpoint = "probe_server")]
+pub async fn probe_server(
+    #[server(rename = "_csrf")]
+    #[server(default)]
+    csrf: String,
+    slug: String,
+) -> Result<String, AppError> {
+    use gatehouse::service::upstream::native;
+    let outcome = async {
+        let (core, _, account, actor) = crate::ssr::signed_in_action(&csrf).await?;
+        let found = native::probe(&core, &actor, account.id, &slug).await?;
+        Ok(format!("Checked '{slug}'. {}", found.sentence()))
     };
     crate::ssr::finish("/servers", outcome.await).await
 }

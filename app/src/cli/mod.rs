@@ -1,6 +1,7 @@
 //! Command line: clap definitions and the operator commands (DESIGN.md §8). Each prints one
 //! clear line on failure and exits non-zero.
 
+mod connections;
 mod keys;
 mod run;
 mod servers;
@@ -42,6 +43,11 @@ enum Command {
     Status { user: Option<String> },
     /// Refresh a user's upstream token for one server now.
     Refresh { user: String, slug: String },
+    /// Print a one-time link (10 min) that runs Authenticate for the user's server once they
+    /// are signed in, and wait for the result.
+    Connect { user: String, slug: String },
+    /// Revoke a user's upstream access for one server and delete the stored tokens.
+    Disconnect { user: String, slug: String },
     /// Delete expired codes, authorization requests, tokens, invites and sessions.
     Cleanup,
     /// Re-encrypt stored secrets with the first key of GATEHOUSE_ENCRYPTION_KEYS (resumable).
@@ -63,6 +69,8 @@ pub async fn main() -> ExitCode {
         Command::Key(cmd) => keys::run(config, cmd).await,
         Command::Status { user } => servers::status(config, user).await,
         Command::Refresh { user, slug } => servers::refresh(config, user, slug).await,
+        Command::Connect { user, slug } => connections::connect(config, user, slug).await,
+        Command::Disconnect { user, slug } => connections::disconnect(config, user, slug).await,
         Command::Cleanup => upkeep::cleanup(config).await,
         Command::RotateKey => upkeep::rotate_key(config).await,
     };

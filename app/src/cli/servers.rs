@@ -5,6 +5,7 @@ use std::sync::Arc;
 use clap::Subcommand;
 use gatehouse::config::Config;
 use gatehouse::domain::Username;
+use gatehouse::service::upstream::{disconnect, native};
 use gatehouse::service::{accounts, servers, Actor};
 
 use super::{open, read_password, service_err, user_id};
@@ -25,6 +26,11 @@ pub(super) enum ServerCommand {
     },
     /// List servers (of one user, or of everyone).
     List { user: Option<String> },
+    /// Delete a user's server (a connected one has its upstream access revoked first).
+    Delete { user: String, slug: String },
+    /// Look for the server's own sign-in again (RFC 9728 / RFC 8414 discovery) and register
+    /// Gatehouse there.
+    Probe { user: String, slug: String },
 }
 
 pub(super) async fn run(config: Config, cmd: ServerCommand) -> Result<(), String> {
@@ -56,6 +62,30 @@ pub(super) async fn run(config: Config, cmd: ServerCommand) -> Result<(), String
                 row.slug,
                 core.public_url.join(&format!("/mcp/{}", row.slug))
             );
+            if let Some(found) = native::probe_if_native(&core, &Actor::cli(), &row)
+                .await
+                .map_err(service_err)?
+            {
+                println!("Sign-in: {}", found.line());
+            }
+        }
+        ServerCommand::Delete { user, slug } => {
+            let owner = user_id(&core, &user).await?;
+            let done = disconnect::delete_server(&core, &Actor::cli(), owner, &slug)
+                .await
+                .map_err(service_err)?;
+            println!("{done}");
+        }
+        ServerCommand::Probe { user, slug } => {
+            let owner = user_id(&core, &user).await?;
+            let found = native::probe(&core, &Actor::cli(), owner, &slug)
+                .await
+                .map_err(service_err)?;
+            println!("{slug}: {}", found.line());
+            if found.outcome == native::Outcome::Failed {
+                core.pool.close().await;
+                return Err(format!("no usable sign-in found for '{slug}'"));
+            }
         }
         ServerCommand::List { user } => {
             let mut rows = servers::list_all(&core, &Actor::cli())

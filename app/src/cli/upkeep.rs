@@ -10,8 +10,8 @@ pub(super) async fn cleanup(config: Config) -> Result<(), String> {
         .await
         .map_err(service_err)?;
     println!(
-        "Deleted {} authorization requests, {} codes, {} access tokens, {} refresh tokens, {} token families, {} invites, {} vault sign-in states, {} gateway sessions, {} sessions, {} clients never used.",
-        swept.requests, swept.codes, swept.access_tokens, swept.refresh_tokens, swept.families, swept.invites, swept.vault_states, swept.gateway_sessions, sessions, swept.unused_clients
+        "Deleted {} authorization requests, {} codes, {} access tokens, {} refresh tokens, {} token families, {} invites, {} vault sign-in states, {} connect links, {} gateway sessions, {} sessions, {} clients never used.",
+        swept.requests, swept.codes, swept.access_tokens, swept.refresh_tokens, swept.families, swept.invites, swept.vault_states, swept.connect_links, swept.gateway_sessions, sessions, swept.unused_clients
     );
     core.pool.close().await;
     Ok(())

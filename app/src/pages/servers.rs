@@ -5,10 +5,10 @@
 use leptos::prelude::*;
 
 use crate::api::servers::{
-    servers_page, AddServer, Authenticate, DeleteServer, Disconnect, SetProvider,
+    servers_page, AddServer, Authenticate, DeleteServer, Disconnect, ProbeServer, SetProvider,
 };
 use crate::components::{live_flash, page_view, CopyButton, CsrfField, Layout};
-use crate::dto::{ServerView, ServersData};
+use crate::dto::{DiscoveryView, ServerView, ServersData};
 use crate::snippets::CONNECTOR_STEPS;
 
 /// The page's actions, shared by every row.
@@ -19,6 +19,7 @@ struct Actions {
     authenticate: ServerAction<Authenticate>,
     disconnect: ServerAction<Disconnect>,
     provider: ServerAction<SetProvider>,
+    probe: ServerAction<ProbeServer>,
 }
 
 #[component]
@@ -29,6 +30,7 @@ pub fn ServersPage() -> impl IntoView {
         authenticate: ServerAction::new(),
         disconnect: ServerAction::new(),
         provider: ServerAction::new(),
+        probe: ServerAction::new(),
     };
     let live = live_flash(vec![
         Signal::derive(move || a.add.value().get()),
@@ -36,6 +38,7 @@ pub fn ServersPage() -> impl IntoView {
         Signal::derive(move || a.authenticate.value().get()),
         Signal::derive(move || a.disconnect.value().get()),
         Signal::derive(move || a.provider.value().get()),
+        Signal::derive(move || a.probe.value().get()),
     ]);
     let data = Resource::new(
         move || {
@@ -44,6 +47,7 @@ pub fn ServersPage() -> impl IntoView {
                 a.delete.version().get(),
                 a.disconnect.version().get(),
                 a.provider.version().get(),
+                a.probe.version().get(),
             )
         },
         |_| servers_page(),
@@ -151,6 +155,17 @@ fn ServerRow(
             </ActionForm>
         }
     };
+    // *Check* for servers that use (or may use) their own sign-in.
+    let check = s.own_sign_in.then(|| {
+        let (csrf, slug) = (csrf.clone(), slug.clone());
+        let label = format!("Check {slug}");
+        view! {
+            <ActionForm action=a.probe>
+                <CsrfField token=csrf/><input type="hidden" name="slug" value=slug.clone()/>
+                <button type="submit" aria-label=label>"Check"</button>
+            </ActionForm>
+        }
+    });
     let delete = {
         let (csrf, slug) = (csrf.clone(), slug.clone());
         let label = format!("Delete {slug}");
@@ -185,11 +200,13 @@ fn ServerRow(
                 {(!c.scopes.is_empty()).then(|| view! { <br/><small class="scopes">{format!("Scopes: {}", c.scopes.join(" "))}</small> })}
                 {c.last_error.clone().map(|e| view! { <br/><small class="last-error">{format!("Last error: {e}")}</small> })}
                 {c.blocked.clone().filter(|_| !c.connected).map(|b| view! { <br/><small class="blocked">{b}</small> })}
+                {s.discovery.clone().map(|d| view! { <Discovered d/> })}
             </td>
             <td><code class="url">{s.url.clone()}</code>{s.static_credential.then(|| view! { <br/><small>"static credential stored (encrypted)"</small> })}</td>
             <td><div class="actions">
                 {authenticate}
                 {revoke}
+                {check}
                 <details class="provider-choice">
                     <summary>"Provider"</summary>
                     {choice}
@@ -197,6 +214,20 @@ fn ServerRow(
                 {delete}
             </div></td>
         </tr>
+    }
+}
+
+/// What the last *Check* found about a server's own sign-in.
+#[component]
+fn Discovered(d: DiscoveryView) -> impl IntoView {
+    view! {
+        <dl class="discovery">
+            <dt>"Sign-in"</dt><dd class="outcome">{d.outcome}</dd>
+            {d.authorization_server.map(|s| view! { <dt>"Authorization server"</dt><dd><code class="issuer">{s}</code></dd> })}
+            {(!d.scopes.is_empty()).then(|| view! { <dt>"Scopes offered"</dt><dd class="offered">{d.scopes.join(" ")}</dd> })}
+            {d.registration.map(|r| view! { <dt>"Registered by"</dt><dd class="registration">{r}</dd> })}
+            <dt>"Last check"</dt><dd>{d.checked}</dd>
+        </dl>
     }
 }
 

@@ -3,6 +3,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod helpers;
+mod native_peer;
 mod oauth_helpers;
 mod provider_stub;
 
@@ -25,4 +26,5 @@ mod security;
 mod servers;
 mod tls;
 mod upstream;
+mod upstream_oauth;
 mod vault;

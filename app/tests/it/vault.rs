@@ -481,8 +481,8 @@ async fn provider_choice_overrides_detection() {
         .await;
     let page = s.admin.page("/servers").await;
     assert!(
-        page.contains("not supported yet"),
-        "undetected servers say why there is no Authenticate"
+        page.contains("Fix it and use Check, store a static credential, or choose a provider"),
+        "a server whose own sign-in was not found says why there is no Authenticate"
     );
     assert!(!page.contains("Authenticate tools"));
     assert!(page.contains("(detected from the URL)"));

@@ -4,14 +4,16 @@
 use secrecy::SecretString;
 use url::Url;
 
+use super::provider::Provider;
 use crate::clock;
-use crate::domain::{SecretHash, SecretToken, UpstreamUrl, UserId};
-use crate::service::{activity, servers, Actor, ServiceError};
+use crate::domain::{SecretHash, SecretToken, UserId};
+use crate::service::servers::{self, ServerEntry};
+use crate::service::{activity, Actor, ServiceError};
 use crate::state::Core;
-use crate::store::{self, connections};
+use crate::store::{self, connections, upstream};
 use crate::vault::credential::{binding, seal, CredentialError};
 use crate::vault::oauth;
-use crate::vault::provider::{endpoints, kind_of, Kind};
+use crate::vault::provider::{kind_of, Endpoints, Kind};
 
 /// A pending flow lives this long.
 const STATE_TTL: i64 = 600;
@@ -32,24 +34,49 @@ pub async fn start(
 ) -> Result<Url, ServiceError> {
     let user = actor.own_account()?;
     let server = servers::get(core, user, slug).await?;
+    start_for(core, user, &server, session_binding, None).await
+}
+
+/// [`start`] for a loaded server; `link` is the `gatehouse connect` link that began it.
+pub(super) async fn start_for(
+    core: &Core,
+    user: UserId,
+    server: &ServerEntry,
+    session_binding: &str,
+    link: Option<i64>,
+) -> Result<Url, ServiceError> {
     let resolved = server
         .provider(&core.config)
         .ok_or_else(|| ServiceError::Internal("upstream URL cannot be decrypted".into()))?;
-    let e = endpoints(&core.config, &resolved.kind)
-        .map_err(|e| ServiceError::Invalid(e.to_string()))?;
+    let provider = Provider::of(core, user, server.id, &resolved.kind)
+        .await
+        .map_err(ServiceError::Invalid)?;
+    let e = provider
+        .endpoints(core)
+        .await
+        .map_err(ServiceError::Invalid)?;
+    // The scopes: the provider's (or the discovered ones), plus any an upstream asked for
+    // in an `insufficient_scope` answer since.
+    let mut scopes: Vec<String> = provider
+        .discovered_scopes()
+        .map(<[String]>::to_vec)
+        .unwrap_or_else(|| resolved.scopes.clone());
+    if let Some(wider) = upstream::step_up_scopes(&core.pool, user, server.id).await? {
+        for scope in wider.split_whitespace() {
+            if !scopes.iter().any(|s| s == scope) {
+                scopes.push(scope.to_owned());
+            }
+        }
+    }
     let state = SecretToken::generate("");
     let (challenge, verifier) = oauth::pkce_pair();
-    let resource = server
-        .url
-        .as_ref()
-        .filter(|_| e.sends_resource)
-        .map(UpstreamUrl::as_resource);
+    let resource = e.resource_for(server.url.as_ref());
     let target = oauth::authorization_url(
         &e,
         &callback_url(core),
         state.expose(),
         challenge,
-        &resolved.scopes,
+        &scopes,
         resource.as_deref(),
     );
     let now = clock::now();
@@ -63,8 +90,9 @@ pub async fn start(
             session_hash: SecretHash::of(session_binding).as_str(),
             provider: resolved.kind.id(),
             pkce_verifier: &verifier,
-            scopes: &resolved.scopes.join(" "),
+            scopes: &scopes.join(" "),
             expires_at: now + STATE_TTL,
+            link,
         },
     )
     .await?;
@@ -134,15 +162,23 @@ fn origin(url: &str) -> Option<String> {
         .map(|u| u.origin().ascii_serialization())
 }
 
-/// RFC 9207 mix-up defence. A provider with a configured issuer (it advertises `iss`) must
-/// send exactly that; otherwise an `iss` that is sent must at least be the origin of the
-/// authorization endpoint the user was sent to.
-fn issuer_ok(configured: Option<&str>, auth_url: &Url, iss: Option<&str>) -> bool {
-    match (configured, iss) {
-        (Some(expected), Some(iss)) => iss == expected,
-        (Some(_), None) => false,
-        (None, Some(iss)) => origin(iss).is_some() && origin(iss) == origin(auth_url.as_str()),
+/// RFC 9207 mix-up defence. A provider that advertises `iss` must send exactly its issuer;
+/// one whose issuer is known must not send another; otherwise an `iss` that is sent must at
+/// least be the origin of the authorization endpoint the user was sent to.
+fn issuer_ok(e: &Endpoints, iss: Option<&str>) -> bool {
+    match (e.issuer.as_deref(), iss) {
+        (Some(expected), Some(iss)) => same_url(iss, expected),
+        (Some(_), None) => !e.iss_required,
+        (None, Some(iss)) => origin(iss).is_some() && origin(iss) == origin(e.auth_url.as_str()),
         (None, None) => true,
+    }
+}
+
+/// Issuers compare as URLs (`https://a` is `https://a/`), else as strings.
+fn same_url(a: &str, b: &str) -> bool {
+    match (Url::parse(a), Url::parse(b)) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => a == b,
     }
 }
 
@@ -164,6 +200,25 @@ pub async fn finish(
     if row.user_id != user || !same_session {
         return Err(CallbackError::UnknownState);
     }
+    let outcome = finish_flow(core, actor, user, &row, &params).await;
+    // A `gatehouse connect` link waiting for this flow learns how it ended.
+    if let Some(link) = row.link_id {
+        let (ok, text) = match &outcome {
+            Ok(done) => (true, done.message()),
+            Err(err) => (false, err.to_string()),
+        };
+        super::link::finish(core, link, ok, &text).await?;
+    }
+    outcome
+}
+
+async fn finish_flow(
+    core: &Core,
+    actor: &Actor,
+    user: UserId,
+    row: &connections::StateRow,
+    params: &CallbackParams,
+) -> Result<Connected, CallbackError> {
     let server = match servers::get_by_id(core, user, row.server_id).await {
         Ok(server) => server,
         Err(ServiceError::NotFound) => return Err(CallbackError::UnknownState),
@@ -179,8 +234,11 @@ pub async fn finish(
         slug: slug.clone(),
         reason,
     };
-    let e = endpoints(&core.config, &kind).map_err(|e| failed(e.to_string()))?;
-    if !issuer_ok(e.issuer.as_deref(), &e.auth_url, params.iss.as_deref()) {
+    let provider = Provider::of(core, user, row.server_id, &kind)
+        .await
+        .map_err(&failed)?;
+    let e = provider.endpoints(core).await.map_err(&failed)?;
+    if !issuer_ok(&e, params.iss.as_deref()) {
         return Err(failed("the response came from an unexpected issuer".into()));
     }
     if let Some(error) = &params.error {
@@ -195,21 +253,25 @@ pub async fn finish(
         .as_deref()
         .filter(|c| !c.is_empty())
         .ok_or_else(|| failed("the provider sent no authorization code".into()))?;
-    let resource = server
-        .url
-        .as_ref()
-        .filter(|_| e.sends_resource)
-        .map(UpstreamUrl::as_resource);
-    let tokens = oauth::exchange_code(
-        &core.http,
-        &e,
-        &callback_url(core),
-        code,
-        &row.pkce_verifier,
-        resource.as_deref(),
-    )
-    .await
-    .map_err(|err| failed(err.to_string()))?;
+    let callback = callback_url(core);
+    let tokens = provider
+        .call(core, |e| {
+            let resource = e.resource_for(server.url.as_ref());
+            let (callback, verifier) = (&callback, &row.pkce_verifier);
+            async move {
+                oauth::exchange_code(
+                    &core.http,
+                    &e,
+                    callback,
+                    code,
+                    verifier,
+                    resource.as_deref(),
+                )
+                .await
+            }
+        })
+        .await
+        .map_err(|err| failed(err.to_string()))?;
     let account = match oauth::account_name(&core.http, &e, &tokens.access_token).await {
         Ok(account) => account,
         Err(err) => {
@@ -306,25 +368,40 @@ async fn store_connection(
 mod tests {
     use super::*;
 
+    fn endpoints(issuer: Option<&str>, required: bool) -> Endpoints {
+        Endpoints {
+            client_id: "c".into(),
+            client_secret: None,
+            auth_url: Url::parse("https://auth.example.com/authorize").unwrap(),
+            token_url: Url::parse("https://auth.example.com/token").unwrap(),
+            revoke_url: None,
+            userinfo_url: None,
+            extra_auth_params: &[],
+            resource: crate::vault::provider::Resource::None,
+            issuer: issuer.map(str::to_owned),
+            iss_required: required,
+            auth_method: crate::vault::provider::AuthMethod::None,
+        }
+    }
+
     #[test]
-    fn iss_is_required_iff_an_issuer_is_configured_and_must_match() {
-        let auth = Url::parse("https://auth.example.com/authorize").unwrap();
-        let issuer = Some("https://auth.example.com/realms/x");
+    fn iss_is_required_iff_advertised_and_must_match_a_known_issuer() {
+        let advertised = endpoints(Some("https://auth.example.com/realms/x"), true);
         assert!(issuer_ok(
-            issuer,
-            &auth,
+            &advertised,
             Some("https://auth.example.com/realms/x")
         ));
-        assert!(!issuer_ok(issuer, &auth, None), "advertised, so required");
-        assert!(!issuer_ok(issuer, &auth, Some("https://auth.example.com")));
-        assert!(issuer_ok(None, &auth, None));
-        assert!(issuer_ok(None, &auth, Some("https://auth.example.com")));
-        assert!(issuer_ok(
-            None,
-            &auth,
-            Some("https://auth.example.com/tenant")
-        ));
-        assert!(!issuer_ok(None, &auth, Some("https://evil.example")));
-        assert!(!issuer_ok(None, &auth, Some("not a url")));
+        assert!(!issuer_ok(&advertised, None), "advertised, so required");
+        assert!(!issuer_ok(&advertised, Some("https://auth.example.com")));
+        let known = endpoints(Some("https://auth.example.com/"), false);
+        assert!(issuer_ok(&known, None), "not advertised: may be absent");
+        assert!(issuer_ok(&known, Some("https://auth.example.com")));
+        assert!(!issuer_ok(&known, Some("https://evil.example")));
+        let unknown = endpoints(None, false);
+        assert!(issuer_ok(&unknown, None));
+        assert!(issuer_ok(&unknown, Some("https://auth.example.com")));
+        assert!(issuer_ok(&unknown, Some("https://auth.example.com/tenant")));
+        assert!(!issuer_ok(&unknown, Some("https://evil.example")));
+        assert!(!issuer_ok(&unknown, Some("not a url")));
     }
 }

@@ -7,7 +7,10 @@ use crate::state::Core;
 use crate::store::{self, connections};
 use crate::vault::credential::{binding, open};
 use crate::vault::oauth::{self, ProviderError};
-use crate::vault::provider::{endpoints, kind_of, Kind};
+use crate::vault::provider::{kind_of, Kind};
+
+use super::native::CallError;
+use super::provider::Provider;
 
 /// What happened at the provider; the stored tokens are deleted in every case.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -70,17 +73,26 @@ pub async fn disconnect(
         )
         .map(|t| (t, "access_token")),
     };
-    let outcome = match (token, endpoints(&core.config, &kind)) {
-        (Ok((token, hint)), Ok(e)) => match oauth::revoke(&core.http, &e, &token, hint).await {
-            Ok(true) => ProviderOutcome::Revoked,
-            Ok(false) => ProviderOutcome::NoEndpoint,
-            Err(ProviderError::Unreachable(why)) => {
-                ProviderOutcome::Failed(format!("unreachable: {why}"))
+    let provider = Provider::of(core, user, row.id, &kind).await;
+    let outcome = match (token, provider) {
+        (Ok((token, hint)), Ok(provider)) => {
+            let revoked = provider
+                .call(core, |e| {
+                    let token = &token;
+                    async move { oauth::revoke(&core.http, &e, token, hint).await }
+                })
+                .await;
+            match revoked {
+                Ok(true) => ProviderOutcome::Revoked,
+                Ok(false) => ProviderOutcome::NoEndpoint,
+                Err(CallError::Provider(ProviderError::Unreachable(why))) => {
+                    ProviderOutcome::Failed(format!("unreachable: {why}"))
+                }
+                Err(err) => ProviderOutcome::Failed(err.to_string()),
             }
-            Err(err) => ProviderOutcome::Failed(err.to_string()),
-        },
+        }
         (Err(err), _) => ProviderOutcome::Failed(err.to_string()),
-        (_, Err(err)) => ProviderOutcome::Failed(err.to_string()),
+        (_, Err(err)) => ProviderOutcome::Failed(err),
     };
     let now = clock::now();
     let mut tx = store::begin_write(&core.pool).await?;
@@ -122,13 +134,17 @@ pub async fn disconnect(
 /// Deletes one of the actor's servers; a connected one has its upstream grant revoked first,
 /// as *Revoke* would (the connection row would otherwise vanish with the server, leaving a
 /// live grant at the provider). Returns the message for the user.
-pub async fn delete_server(core: &Core, actor: &Actor, slug: &str) -> Result<String, ServiceError> {
-    let user = actor.own_account()?;
+pub async fn delete_server(
+    core: &Core,
+    actor: &Actor,
+    user: UserId,
+    slug: &str,
+) -> Result<String, ServiceError> {
     let revoked = match is_connected(core, user, slug).await? {
         true => format!(" {}", disconnect(core, actor, user, slug).await?.message()),
         false => String::new(),
     };
-    servers::delete(core, actor, slug).await?;
+    servers::delete(core, actor, user, slug).await?;
     Ok(format!("Deleted server '{slug}'.{revoked}"))
 }
 

@@ -20,7 +20,10 @@ use crate::store::{self, connections};
 use crate::vault::credential::{binding, open, seal};
 pub use crate::vault::credential::{Credential, CredentialError};
 use crate::vault::oauth::{self, ProviderError};
-use crate::vault::provider::{endpoints, kind_of};
+use crate::vault::provider::kind_of;
+
+use super::native::CallError;
+use super::provider::Provider;
 
 /// How long a refresh may hold the lease (the HTTP client gives up after 30 s).
 const LEASE_SECS: i64 = 45;
@@ -268,24 +271,25 @@ async fn call_provider(
         binding("refresh_token", row.id, row.user_id),
     )
     .map_err(|e| RefreshFailure::Setup(e.to_string()))?;
-    let e = endpoints(&core.config, &kind_of(&row.provider))
-        .map_err(|e| RefreshFailure::Setup(e.to_string()))?;
-    let resource = if e.sends_resource {
-        servers::get_by_id(core, row.user_id, row.id)
-            .await
-            .ok()
-            .and_then(|server| server.url)
-            .map(|u| u.as_resource())
-    } else {
-        None
-    };
-    oauth::refresh(
-        &core.http,
-        &e,
-        &super::connect::callback_url(core),
-        &refresh_token,
-        resource.as_deref(),
-    )
-    .await
-    .map_err(RefreshFailure::Provider)
+    let provider = Provider::of(core, row.user_id, row.id, &kind_of(&row.provider))
+        .await
+        .map_err(RefreshFailure::Setup)?;
+    let server_url = servers::get_by_id(core, row.user_id, row.id)
+        .await
+        .ok()
+        .and_then(|server| server.url);
+    let callback = super::connect::callback_url(core);
+    provider
+        .call(core, |e| {
+            let resource = e.resource_for(server_url.as_ref());
+            let (callback, refresh_token) = (&callback, &refresh_token);
+            async move {
+                oauth::refresh(&core.http, &e, callback, refresh_token, resource.as_deref()).await
+            }
+        })
+        .await
+        .map_err(|err| match err {
+            CallError::Provider(p) => RefreshFailure::Provider(p),
+            CallError::Setup(why) => RefreshFailure::Setup(why),
+        })
 }

@@ -10,7 +10,7 @@ use crate::state::Core;
 use crate::vault::provider::Kind;
 
 pub enum Auth {
-    /// An open upstream (or one whose own sign-in Gatehouse cannot do yet).
+    /// An open upstream (or one whose own sign-in was not found).
     None,
     Static(SecretString),
     /// The vault's token for the user's connection to this server.
@@ -53,6 +53,11 @@ pub async fn route(core: &Core, user: UserId, slug: &str) -> Result<Route, Route
     } else {
         match server.provider(&core.config).map(|p| p.kind) {
             Some(Kind::Google | Kind::Generic(_)) => Auth::Vault,
+            // The server's own sign-in, once a probe found one; else it is open (or unknown,
+            // and its 401 says so to the client).
+            Some(Kind::Native) if super::native::needs_sign_in(core, user, server.id).await? => {
+                Auth::Vault
+            }
             _ => Auth::None,
         }
     };

@@ -9,6 +9,8 @@ use crate::state::Core;
 use crate::store::connections::{self, ConnectionRow};
 use crate::vault::provider::{endpoints, Choice, Kind, Resolved};
 
+use super::native::{self, Discovery, Outcome};
+
 /// A token expiring within this long is shown as *Expires soon*.
 pub const EXPIRES_SOON_SECS: i64 = 300;
 
@@ -22,6 +24,8 @@ pub enum State {
     NotConnected,
     /// No OAuth connection, and none needed: the server's static credential is sent.
     StaticCredential,
+    /// No connection, and the last probe found the server needs none.
+    Open,
 }
 
 impl State {
@@ -33,6 +37,7 @@ impl State {
             State::NeedsReauth => "Needs re-authentication",
             State::NotConnected => "Not connected",
             State::StaticCredential => "Static credential",
+            State::Open => "Open",
         }
     }
 
@@ -67,6 +72,10 @@ pub struct ServerStatus {
     pub can_authenticate: bool,
     /// Why not, when it cannot.
     pub cannot_because: Option<String>,
+    /// The server signs in through its own authorization server (so it can be checked).
+    pub own_sign_in: bool,
+    /// What the last probe found (servers with their own sign-in, or probed open ones).
+    pub discovery: Option<Discovery>,
 }
 
 pub async fn list(
@@ -76,6 +85,7 @@ pub async fn list(
 ) -> Result<Vec<ServerStatus>, ServiceError> {
     let entries = servers::list_of(core, user).await?;
     let rows = connections::list_for_user(&core.pool, user).await?;
+    let discoveries = native::discoveries(core, user).await?;
     let google_accounts: Vec<(i64, Option<String>)> = rows
         .iter()
         .filter(|c| c.provider == "google")
@@ -94,17 +104,38 @@ pub async fn list(
                 .collect(),
             _ => Vec::new(),
         };
+        let discovery = discoveries
+            .iter()
+            .find(|(id, _)| *id == server.id)
+            .map(|(_, d)| d.clone());
         let blocked = match &provider {
             None => Some("the upstream URL cannot be decrypted".to_owned()),
+            Some(p) if p.kind == Kind::Native => match &discovery {
+                Some(d) if d.outcome == Outcome::OAuth => None,
+                Some(d) if d.outcome == Outcome::Open => {
+                    Some("the server answered without authorization: it needs no sign-in".into())
+                }
+                Some(d) => Some(format!(
+                    "{}. Fix it and use Check, store a static credential, or choose a provider",
+                    d.message
+                        .as_deref()
+                        .unwrap_or("its sign-in could not be found")
+                )),
+                None => Some("its sign-in has not been looked for yet: use Check".into()),
+            },
             Some(p) => endpoints(&core.config, &p.kind)
                 .err()
                 .map(|e| e.to_string()),
         };
         let can_authenticate = blocked.is_none();
+        let probed_open = discovery
+            .as_ref()
+            .is_some_and(|d| d.outcome == Outcome::Open);
         // A static credential is what the gateway sends when there is no connection; then
-        // there is nothing to explain.
+        // there is nothing to explain. Nor for a server found to be open.
         let (state, blocked) = match State::of(connection.as_ref(), now) {
             State::NotConnected if server.has_static_credential => (State::StaticCredential, None),
+            State::NotConnected if probed_open => (State::Open, None),
             state => (state, blocked),
         };
         let provider_label = match &provider {
@@ -117,6 +148,7 @@ pub async fn list(
         let provider_choice = Choice::parse(server.provider_choice.as_deref(), &core.config)
             .and_then(|c| c.key())
             .unwrap_or_else(|| "detect".into());
+        let own_sign_in = provider.as_ref().is_some_and(|p| p.kind == Kind::Native);
         out.push(ServerStatus {
             provider_label,
             provider_choice,
@@ -127,6 +159,8 @@ pub async fn list(
             provider,
             connection,
             shares_grant_with,
+            own_sign_in,
+            discovery,
         });
     }
     Ok(out)
