@@ -353,7 +353,7 @@ pub fn check_server_metadata(
 }
 
 /// A discovery document: `Ok(None)` when the URL has none (any 4xx), so the next candidate
-/// is tried.
+/// is tried. The whole exchange, body included, must end within 5 s.
 async fn fetch_document(
     http: &GuardedClient,
     url: &Url,
@@ -362,36 +362,43 @@ async fn fetch_document(
         url: url.to_string(),
         problem,
     };
-    let response = http
-        .request(reqwest::Method::GET, url.clone())
+    let exchange = async {
+        let response = http
+            .request(reqwest::Method::GET, url.clone())
+            .await
+            .map_err(|e| bad(net_reason(&e)))?
+            .header(reqwest::header::ACCEPT, "application/json")
+            .header("MCP-Protocol-Version", PROTOCOL_VERSION)
+            .send()
+            .await
+            .map_err(|e| bad(request_reason(&e)))?;
+        let status = response.status();
+        if status.is_redirection() {
+            return Err(bad(format!(
+                "redirected (HTTP {}); discovery documents must be served in place",
+                status.as_u16()
+            )));
+        }
+        if status.is_client_error() {
+            return Ok(None);
+        }
+        if !status.is_success() {
+            return Err(bad(format!("HTTP {}", status.as_u16())));
+        }
+        read_limited(response, MAX_DOCUMENT)
+            .await
+            .map(Some)
+            .map_err(|e| match e {
+                BodyError::TooLarge(_) => bad("the document is larger than 64 KB".into()),
+                other => bad(other.to_string()),
+            })
+    };
+    let Some(body) = tokio::time::timeout(DOCUMENT_TIMEOUT, exchange)
         .await
-        .map_err(|e| bad(net_reason(&e)))?
-        .header(reqwest::header::ACCEPT, "application/json")
-        .header("MCP-Protocol-Version", PROTOCOL_VERSION)
-        .timeout(DOCUMENT_TIMEOUT)
-        .send()
-        .await
-        .map_err(|e| bad(request_reason(&e)))?;
-    let status = response.status();
-    if status.is_redirection() {
-        return Err(bad(format!(
-            "redirected (HTTP {}); discovery documents must be served in place",
-            status.as_u16()
-        )));
-    }
-    if status.is_client_error() {
+        .map_err(|_| bad("no complete answer within 5 s".into()))??
+    else {
         return Ok(None);
-    }
-    if !status.is_success() {
-        return Err(bad(format!("HTTP {}", status.as_u16())));
-    }
-    let body = tokio::time::timeout(DOCUMENT_TIMEOUT, read_limited(response, MAX_DOCUMENT))
-        .await
-        .map_err(|_| bad("the document took longer than 5 s".into()))?
-        .map_err(|e| match e {
-            BodyError::TooLarge(_) => bad("the document is larger than 64 KB".into()),
-            other => bad(other.to_string()),
-        })?;
+    };
     let value: serde_json::Value =
         serde_json::from_slice(&body).map_err(|e| bad(format!("not JSON ({e})")))?;
     if !value.is_object() {

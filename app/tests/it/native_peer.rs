@@ -27,6 +27,18 @@ pub enum PrmAt {
     Root,
 }
 
+/// How the protected resource metadata is served (hostile variants).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Serve {
+    Normal,
+    /// 100 KB of JSON.
+    Huge,
+    /// A 302 to the real document.
+    Redirect,
+    /// Headers at once, the body never.
+    Stalled,
+}
+
 /// Where the authorization server's metadata is found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum MetadataAt {
@@ -39,6 +51,7 @@ pub enum MetadataAt {
 #[derive(Debug, Clone)]
 pub struct Options {
     pub prm_at: PrmAt,
+    pub prm_serve: Serve,
     pub metadata_at: MetadataAt,
     /// A `resource` other than the MCP URL.
     pub resource: Option<String>,
@@ -61,6 +74,7 @@ impl Default for Options {
     fn default() -> Self {
         Options {
             prm_at: PrmAt::Header,
+            prm_serve: Serve::Normal,
             metadata_at: MetadataAt::OAuth,
             resource: None,
             prm_url: None,
@@ -186,13 +200,29 @@ async fn documents(State(s): State<Arc<PeerState>>, uri: axum::http::Uri) -> Res
     let o = options(&s);
     let base = s.base.lock().unwrap().clone();
     let path = uri.path();
-    if path == prm_path(&o) {
+    if path == "/moved/resource.json" || (path == prm_path(&o) && o.prm_serve == Serve::Normal) {
         return Json(json!({
             "resource": o.resource.clone().unwrap_or_else(|| format!("{base}/mcp")),
             "authorization_servers": [issuer(&s)],
             "scopes_supported": o.scopes_supported,
         }))
         .into_response();
+    }
+    if path == prm_path(&o) {
+        return match o.prm_serve {
+            Serve::Huge => Json(json!({ "resource": "x".repeat(100 * 1024) })).into_response(),
+            Serve::Redirect => Redirect::temporary("/moved/resource.json").into_response(),
+            Serve::Stalled => {
+                let never =
+                    futures_util::stream::pending::<Result<axum::body::Bytes, std::io::Error>>();
+                (
+                    [(header::CONTENT_TYPE, "application/json")],
+                    axum::body::Body::from_stream(never),
+                )
+                    .into_response()
+            }
+            Serve::Normal => unreachable!("served above"),
+        };
     }
     let metadata_path = match o.metadata_at {
         MetadataAt::OAuth => "/.well-known/oauth-authorization-server",

@@ -14,7 +14,7 @@ use serde_json::{json, Value};
 use crate::helpers::{
     browser_client, flash_in, location, spawn_app_with_admin_and, Browser, TestApp,
 };
-use crate::native_peer::{MetadataAt, Options, Peer, PrmAt};
+use crate::native_peer::{MetadataAt, Options, Peer, PrmAt, Serve};
 use crate::vault::server_id;
 
 const ALLOW_LOOPBACK: (&str, &str) = ("GATEHOUSE_ALLOW_PRIVATE_NETWORKS", "127.0.0.0/8");
@@ -149,7 +149,28 @@ async fn discovery_works_through_each_path_and_registers_by_dcr() {
 
 #[tokio::test]
 async fn hostile_documents_are_refused_with_one_clear_line_and_nothing_registered() {
-    let cases: [(Options, &str); 4] = [
+    let cases: [(Options, &str); 7] = [
+        (
+            Options {
+                prm_serve: Serve::Huge,
+                ..Options::default()
+            },
+            "the document is larger than 64 KB",
+        ),
+        (
+            Options {
+                prm_serve: Serve::Redirect,
+                ..Options::default()
+            },
+            "redirected (HTTP 307); discovery documents must be served in place",
+        ),
+        (
+            Options {
+                prm_serve: Serve::Stalled,
+                ..Options::default()
+            },
+            "no complete answer within 5 s",
+        ),
         (
             Options {
                 issuer_in_metadata: Some("https://evil.example".into()),
@@ -615,4 +636,55 @@ async fn cli_probe_connect_disconnect_and_delete() {
     let out = run(&["server", "delete", "admin", "notes"]).await.unwrap();
     assert!(String::from_utf8_lossy(&out.stdout).starts_with("Deleted server 'notes'."));
     assert_eq!(s.app.count("SELECT COUNT(*) FROM mcp_servers").await, 0);
+}
+
+#[tokio::test]
+async fn rotate_key_re_encrypts_the_registrations_client_secret() {
+    use base64::{engine::general_purpose::STANDARD, Engine};
+    let s = setup(Options::default()).await;
+    add(&s, &s.admin, "notes").await;
+    authenticate(&s, &s.admin, "notes").await;
+    let (user, id) = server_id(&s.app, "notes").await;
+    let k1 = std::fs::read_to_string(s.app.data_dir.join("encryption.key")).unwrap();
+    let keys = format!("k2:{},{}", STANDARD.encode([7u8; 32]), k1.trim());
+    let (dir, env_keys) = (s.app.data_dir.clone(), keys.clone());
+    let out = tokio::task::spawn_blocking(move || {
+        crate::cli::gatehouse_with(
+            &dir,
+            &[("GATEHOUSE_ENCRYPTION_KEYS", &env_keys)],
+            &["rotate-key"],
+            None,
+        )
+    })
+    .await
+    .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let secret: String = sqlx::query_scalar("SELECT client_secret FROM upstream_registrations")
+        .fetch_one(&s.app.core.pool)
+        .await
+        .unwrap();
+    assert!(secret.starts_with("gh1.k2."), "{secret}");
+    // A process with only the new key still authenticates as the registered client.
+    let k2_only = keys.split(',').next().unwrap().to_owned();
+    let second = crate::helpers::spawn_app_in(
+        &s.app.data_dir,
+        &[ALLOW_LOOPBACK, ("GATEHOUSE_ENCRYPTION_KEYS", &k2_only)],
+    )
+    .await;
+    refresh::refresh_now(&second.core, user, id).await.unwrap();
+    let last = s
+        .peer
+        .state
+        .token_requests
+        .lock()
+        .unwrap()
+        .last()
+        .cloned()
+        .unwrap();
+    assert_eq!(last["grant_type"], "refresh_token");
+    assert!(last["client_secret"].starts_with("secret-"));
 }
