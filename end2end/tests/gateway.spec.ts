@@ -5,9 +5,8 @@
 import { test, expect } from '@playwright/test';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
-import { UnauthorizedError } from '@modelcontextprotocol/sdk/client/auth.js';
-import { MemoryProvider, REDIRECT } from '../fixtures/oauth-provider';
 import { startGatehouse, Gatehouse } from '../fixtures/gatehouse';
+import { authorizeSdkClient } from '../fixtures/journeys';
 import { startStandIn, StandIn } from '../fixtures/oidc';
 import { startUpstream, UpstreamServer } from '../fixtures/upstream';
 
@@ -46,21 +45,10 @@ test('an SDK client calls a tool through Gatehouse with the Google credential Ga
   await expect(page.getByRole('status')).toHaveText("Connected 'gmail' as alice@example.com.");
 
   // The AI client: 401 → discovery → DCR → consent in the same browser → tokens.
-  const provider = new MemoryProvider();
   const serverUrl = new URL(`${gh.url}/mcp/gmail`);
-  const client = new Client({ name: 'gatehouse-e2e', version: '1.0.0' });
-  await expect(client.connect(new StreamableHTTPClientTransport(serverUrl, { authProvider: provider }))).rejects.toBeInstanceOf(UnauthorizedError);
-  let callback: URL | undefined;
-  await page.route(`${REDIRECT}**`, async (route) => {
-    callback = new URL(route.request().url());
-    await route.fulfill({ status: 200, contentType: 'text/plain', body: 'You can close this window.' });
+  const provider = await authorizeSdkClient(page, serverUrl, async () => {
+    await expect(page.getByRole('checkbox', { name: /gmail/ })).toBeChecked();
   });
-  await page.goto(provider.authorizationUrl!.toString());
-  await expect(page.getByRole('checkbox', { name: /gmail/ })).toBeChecked();
-  await page.getByRole('button', { name: 'Approve' }).click();
-  await expect.poll(() => callback?.searchParams.get('code')).toMatch(/^gh_ac_/);
-  const first = new StreamableHTTPClientTransport(serverUrl, { authProvider: provider });
-  await first.finishAuth(callback!.searchParams.get('code')!);
 
   // The call goes through: the upstream saw the stand-in's token for alice, never Gatehouse's.
   const connected = new Client({ name: 'gatehouse-e2e', version: '1.0.0' });

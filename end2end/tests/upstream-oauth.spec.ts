@@ -6,9 +6,8 @@
 import { test, expect } from '@playwright/test';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
-import { UnauthorizedError } from '@modelcontextprotocol/sdk/client/auth.js';
-import { MemoryProvider, REDIRECT } from '../fixtures/oauth-provider';
 import { startGatehouse, Gatehouse } from '../fixtures/gatehouse';
+import { authorizeSdkClient, createAdmin } from '../fixtures/journeys';
 import { startOAuthUpstream, OAuthUpstream } from '../fixtures/oauth-upstream';
 
 let gh: Gatehouse;
@@ -28,11 +27,7 @@ test('Add server discovers its own sign-in, Authenticate consents upstream, an S
   page.on('pageerror', (e) => errors.push(e.message));
 
   await page.goto(gh.url + '/setup');
-  await page.getByLabel('Setup code').fill(gh.setupCode!);
-  await page.getByLabel('Username').fill('admin');
-  await page.getByLabel('Password').fill('correct horse battery');
-  await page.getByRole('button', { name: 'Create administrator' }).click();
-  await expect(page).toHaveURL(/\/servers/);
+  await createAdmin(page, gh);
   await expect(page.locator('body')).toHaveAttribute('data-hydrated', 'true');
 
   // Add server: the probe finds the 401, the RFC 9728 and RFC 8414 documents, and registers.
@@ -60,20 +55,10 @@ test('Add server discovers its own sign-in, Authenticate consents upstream, an S
   expect(upstream.issuedTokens).toHaveLength(1);
 
   // The AI client: the official SDK, authorized by Gatehouse in the same browser.
-  const provider = new MemoryProvider();
   const serverUrl = new URL(`${gh.url}/mcp/notes`);
-  const client = new Client({ name: 'gatehouse-e2e', version: '1.0.0' });
-  await expect(client.connect(new StreamableHTTPClientTransport(serverUrl, { authProvider: provider }))).rejects.toBeInstanceOf(UnauthorizedError);
-  let callback: URL | undefined;
-  await page.route(`${REDIRECT}**`, async (route) => {
-    callback = new URL(route.request().url());
-    await route.fulfill({ status: 200, contentType: 'text/plain', body: 'You can close this window.' });
+  const provider = await authorizeSdkClient(page, serverUrl, async () => {
+    await expect(page.getByRole('checkbox', { name: /notes/ })).toBeChecked();
   });
-  await page.goto(provider.authorizationUrl!.toString());
-  await expect(page.getByRole('checkbox', { name: /notes/ })).toBeChecked();
-  await page.getByRole('button', { name: 'Approve' }).click();
-  await expect.poll(() => callback?.searchParams.get('code')).toMatch(/^gh_ac_/);
-  await new StreamableHTTPClientTransport(serverUrl, { authProvider: provider }).finishAuth(callback!.searchParams.get('code')!);
   const gatehouseToken = provider.saved!.access_token;
 
   const connected = new Client({ name: 'gatehouse-e2e', version: '1.0.0' });

@@ -3,6 +3,7 @@
 import { test, expect } from '@playwright/test';
 import { startGatehouse, Gatehouse } from '../fixtures/gatehouse';
 import { startStandIn, StandIn } from '../fixtures/oidc';
+import { createAdmin } from '../fixtures/journeys';
 
 let gh: Gatehouse;
 let google: StandIn;
@@ -22,11 +23,7 @@ test('Authenticate through the provider, see Connected with the account, refresh
   page.on('pageerror', (e) => errors.push(e.message));
 
   await page.goto(gh.url + '/setup');
-  await page.getByLabel('Setup code').fill(gh.setupCode!);
-  await page.getByLabel('Username').fill('admin');
-  await page.getByLabel('Password').fill('correct horse battery');
-  await page.getByRole('button', { name: 'Create administrator' }).click();
-  await expect(page).toHaveURL(/\/servers/);
+  await createAdmin(page, gh);
   // The actions below run as server functions from the hydrated page (JavaScript on).
   await expect(page.locator('body')).toHaveAttribute('data-hydrated', 'true');
 
@@ -80,11 +77,7 @@ test.describe('without JavaScript', () => {
     await page.goto(gh.url + '/');
     // A real redirect to a page with a form, not a blank page.
     await expect(page).toHaveURL(/\/setup$/);
-    await page.getByLabel('Setup code').fill(gh.setupCode!);
-    await page.getByLabel('Username').fill('admin');
-    await page.getByLabel('Password').fill('correct horse battery');
-    await page.getByRole('button', { name: 'Create administrator' }).click();
-    await expect(page).toHaveURL(/\/servers/);
+    await createAdmin(page, gh);
     await expect(page.locator('body')).not.toHaveAttribute('data-hydrated', 'true');
 
     await page.getByLabel('Upstream MCP URL').fill('https://gmail-mcp.example.com/mcp');

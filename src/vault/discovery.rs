@@ -288,9 +288,9 @@ pub fn resource_matches(server: &Url, resource: &str) -> bool {
     have == want || have.starts_with(&format!("{want}/"))
 }
 
-/// Two issuer identifiers are the same URL (RFC 8414 §3.3), compared after parsing so that
-/// `https://a.example` and `https://a.example/` agree.
-fn same_issuer(a: &str, b: &str) -> bool {
+/// Two issuer identifiers are the same URL (RFC 8414 §3.3, RFC 9207), compared after parsing
+/// so that `https://a.example` and `https://a.example/` agree.
+pub fn same_issuer(a: &str, b: &str) -> bool {
     match (Url::parse(a), Url::parse(b)) {
         (Ok(a), Ok(b)) => a == b,
         _ => a == b,

@@ -232,12 +232,8 @@ async fn a_key_revoked_by_the_cli_is_refused_within_two_seconds() {
     assert_eq!(call(&k.app, "mail", &key).await.status(), StatusCode::OK);
     // Off the runtime's thread: the server in this process must go on (its background
     // write of the key's first use holds the database briefly), or the CLI waits on it.
-    let data = k.app.data_dir.clone();
-    let out = tokio::task::spawn_blocking(move || {
-        gatehouse(&data, &["key", "revoke", ADMIN, "ci"], None)
-    })
-    .await
-    .unwrap();
+    let out =
+        crate::cli::gatehouse_async(&k.app.data_dir, &[], &["key", "revoke", ADMIN, "ci"]).await;
     assert!(
         out.status.success(),
         "{}",

@@ -33,6 +33,24 @@ pub fn gatehouse_with(
     child.wait_with_output().unwrap()
 }
 
+/// [`gatehouse_with`] off the async runtime's thread, so a server running in the same test
+/// process goes on serving (and releasing the database) while the command runs.
+pub async fn gatehouse_async(data: &Path, env: &[(&str, &str)], args: &[&str]) -> Output {
+    let data = data.to_owned();
+    let env: Vec<(String, String)> = env
+        .iter()
+        .map(|(k, v)| ((*k).into(), (*v).into()))
+        .collect();
+    let args: Vec<String> = args.iter().map(|a| (*a).into()).collect();
+    tokio::task::spawn_blocking(move || {
+        let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        gatehouse_with(&data, &env, &args, None)
+    })
+    .await
+    .unwrap()
+}
+
 fn text(out: &Output) -> (String, String) {
     (
         String::from_utf8_lossy(&out.stdout).into_owned(),

@@ -526,7 +526,7 @@ async fn cimd_registration_over_https_is_fetched_and_checked_by_the_upstream() {
 
 #[tokio::test]
 async fn cli_probe_connect_disconnect_and_delete() {
-    use crate::cli::gatehouse_with;
+    use crate::cli::gatehouse_async;
     let s = setup(Options::default()).await;
     // Added without a probe (as before this version), so `server probe` is what finds it.
     let new =
@@ -540,16 +540,7 @@ async fn cli_probe_connect_disconnect_and_delete() {
         ("GATEHOUSE_PUBLIC_URL", s.app.base.as_str()),
     ];
 
-    let out = tokio::task::spawn_blocking({
-        let (data, env) = (data.clone(), env.map(|(k, v)| (k.to_owned(), v.to_owned())));
-        move || {
-            let env: Vec<(&str, &str)> =
-                env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-            gatehouse_with(&data, &env, &["server", "probe", "admin", "notes"], None)
-        }
-    })
-    .await
-    .unwrap();
+    let out = gatehouse_async(&data, &env, &["server", "probe", "admin", "notes"]).await;
     let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
     assert!(
         out.status.success(),
@@ -590,16 +581,21 @@ async fn cli_probe_connect_disconnect_and_delete() {
         link.starts_with(&format!("{}/vault/connect/", s.app.base)),
         "{link}"
     );
-    // Signed out, the link goes on to sign-in and comes back after it.
-    let stranger = s.app.browser();
-    let res = stranger.get(&link[s.app.base.len()..]).await;
+    // Signed out, the link goes on to sign-in and comes back to itself after it.
+    let path = &link[s.app.base.len()..];
+    let browser = s.app.browser();
+    let res = browser.get(path).await;
     assert_eq!(location(&res), "/login");
-    let res = s.admin.get(&link[s.app.base.len()..]).await;
+    let res = browser
+        .sign_in(crate::helpers::ADMIN, crate::helpers::ADMIN_PASSWORD)
+        .await;
+    assert_eq!(location(&res), path);
+    let res = browser.get(path).await;
     let at_peer = location(&res);
     assert!(at_peer.starts_with(&s.peer.base), "{at_peer}");
     let res = browser_client().get(&at_peer).send().await.unwrap();
     let back = location(&res);
-    s.admin.client.get(&back).send().await.unwrap();
+    browser.client.get(&back).send().await.unwrap();
     let out = tokio::time::timeout(Duration::from_secs(30), child.wait_with_output())
         .await
         .expect("connect returns")
@@ -618,58 +614,31 @@ async fn cli_probe_connect_disconnect_and_delete() {
     let res = s.admin.get(&link[s.app.base.len()..]).await;
     assert_eq!(location(&res), "/servers");
 
-    let run = |args: &'static [&'static str]| {
-        let (data, env) = (data.clone(), env.map(|(k, v)| (k.to_owned(), v.to_owned())));
-        tokio::task::spawn_blocking(move || {
-            let env: Vec<(&str, &str)> =
-                env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-            gatehouse_with(&data, &env, args, None)
-        })
-    };
-    let out = run(&["disconnect", "admin", "notes"]).await.unwrap();
+    let out = gatehouse_async(&data, &env, &["disconnect", "admin", "notes"]).await;
     let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
     assert!(
         stdout.starts_with("Disconnected 'notes': the provider revoked"),
         "{stdout}"
     );
     assert_eq!(s.peer.state.revoked.lock().unwrap().len(), 1);
-    let out = run(&["server", "delete", "admin", "notes"]).await.unwrap();
+    let out = gatehouse_async(&data, &env, &["server", "delete", "admin", "notes"]).await;
     assert!(String::from_utf8_lossy(&out.stdout).starts_with("Deleted server 'notes'."));
     assert_eq!(s.app.count("SELECT COUNT(*) FROM mcp_servers").await, 0);
 }
 
 #[tokio::test]
 async fn rotate_key_re_encrypts_the_registrations_client_secret() {
-    use base64::{engine::general_purpose::STANDARD, Engine};
     let s = setup(Options::default()).await;
     add(&s, &s.admin, "notes").await;
     authenticate(&s, &s.admin, "notes").await;
     let (user, id) = server_id(&s.app, "notes").await;
-    let k1 = std::fs::read_to_string(s.app.data_dir.join("encryption.key")).unwrap();
-    let keys = format!("k2:{},{}", STANDARD.encode([7u8; 32]), k1.trim());
-    let (dir, env_keys) = (s.app.data_dir.clone(), keys.clone());
-    let out = tokio::task::spawn_blocking(move || {
-        crate::cli::gatehouse_with(
-            &dir,
-            &[("GATEHOUSE_ENCRYPTION_KEYS", &env_keys)],
-            &["rotate-key"],
-            None,
-        )
-    })
-    .await
-    .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let k2_only = crate::vault::rotate_to_a_new_key(&s.app.data_dir).await;
     let secret: String = sqlx::query_scalar("SELECT client_secret FROM upstream_registrations")
         .fetch_one(&s.app.core.pool)
         .await
         .unwrap();
     assert!(secret.starts_with("gh1.k2."), "{secret}");
     // A process with only the new key still authenticates as the registered client.
-    let k2_only = keys.split(',').next().unwrap().to_owned();
     let second = crate::helpers::spawn_app_in(
         &s.app.data_dir,
         &[ALLOW_LOOPBACK, ("GATEHOUSE_ENCRYPTION_KEYS", &k2_only)],

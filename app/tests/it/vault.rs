@@ -70,6 +70,27 @@ pub(crate) async fn provider_redirect(provider_url: &str) -> String {
     location(&res)
 }
 
+/// Puts a new key `k2` before the data directory's key and runs `gatehouse rotate-key`;
+/// returns the `GATEHOUSE_ENCRYPTION_KEYS` value with `k2` alone.
+pub(crate) async fn rotate_to_a_new_key(data_dir: &std::path::Path) -> String {
+    use base64::{engine::general_purpose::STANDARD, Engine};
+    let k1 = std::fs::read_to_string(data_dir.join("encryption.key")).unwrap();
+    let k2 = format!("k2:{}", STANDARD.encode([5u8; 32]));
+    let both = format!("{k2},{}", k1.trim());
+    let out = crate::cli::gatehouse_async(
+        data_dir,
+        &[("GATEHOUSE_ENCRYPTION_KEYS", &both)],
+        &["rotate-key"],
+    )
+    .await;
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    k2
+}
+
 pub(crate) async fn server_id(app: &TestApp, slug: &str) -> (UserId, i64) {
     let (user, id): (i64, i64) =
         sqlx::query_as("SELECT user_id, id FROM mcp_servers WHERE slug = ?")
@@ -706,28 +727,9 @@ async fn vault_forms_need_the_sessions_csrf_token() {
 
 #[tokio::test]
 async fn rotate_key_re_encrypts_stored_upstream_tokens() {
-    use base64::{engine::general_purpose::STANDARD, Engine};
     let (s, user, id) = connected_mail().await;
     let before = refresh::credential(&s.app.core, user, id).await.unwrap();
-    let k1 = std::fs::read_to_string(s.app.data_dir.join("encryption.key")).unwrap();
-    let keys = format!("k2:{},{}", STANDARD.encode([5u8; 32]), k1.trim());
-    let dir = s.app.data_dir.clone();
-    let env_keys = keys.clone();
-    let out = tokio::task::spawn_blocking(move || {
-        crate::cli::gatehouse_with(
-            &dir,
-            &[("GATEHOUSE_ENCRYPTION_KEYS", &env_keys)],
-            &["rotate-key"],
-            None,
-        )
-    })
-    .await
-    .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let k2_only = rotate_to_a_new_key(&s.app.data_dir).await;
     let (access, refresh_token): (String, String) =
         sqlx::query_as("SELECT access_token, refresh_token FROM connections WHERE id = ?")
             .bind(id)
@@ -737,7 +739,6 @@ async fn rotate_key_re_encrypts_stored_upstream_tokens() {
     assert!(access.starts_with("gh1.k2.") && refresh_token.starts_with("gh1.k2."));
     // A process with only the new key reads the same token.
     let settings = s.stub.google_settings();
-    let k2_only = keys.split(',').next().unwrap().to_owned();
     let mut extra: Vec<(&str, &str)> = settings.iter().map(|(k, v)| (*k, v.as_str())).collect();
     extra.push(("GATEHOUSE_ENCRYPTION_KEYS", &k2_only));
     let second = spawn_app_in(&s.app.data_dir, &extra).await;

@@ -12,6 +12,7 @@ use crate::service::{activity, Actor, ServiceError};
 use crate::state::Core;
 use crate::store::{self, connections, upstream};
 use crate::vault::credential::{binding, seal, CredentialError};
+use crate::vault::discovery::same_issuer;
 use crate::vault::oauth;
 use crate::vault::provider::{kind_of, Endpoints, Kind};
 
@@ -167,18 +168,10 @@ fn origin(url: &str) -> Option<String> {
 /// least be the origin of the authorization endpoint the user was sent to.
 fn issuer_ok(e: &Endpoints, iss: Option<&str>) -> bool {
     match (e.issuer.as_deref(), iss) {
-        (Some(expected), Some(iss)) => same_url(iss, expected),
+        (Some(expected), Some(iss)) => same_issuer(iss, expected),
         (Some(_), None) => !e.iss_required,
         (None, Some(iss)) => origin(iss).is_some() && origin(iss) == origin(e.auth_url.as_str()),
         (None, None) => true,
-    }
-}
-
-/// Issuers compare as URLs (`https://a` is `https://a/`), else as strings.
-fn same_url(a: &str, b: &str) -> bool {
-    match (Url::parse(a), Url::parse(b)) {
-        (Ok(a), Ok(b)) => a == b,
-        _ => a == b,
     }
 }
 

@@ -16,7 +16,7 @@ use crate::service::{activity, Actor, ServiceError};
 use crate::state::Core;
 use crate::store::{self, upstream};
 use crate::vault::cipher::Binding;
-use crate::vault::discovery::{self, AuthServer, Probed};
+use crate::vault::discovery::{self, same_issuer, AuthServer, Probed};
 use crate::vault::oauth::ProviderError;
 use crate::vault::provider::{AuthMethod, Endpoints};
 use crate::vault::registration::{self, CLIENT_METADATA_PATH};
@@ -154,13 +154,6 @@ fn cimd_client_id(core: &Core) -> Option<String> {
 pub fn client_metadata_document(core: &Core) -> serde_json::Value {
     let id = core.public_url.join(CLIENT_METADATA_PATH);
     registration::client_metadata_document(&id, &callback_url(core))
-}
-
-fn same_issuer(a: &str, b: &str) -> bool {
-    match (url::Url::parse(a), url::Url::parse(b)) {
-        (Ok(a), Ok(b)) => a == b,
-        _ => a == b,
-    }
 }
 
 /// The registration to use at `server`, making one if there is none yet.
