@@ -7,7 +7,7 @@ use reqwest::header::ACCEPT;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
-use crate::cli::gatehouse;
+use crate::cli::gatehouse_async;
 use crate::helpers::*;
 use crate::upstream::Upstream;
 
@@ -207,7 +207,7 @@ async fn expired_malformed_and_disabled_users_keys_get_the_challenge() {
     bob.add_server("mine", &k.upstream.url).await;
     let bobs = create_key(&bob, "bobs", "never", &[]).await;
     assert_eq!(call(&k.app, "mine", &bobs).await.status(), StatusCode::OK);
-    let out = gatehouse(&k.app.data_dir, &["user", "disable", "bob"], None);
+    let out = gatehouse_async(&k.app.data_dir, &[], &["user", "disable", "bob"]).await;
     assert!(
         out.status.success(),
         "{}",
@@ -253,15 +253,16 @@ async fn a_key_revoked_by_the_cli_is_refused_within_two_seconds() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     };
     assert!(refused <= Duration::from_millis(2100), "{refused:?}");
-    let list = gatehouse(&k.app.data_dir, &["key", "list", ADMIN], None);
+    let list = gatehouse_async(&k.app.data_dir, &[], &["key", "list", ADMIN]).await;
     assert!(!String::from_utf8_lossy(&list.stdout).contains("ci "));
 }
 
 #[tokio::test]
 async fn the_cli_creates_lists_and_prints_a_key_once() {
     let k = setup().await;
-    let out = gatehouse(
+    let out = gatehouse_async(
         &k.app.data_dir,
+        &[],
         &[
             "key",
             "create",
@@ -272,8 +273,8 @@ async fn the_cli_creates_lists_and_prints_a_key_once() {
             "--server",
             "notes",
         ],
-        None,
-    );
+    )
+    .await;
     assert!(
         out.status.success(),
         "{}",
@@ -286,8 +287,8 @@ async fn the_cli_creates_lists_and_prints_a_key_once() {
         call(&k.app, "mail", &key).await.status(),
         StatusCode::UNAUTHORIZED
     );
-    let list = String::from_utf8_lossy(&gatehouse(&k.app.data_dir, &["key", "list"], None).stdout)
-        .into_owned();
+    let list = gatehouse_async(&k.app.data_dir, &[], &["key", "list"]).await;
+    let list = String::from_utf8_lossy(&list.stdout).into_owned();
     assert!(
         list.contains("desktop") && list.contains(&key[..10]) && list.contains("notes"),
         "{list}"

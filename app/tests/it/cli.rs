@@ -36,7 +36,18 @@ pub fn gatehouse_with(
 /// [`gatehouse_with`] off the async runtime's thread, so a server running in the same test
 /// process goes on serving (and releasing the database) while the command runs.
 pub async fn gatehouse_async(data: &Path, env: &[(&str, &str)], args: &[&str]) -> Output {
+    gatehouse_async_with_input(data, env, args, None).await
+}
+
+/// [`gatehouse_async`] with standard input.
+pub async fn gatehouse_async_with_input(
+    data: &Path,
+    env: &[(&str, &str)],
+    args: &[&str],
+    stdin: Option<&str>,
+) -> Output {
     let data = data.to_owned();
+    let stdin = stdin.map(str::to_owned);
     let env: Vec<(String, String)> = env
         .iter()
         .map(|(k, v)| ((*k).into(), (*v).into()))
@@ -45,7 +56,7 @@ pub async fn gatehouse_async(data: &Path, env: &[(&str, &str)], args: &[&str]) -
     tokio::task::spawn_blocking(move || {
         let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
         let args: Vec<&str> = args.iter().map(String::as_str).collect();
-        gatehouse_with(&data, &env, &args, None)
+        gatehouse_with(&data, &env, &args, stdin.as_deref())
     })
     .await
     .unwrap()

@@ -2,18 +2,20 @@
 
 use reqwest::StatusCode;
 
-use crate::cli::gatehouse;
+use crate::cli::gatehouse_async_with_input;
 use crate::helpers::*;
 
 #[tokio::test]
 async fn a_password_change_ends_the_sessions_that_began_before_it() {
     let (app, admin) = spawn_app_with_admin().await;
     assert_eq!(admin.get("/servers").await.status(), StatusCode::OK);
-    let out = gatehouse(
+    let out = gatehouse_async_with_input(
         &app.data_dir,
+        &[],
         &["user", "set-password", ADMIN, "--password-stdin"],
         Some("a brand new password\n"),
-    );
+    )
+    .await;
     assert!(out.status.success());
     // The session signed in with the old password is over at once.
     let res = admin.get("/servers").await;

@@ -557,13 +557,8 @@ async fn google_without_a_client_id_explains_what_the_operator_must_set() {
 /// Runs the CLI off the runtime thread, so the in-process stub keeps answering.
 async fn cli(s: &Setup, args: &'static [&'static str]) -> (bool, String, String) {
     let settings = s.stub.google_settings();
-    let dir = s.app.data_dir.clone();
-    let out = tokio::task::spawn_blocking(move || {
-        let env: Vec<(&str, &str)> = settings.iter().map(|(k, v)| (*k, v.as_str())).collect();
-        crate::cli::gatehouse_with(&dir, &env, args, None)
-    })
-    .await
-    .unwrap();
+    let env: Vec<(&str, &str)> = settings.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let out = crate::cli::gatehouse_async(&s.app.data_dir, &env, args).await;
     (
         out.status.success(),
         String::from_utf8_lossy(&out.stdout).into_owned(),
