@@ -32,6 +32,9 @@ if [ "${1:-}" = "--e2e" ]; then
   [ -x /usr/bin/chromium ] || apt_install chromium
   # The browser tests make a throwaway CA for https peers.
   have openssl || apt_install openssl
+  # deploy/'s proxy configs are checked with the real servers (app/tests/it/deploy.rs).
+  [ -x /usr/sbin/nginx ] || apt_install nginx-light
+  have caddy || apt_install caddy
   have npm || apt_install nodejs npm
   stamp=end2end/node_modules/.installed
   if [ ! -f "$stamp" ] || [ end2end/package-lock.json -nt "$stamp" ]; then

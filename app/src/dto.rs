@@ -129,6 +129,21 @@ pub struct AdminData {
     pub clients: Vec<ClientAdminRow>,
 }
 
+/// The deployment checks (`gatehouse doctor`) as the admin page shows them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChecksData {
+    pub ctx: PageContext,
+    pub checks: Vec<CheckView>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CheckView {
+    /// PASS, WARN or FAIL.
+    pub verdict: String,
+    pub name: String,
+    pub detail: String,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ClientAdminRow {
     pub client_id: String,

@@ -24,7 +24,7 @@ use leptos_router::components::{Route, Router, Routes};
 use leptos_router::{path, SsrMode};
 
 use pages::{
-    activity::ActivityPage, admin::AdminPage, auth, clients, consent, keys::ApiKeysPage,
+    activity::ActivityPage, admin::AdminPage, auth, checks, clients, consent, keys::ApiKeysPage,
     not_found::NotFound, servers::ServersPage,
 };
 
@@ -85,7 +85,8 @@ pub fn App() -> impl IntoView {
                 <Route path=path!("/clients") view=clients::ClientsPage ssr=ssr.clone()/>
                 <Route path=path!("/keys") view=ApiKeysPage ssr=ssr.clone()/>
                 <Route path=path!("/activity") view=ActivityPage ssr=ssr.clone()/>
-                <Route path=path!("/admin") view=AdminPage ssr/>
+                <Route path=path!("/admin") view=AdminPage ssr=ssr.clone()/>
+                <Route path=path!("/admin/checks") view=checks::ChecksPage ssr/>
             </Routes>
         </Router>
     }

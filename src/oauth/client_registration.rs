@@ -171,6 +171,8 @@ pub fn preset_label(redirect_uri: &str) -> Option<&'static str> {
         ("https://chatgpt.com/connector/oauth/", "ChatGPT"),
         ("cursor://anysphere.cursor-retrieval/", "Cursor"),
         ("cursor://anysphere.cursor-mcp/", "Cursor"),
+        // Cursor's IDE and CLI (cursor-agent) also register this hosted callback.
+        ("https://www.cursor.com/agents/mcp/oauth/callback", "Cursor"),
         ("https://vscode.dev/redirect", "VS Code"),
         ("https://insiders.vscode.dev/redirect", "VS Code"),
     ];
@@ -276,6 +278,14 @@ mod tests {
         );
         assert_eq!(
             preset_label("https://claude.ai.evil.example/api/mcp/auth_callback"),
+            None
+        );
+        assert_eq!(
+            preset_label("https://www.cursor.com/agents/mcp/oauth/callback"),
+            Some("Cursor")
+        );
+        assert_eq!(
+            preset_label("https://www.cursor.com.evil.example/agents/mcp/oauth/callback"),
             None
         );
     }

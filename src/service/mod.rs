@@ -9,6 +9,7 @@ mod bearer;
 mod cimd;
 pub mod client_admin;
 pub mod clients;
+pub mod doctor;
 pub mod maintenance;
 pub mod mcp_sessions;
 pub mod servers;

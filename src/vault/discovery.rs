@@ -443,19 +443,18 @@ async fn first_document(
     failure.map_or(Ok(None), Err)
 }
 
-/// Probes an upstream MCP server as an MCP client would before signing in.
-pub async fn probe(
+/// An MCP `initialize` without authorization, as a client's first request: the answer says
+/// whether the server is reachable and how it wants to be signed in to.
+pub async fn initialize(
     http: &GuardedClient,
     server: &Url,
-    allow: &[IpNet],
-) -> Result<Probed, DiscoveryError> {
+) -> Result<reqwest::Response, DiscoveryError> {
     let initialize = serde_json::json!({
         "jsonrpc": "2.0", "id": 0, "method": "initialize",
         "params": { "protocolVersion": PROTOCOL_VERSION, "capabilities": {},
                     "clientInfo": { "name": "gatehouse-probe", "version": env!("CARGO_PKG_VERSION") } }
     });
-    let response = http
-        .request(reqwest::Method::POST, server.clone())
+    http.request(reqwest::Method::POST, server.clone())
         .await
         .map_err(|e| DiscoveryError::Unreachable(net_reason(&e)))?
         .header(
@@ -467,7 +466,16 @@ pub async fn probe(
         .timeout(DOCUMENT_TIMEOUT)
         .send()
         .await
-        .map_err(|e| DiscoveryError::Unreachable(request_reason(&e)))?;
+        .map_err(|e| DiscoveryError::Unreachable(request_reason(&e)))
+}
+
+/// Probes an upstream MCP server as an MCP client would before signing in.
+pub async fn probe(
+    http: &GuardedClient,
+    server: &Url,
+    allow: &[IpNet],
+) -> Result<Probed, DiscoveryError> {
+    let response = initialize(http, server).await?;
     let status = response.status();
     if status.is_success() {
         return Ok(Probed::Open);

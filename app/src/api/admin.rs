@@ -1,8 +1,9 @@
-//! The Admin page (administrators only): accounts and invites, every OAuth client.
+//! The Admin page (administrators only): accounts and invites, every OAuth client, and the
+//! deployment checks.
 
 use leptos::prelude::*;
 
-use crate::dto::AdminData;
+use crate::dto::{AdminData, ChecksData};
 use crate::error::AppError;
 
 #[server(endpoint = "admin_page")]
@@ -49,6 +50,30 @@ pub async fn admin_page() -> Result<AdminData, AppError> {
         server_count: servers::count_all(&core, &actor).await?,
         clients,
     })
+}
+
+/// The deployment checks of `gatehouse doctor`, run now (administrators only). They register
+/// a throwaway client through the public URL and delete it again.
+#[server(endpoint = "deployment_checks")]
+pub async fn deployment_checks() -> Result<ChecksData, AppError> {
+    use crate::dto::CheckView;
+    use gatehouse::service::doctor;
+
+    let core = crate::ssr::core()?;
+    let (ctx, account, _) = crate::ssr::signed_in_context().await?;
+    if !account.is_admin {
+        return Err(AppError::Forbidden);
+    }
+    let checks = doctor::run(&core)
+        .await
+        .into_iter()
+        .map(|c| CheckView {
+            verdict: c.verdict.label().to_owned(),
+            name: c.name,
+            detail: c.detail,
+        })
+        .collect();
+    Ok(ChecksData { ctx, checks })
 }
 
 /// Creates an invited account; the one-time link is in the message, shown only now.

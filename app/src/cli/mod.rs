@@ -52,6 +52,9 @@ enum Command {
     Cleanup,
     /// Re-encrypt stored secrets with the first key of GATEHOUSE_ENCRYPTION_KEYS (resumable).
     RotateKey,
+    /// Check the deployment as a connecting client sees it, through the public URL: one
+    /// PASS/WARN/FAIL line per check; exits non-zero when one fails.
+    Doctor,
 }
 
 pub async fn main() -> ExitCode {
@@ -73,6 +76,7 @@ pub async fn main() -> ExitCode {
         Command::Disconnect { user, slug } => connections::disconnect(config, user, slug).await,
         Command::Cleanup => upkeep::cleanup(config).await,
         Command::RotateKey => upkeep::rotate_key(config).await,
+        Command::Doctor => upkeep::doctor(config).await,
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

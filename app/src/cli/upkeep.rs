@@ -1,4 +1,4 @@
-//! `cleanup` and `rotate-key`.
+//! `cleanup`, `rotate-key` and `doctor`.
 
 use gatehouse::config::Config;
 
@@ -28,4 +28,19 @@ pub(super) async fn rotate_key(config: Config) -> Result<(), String> {
     );
     core.pool.close().await;
     Ok(())
+}
+
+pub(super) async fn doctor(config: Config) -> Result<(), String> {
+    use gatehouse::service::doctor::{self, Verdict};
+    let core = open(config).await?;
+    let checks = doctor::run(&core).await;
+    core.pool.close().await;
+    for check in &checks {
+        println!("{}", check.line());
+    }
+    let failed = checks.iter().filter(|c| c.verdict == Verdict::Fail).count();
+    match failed {
+        0 => Ok(()),
+        n => Err(format!("{n} check(s) failed")),
+    }
 }

@@ -3,6 +3,7 @@
 pub mod activity;
 pub mod admin;
 pub mod auth;
+pub mod checks;
 pub mod clients;
 pub mod consent;
 pub mod keys;

@@ -11,6 +11,7 @@ mod accounts;
 mod api_keys;
 mod cimd;
 mod cli;
+mod deploy;
 mod durability;
 mod gateway;
 mod hardening_accounts;
