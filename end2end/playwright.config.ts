@@ -4,6 +4,7 @@ import { defineConfig } from '@playwright/test';
 // the network, which this machine does not have.
 export default defineConfig({
   testDir: './tests',
+  globalSetup: './global-setup.ts',
   timeout: 60_000,
   expect: { timeout: 10_000 },
   workers: 2,

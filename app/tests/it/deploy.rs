@@ -207,7 +207,9 @@ async fn a_proxy_that_rewrites_host_is_caught() {
     let challenge = verdict(&checks, "401 challenge");
     assert_eq!(challenge.verdict, Verdict::Fail, "{checks:#?}");
     assert!(
-        challenge.detail.contains("proxy_set_header Host $http_host"),
+        challenge
+            .detail
+            .contains("proxy_set_header Host $http_host"),
         "{}",
         challenge.detail
     );
