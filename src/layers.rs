@@ -208,6 +208,8 @@ fn http_routes_only_the_protocol_surface() {
         "/oauth/client-metadata.json",
         "/healthz",
         "/readyz",
+        // Prometheus metrics (administrators; the metrics listener has its own router).
+        "/metrics",
     ];
     for (module, path, text) in sources() {
         if module != "http" {

@@ -20,6 +20,7 @@ mod rate_limit;
 pub mod service;
 pub mod state;
 mod store;
+mod telemetry;
 mod vault;
 
 #[cfg(test)]

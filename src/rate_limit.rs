@@ -41,10 +41,16 @@ fn limiter<K: std::hash::Hash + Eq + Clone>(rate: Rate) -> Keyed<K> {
     RateLimiter::keyed(Quota::with_period(period).unwrap().allow_burst(burst))
 }
 
-fn check<K: std::hash::Hash + Eq + Clone>(limiter: &Keyed<K>, key: &K) -> Result<(), RetryAfter> {
-    limiter
-        .check_key(key)
-        .map_err(|n| RetryAfter(n.wait_time_from(QuantaClock::default().now())))
+/// Checks one limit; a refusal is counted under the limit's `name` (metrics).
+fn check<K: std::hash::Hash + Eq + Clone>(
+    name: &'static str,
+    limiter: &Keyed<K>,
+    key: &K,
+) -> Result<(), RetryAfter> {
+    limiter.check_key(key).map_err(|n| {
+        crate::telemetry::rate_limited(name);
+        RetryAfter(n.wait_time_from(QuantaClock::default().now()))
+    })
 }
 
 /// The key of a client address: IPv4 as is, IPv6 by its /64 (a host is given a whole /64,
@@ -78,36 +84,44 @@ impl Limits {
     /// One sign-in (or setup-code, sign-up, invite) attempt from `ip` for `account`
     /// (lowercased name).
     pub fn sign_in(&self, ip: IpAddr, account: Option<&str>) -> Result<(), RetryAfter> {
-        check(&self.sign_in_ip, &address_key(ip))?;
+        check("sign_in_per_ip", &self.sign_in_ip, &address_key(ip))?;
         match account {
-            Some(account) => check(&self.sign_in_account, &account.to_owned()),
+            Some(account) => check(
+                "sign_in_per_account",
+                &self.sign_in_account,
+                &account.to_owned(),
+            ),
             None => Ok(()),
         }
     }
 
     /// A dynamic client registration (every call creates a client).
     pub fn register(&self, ip: IpAddr) -> Result<(), RetryAfter> {
-        check(&self.register_ip, &address_key(ip))
+        check("register_per_ip", &self.register_ip, &address_key(ip))
     }
 
     /// A token request from `ip`, and then for `client` (behind one NAT, many clients).
     pub fn token(&self, ip: IpAddr) -> Result<(), RetryAfter> {
-        check(&self.token_ip, &address_key(ip))
+        check("token_per_ip", &self.token_ip, &address_key(ip))
     }
 
     pub fn token_for_client(&self, client_id: &str) -> Result<(), RetryAfter> {
-        check(&self.token_client, &client_id.to_owned())
+        check(
+            "token_per_client",
+            &self.token_client,
+            &client_id.to_owned(),
+        )
     }
 
     /// An authorization request (each stores a pending request).
     pub fn authorize(&self, ip: IpAddr) -> Result<(), RetryAfter> {
-        check(&self.authorize_ip, &address_key(ip))
+        check("authorize_per_ip", &self.authorize_ip, &address_key(ip))
     }
 
     /// A Client ID Metadata Document fetch caused by a request from `ip` (an outbound
     /// request and a stored client each).
     pub fn cimd_fetch(&self, ip: IpAddr) -> Result<(), RetryAfter> {
-        check(&self.cimd_fetch_ip, &address_key(ip))
+        check("cimd_fetch_per_ip", &self.cimd_fetch_ip, &address_key(ip))
     }
 
     /// Drops keys whose limits have fully replenished (called by the periodic sweep).

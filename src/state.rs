@@ -60,6 +60,8 @@ impl Core {
             ca,
             Arc::new(SystemLookup),
         )?;
+        // The process's metrics recorder, before anything is counted.
+        crate::telemetry::handle();
         Ok(Self {
             limits: Limits::new(&config.rate_limits),
             pool,

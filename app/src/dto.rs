@@ -102,6 +102,12 @@ pub struct EventView {
     pub user: Option<String>,
     pub actor: String,
     pub kind: String,
+    /// The kind in plain words.
+    pub what: String,
+    pub server: Option<String>,
+    pub client: Option<String>,
+    /// "ok" or "error".
+    pub outcome: String,
     pub detail: String,
     pub ip: Option<String>,
 }
@@ -111,6 +117,28 @@ pub struct ActivityData {
     pub ctx: PageContext,
     pub all_users: bool,
     pub events: Vec<EventView>,
+    /// The filters as submitted (shown back in the form).
+    pub filter: ActivityFilter,
+    /// The query string of the next (older) page, if any.
+    pub older: Option<String>,
+    /// The query string of these filters, for the export links.
+    pub query: String,
+    /// Why the filters were refused, if they were.
+    pub problem: Option<String>,
+    /// Every event kind: (kind, plain words), for the filter.
+    pub kinds: Vec<(String, String)>,
+}
+
+/// The Activity page's filters, as text fields.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ActivityFilter {
+    pub server: String,
+    pub client: String,
+    pub kind: String,
+    pub outcome: String,
+    pub since: String,
+    pub until: String,
+    pub before: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -127,6 +155,29 @@ pub struct AdminData {
     pub users: Vec<AccountRow>,
     pub server_count: usize,
     pub clients: Vec<ClientAdminRow>,
+}
+
+/// The administrators' stats page.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StatsData {
+    pub ctx: PageContext,
+    /// (label, count) in display order.
+    pub counts: Vec<(String, i64)>,
+    pub last_hour: Vec<TrafficRow>,
+    pub last_day: Vec<TrafficRow>,
+    /// Calls per hour, oldest first: (hour label, calls, failed).
+    pub hourly: Vec<(String, i64, i64)>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TrafficRow {
+    pub server: String,
+    pub calls: i64,
+    pub failed: i64,
+    /// "2.5 %".
+    pub error_rate: String,
+    pub p50: String,
+    pub p95: String,
 }
 
 /// The deployment checks (`gatehouse doctor`) as the admin page shows them.

@@ -7,6 +7,8 @@ pub mod api;
 pub mod components;
 pub mod dto;
 pub mod error;
+#[cfg(feature = "ssr")]
+mod export;
 pub mod pages;
 #[cfg(feature = "ssr")]
 pub mod responses;
@@ -86,7 +88,8 @@ pub fn App() -> impl IntoView {
                 <Route path=path!("/keys") view=ApiKeysPage ssr=ssr.clone()/>
                 <Route path=path!("/activity") view=ActivityPage ssr=ssr.clone()/>
                 <Route path=path!("/admin") view=AdminPage ssr=ssr.clone()/>
-                <Route path=path!("/admin/checks") view=checks::ChecksPage ssr/>
+                <Route path=path!("/admin/checks") view=checks::ChecksPage ssr=ssr.clone()/>
+                <Route path=path!("/admin/stats") view=pages::stats::StatsPage ssr/>
             </Routes>
         </Router>
     }

@@ -119,6 +119,9 @@ pub async fn build(config: Config) -> Result<Server, StartError> {
         .await
         .map_err(|e| StartError::Open(e.into()))?;
     let router = router(core.clone(), gateway.clone())?;
+    if let Some(addr) = core.config.metrics_bind {
+        serve_metrics(addr, core.clone()).await?;
+    }
     tokio::task::spawn_blocking(gatehouse::service::accounts::warm_up);
     spawn_housekeeping(core.clone());
     Ok(Server {
@@ -149,6 +152,8 @@ pub fn router(core: SharedCore, gateway: SharedGateway) -> Result<Router, StartE
     // errors as pages, the form body limit. The protocol routes set their own limits (MCP bodies are larger).
     let pages = Router::<AppState>::new()
         .route("/", get(crate::responses::home))
+        .route("/activity.csv", get(crate::export::csv))
+        .route("/activity.json", get(crate::export::json))
         .leptos_routes_with_context(&state, routes, context.clone(), {
             let options = state.leptos_options.clone();
             move || shell(options.clone())
@@ -180,8 +185,29 @@ pub fn router(core: SharedCore, gateway: SharedGateway) -> Result<Router, StartE
                     core.config.connection_limits.body_read_timeout,
                 ))
                 .layer(sessions),
-        );
+        )
+        // Outermost: every request, pages and protocol alike, gets its id and its metrics.
+        .layer(axum::middleware::from_fn_with_state(
+            core.clone(),
+            http::request_id::middleware,
+        ));
     Ok(app)
+}
+
+/// The `GATEHOUSE_METRICS_BIND` listener: `/metrics` only, no authentication.
+async fn serve_metrics(addr: SocketAddr, core: SharedCore) -> Result<(), StartError> {
+    let listener = TcpListener::bind(addr).await.map_err(|e| {
+        StartError::Other(format!(
+            "GATEHOUSE_METRICS_BIND: cannot listen on {addr}: {e}. Fix: choose a free address"
+        ))
+    })?;
+    tracing::info!(%addr, "metrics listener (no authentication: keep it private)");
+    tokio::spawn(async move {
+        if let Err(err) = axum::serve(listener, http::metrics::listener(core)).await {
+            tracing::error!(%err, "metrics listener stopped");
+        }
+    });
+    Ok(())
 }
 
 /// Every 15 minutes: delete expired codes, requests, tokens, invites and sessions, and forget

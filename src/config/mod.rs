@@ -49,6 +49,8 @@ const SETTINGS: &[&str] = &[
     "ALLOWED_HOSTS",
     "CODE_TTL",
     "UNUSED_CLIENT_TTL",
+    "LOG_FORMAT",
+    "METRICS_BIND",
 ];
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -186,6 +188,17 @@ pub struct Config {
     pub connection_limits: ConnectionLimits,
     /// Clients that never got a grant are swept this long after they were created.
     pub unused_client_ttl: Duration,
+    pub log_format: LogFormat,
+    /// A listener for Prometheus metrics (no authentication: keep it on a private network).
+    pub metrics_bind: Option<SocketAddr>,
+}
+
+/// How log lines are written to stderr.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    Text,
+    /// One JSON object per line, with the request span's fields.
+    Json,
 }
 
 impl Config {
@@ -345,6 +358,28 @@ impl Config {
                 get("UNUSED_CLIENT_TTL"),
                 7 * 86400,
             )?,
+            log_format: match get("LOG_FORMAT") {
+                None | Some("text") => LogFormat::Text,
+                Some("json") => LogFormat::Json,
+                Some(other) => {
+                    return Err(bad(
+                        "LOG_FORMAT",
+                        format!("'{other}' is not a log format"),
+                        "use text or json",
+                    ))
+                }
+            },
+            metrics_bind: get("METRICS_BIND")
+                .map(|raw| {
+                    raw.parse::<SocketAddr>().map_err(|_| {
+                        bad(
+                            "METRICS_BIND",
+                            format!("'{raw}' is not an address with a port"),
+                            "use e.g. 127.0.0.1:9464",
+                        )
+                    })
+                })
+                .transpose()?,
         })
     }
 

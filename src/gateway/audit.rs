@@ -35,7 +35,10 @@ impl CallRecord {
         CallEvent {
             user: self.user,
             client: self.client.clone(),
+            server: self.server.clone(),
             detail: self.detail(),
+            failed: self.note.is_some() || self.status >= 400,
+            duration_ms: i64::try_from(self.duration_ms).unwrap_or(i64::MAX),
         }
     }
 

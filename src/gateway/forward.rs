@@ -78,6 +78,16 @@ pub async fn forward(gw: &Gateway, caller: Caller<'_>, slug: &str, inbound: Inbo
     let started = Instant::now();
     let call = inspect(&inbound.body);
     let outcome = forward_call(gw, caller.user, slug, &call, inbound).await;
+    let status = outcome.response.status().as_u16();
+    crate::telemetry::gateway_call(
+        slug,
+        match (outcome.note, status) {
+            (Some(_), _) => "refused",
+            (None, 400..) => "upstream_error",
+            (None, _) => "ok",
+        },
+        started.elapsed(),
+    );
     gw.audit.record(
         &gw.core,
         CallRecord {
@@ -147,7 +157,7 @@ async fn forward_call(
         return noted(errors::too_many_streams(call, PER_USER_LIMIT), "stream cap");
     };
     let target = &route.target;
-    let mut response = match send(gw, &inbound, session_id, target, &credential).await {
+    let mut response = match send(gw, slug, &inbound, session_id, target, &credential).await {
         Ok(r) => r,
         Err(reason) => return unavailable(call, slug, &reason),
     };
@@ -161,12 +171,13 @@ async fn forward_call(
                 "upstream 401",
             );
         };
+        crate::telemetry::upstream_401_retry();
         let need = Need::IfStill(rejected.clone());
         let fresh = match refresh::credential_with(&gw.core, user, route.server_id, need).await {
             Ok(c) => Credential::Vault(c.token),
             Err(err) => return refusal(gw, call, slug, err),
         };
-        response = match send(gw, &inbound, session_id, target, &fresh).await {
+        response = match send(gw, slug, &inbound, session_id, target, &fresh).await {
             Ok(r) => r,
             Err(reason) => return unavailable(call, slug, &reason),
         };
@@ -264,6 +275,7 @@ async fn credential_for(
 /// hold keys in its query).
 async fn send(
     gw: &Gateway,
+    slug: &str,
     inbound: &Inbound,
     session: Option<&str>,
     target: &url::Url,
@@ -293,7 +305,10 @@ async fn send(
     } else {
         request.body(inbound.body.clone())
     };
-    request.send().await.map_err(|err| {
+    let sent = Instant::now();
+    let answer = request.send().await;
+    crate::telemetry::upstream_response(slug, sent.elapsed());
+    answer.map_err(|err| {
         if err.is_timeout() {
             "it did not answer in time".to_owned()
         } else if err.is_connect() {

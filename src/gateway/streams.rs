@@ -26,6 +26,7 @@ impl StreamCounter {
             return None;
         }
         *n += 1;
+        crate::telemetry::streams_opened();
         Some(Slot {
             counts: self.0.clone(),
             user,
@@ -44,6 +45,7 @@ impl StreamCounter {
 
 impl Drop for Slot {
     fn drop(&mut self) {
+        crate::telemetry::streams_closed();
         if let Ok(mut counts) = self.counts.lock() {
             if let Some(n) = counts.get_mut(&self.user) {
                 *n -= 1;

@@ -9,8 +9,10 @@ mod forms;
 pub mod headers;
 mod health;
 mod mcp;
+pub mod metrics;
 mod oauth;
 mod oauth_error;
+pub mod request_id;
 pub mod session;
 mod sign_in;
 mod vault;
@@ -61,6 +63,7 @@ where
     let gateway = mcp::routes().layer(cors);
     Router::new()
         .merge(health::routes())
+        .merge(metrics::routes())
         .merge(sign_in::routes())
         .merge(vault::routes())
         .merge(oauth::browser_routes())

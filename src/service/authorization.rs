@@ -4,7 +4,7 @@
 
 use super::accounts::Account;
 use super::cimd::{self, CimdError};
-use super::{activity, ServiceError};
+use super::{activity, activity::About, ServiceError};
 use crate::clock;
 use crate::domain::{ClientId, RedirectKind, RedirectUri, SecretHash, SecretToken};
 use crate::oauth::authorize::{self, AuthorizeError, AuthorizeParams, ClientView};
@@ -282,11 +282,15 @@ pub async fn decide(
         // Dropping the transaction keeps the request: the user chooses again.
         ConsentDecision::ChooseAgain(why) => return Err(ServiceError::Invalid(why.into())),
         ConsentDecision::Refuse(error) => {
-            activity::record(
+            activity::record_about(
                 &mut tx,
                 &actor,
                 Some(account.id),
                 "consent.denied",
+                About {
+                    client: Some(req.client_id.as_str()),
+                    ..About::default()
+                },
                 format!("client {} ({})", req.client_id, error.code.as_str()),
                 now,
             )
@@ -325,11 +329,15 @@ pub async fn decide(
     };
     let code_ttl = core.config.code_ttl.as_secs() as i64;
     grants::insert_code(&mut *tx, &code.hash(), &new_code, now + code_ttl).await?;
-    activity::record(
+    activity::record_about(
         &mut tx,
         &actor,
         Some(account.id),
         "consent.granted",
+        About {
+            client: Some(req.client_id.as_str()),
+            ..About::default()
+        },
         format!("client {} → {}", req.client_id, slugs.join(", ")),
         now,
     )

@@ -60,7 +60,11 @@ pub async fn apply(
     if !done {
         return Err(ServiceError::NotFound);
     }
-    activity::record(&mut tx, actor, None, kind, client_id.to_owned(), now).await?;
+    let about = activity::About {
+        client: Some(client_id),
+        ..activity::About::default()
+    };
+    activity::record_about(&mut tx, actor, None, kind, about, client_id.to_owned(), now).await?;
     tx.commit().await?;
     core.bearer_cache.clear();
     Ok(())

@@ -15,6 +15,7 @@ pub mod mcp_sessions;
 pub mod servers;
 pub mod setup;
 pub mod startup;
+pub mod stats;
 pub mod token_admin;
 pub mod tokens;
 pub mod upstream;

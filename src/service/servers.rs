@@ -1,6 +1,6 @@
 //! The servers registry: a user's upstream MCP servers, by slug.
 
-use super::{activity, Actor, ServiceError};
+use super::{activity, activity::About, Actor, ServiceError};
 use crate::clock;
 use secrecy::{ExposeSecret, SecretString};
 
@@ -151,11 +151,15 @@ pub async fn set_provider(
         return Err(ServiceError::NotFound);
     }
     let shown = choice.key().unwrap_or_else(|| "detect".into());
-    activity::record(
+    activity::record_about(
         &mut tx,
         actor,
         Some(user),
         "server.provider_set",
+        About {
+            server: Some(slug),
+            ..About::default()
+        },
         format!("{slug}: {shown}"),
         now,
     )
@@ -249,7 +253,20 @@ pub async fn add(
             ""
         }
     );
-    activity::record(&mut tx, actor, Some(user), "server.added", detail, now).await?;
+    let about = About {
+        server: Some(new.slug.as_str()),
+        ..About::default()
+    };
+    activity::record_about(
+        &mut tx,
+        actor,
+        Some(user),
+        "server.added",
+        about,
+        detail,
+        now,
+    )
+    .await?;
     tx.commit().await?;
     Ok(ServerEntry {
         id,
@@ -292,11 +309,15 @@ pub async fn delete(
     if !servers::delete(&mut tx, user, &slug).await? {
         return Err(ServiceError::NotFound);
     }
-    activity::record(
+    activity::record_about(
         &mut tx,
         actor,
         Some(user),
         "server.deleted",
+        About {
+            server: Some(slug.as_str()),
+            ..About::default()
+        },
         slug.to_string(),
         now,
     )

@@ -4,7 +4,7 @@
 use serde::Serialize;
 
 use super::tokens::{authenticate, PresentedClient, TokenError};
-use super::{activity, Actor, ServiceError};
+use super::{activity, activity::About, Actor, ServiceError};
 use crate::clock;
 use crate::domain::SecretHash;
 use crate::oauth::error::{ErrorCode, OAuthError};
@@ -47,11 +47,15 @@ pub async fn revoke(
     } else {
         "access token"
     };
-    activity::record(
+    activity::record_about(
         &mut tx,
         &actor,
         Some(owner.user_id),
         "token.revoked",
+        About {
+            client: Some(client_id.as_str()),
+            ..About::default()
+        },
         format!("client {client_id} revoked its {what}"),
         now,
     )

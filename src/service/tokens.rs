@@ -3,7 +3,7 @@
 
 use serde::Serialize;
 
-use super::{activity, Actor, ServiceError};
+use super::{activity, activity::About, Actor, ServiceError};
 use crate::clock::{self, UnixTime};
 use crate::domain::secret::constant_time_eq;
 use crate::domain::{CodeChallenge, ResourceUri, SecretHash, SecretToken, UserId};
@@ -276,16 +276,21 @@ async fn redeem_code(
                 now,
             )
             .await?;
-            activity::record(
+            activity::record_about(
                 &mut tx,
                 &actor,
                 Some(row.user_id),
                 "token.issued",
+                About {
+                    client: Some(client_id),
+                    ..About::default()
+                },
                 format!("client {client_id} → {}", resources.join(", ")),
                 now,
             )
             .await?;
             tx.commit().await?;
+            crate::telemetry::token_issued("authorization_code");
             Ok(response(
                 core,
                 issued,
@@ -294,11 +299,15 @@ async fn redeem_code(
         }
         CodeDecision::ValidReplay => {
             let revoked = tokens::revoke_families_of_code(&mut *tx, &code_hash, now).await?;
-            activity::record(
+            activity::record_about(
                 &mut tx,
                 &actor,
                 Some(row.user_id),
                 "token.code_replay",
+                About {
+                    client: Some(client_id),
+                    ..About::default()
+                },
                 format!("client {client_id}: {revoked} token families revoked"),
                 now,
             )
@@ -378,11 +387,15 @@ async fn refresh(
                 now,
             )
             .await?;
-            activity::record(
+            activity::record_about(
                 &mut tx,
                 &actor,
                 Some(row.user_id),
                 "token.refreshed",
+                About {
+                    client: Some(client_id),
+                    ..About::default()
+                },
                 match superseded {
                     0 => format!("client {client_id}"),
                     n => format!("client {client_id} (a retry: {n} unused pair superseded)"),
@@ -391,6 +404,7 @@ async fn refresh(
             )
             .await?;
             tx.commit().await?;
+            crate::telemetry::token_issued("refresh_token");
             if superseded > 0 {
                 // After the commit: a superseded access token may sit in the cache.
                 core.bearer_cache.clear();
@@ -399,11 +413,15 @@ async fn refresh(
         }
         RefreshDecision::ReuseDetected => {
             tokens::revoke_family(&mut *tx, row.family_id, now).await?;
-            activity::record(
+            activity::record_about(
                 &mut tx,
                 &actor,
                 Some(row.user_id),
                 "token.reuse_detected",
+                About {
+                    client: Some(client_id),
+                    ..About::default()
+                },
                 format!("client {client_id}: refresh token reused, family revoked"),
                 now,
             )

@@ -15,6 +15,26 @@ pub struct AuditRow {
     pub kind: String,
     pub detail: String,
     pub ip: Option<String>,
+    pub server: Option<String>,
+    pub client: Option<String>,
+    pub outcome: String,
+    pub duration_ms: Option<i64>,
+}
+
+/// Whether an event reports a failure.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    Ok,
+    Error,
+}
+
+impl Outcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Ok => "ok",
+            Outcome::Error => "error",
+        }
+    }
 }
 
 /// One event to record. `kind` is a stable dotted name, e.g. `auth.sign_in`.
@@ -25,6 +45,10 @@ pub struct NewEvent<'a> {
     pub kind: &'a str,
     pub detail: String,
     pub ip: Option<String>,
+    pub server: Option<&'a str>,
+    pub client: Option<&'a str>,
+    pub outcome: Outcome,
+    pub duration_ms: Option<i64>,
 }
 
 pub async fn insert(
@@ -32,34 +56,23 @@ pub async fn insert(
     event: &NewEvent<'_>,
     now: UnixTime,
 ) -> Result<(), sqlx::Error> {
-    sqlx::query(
-        "INSERT INTO audit_events (at, user_id, actor, kind, detail, ip) VALUES (?, ?, ?, ?, ?, ?)",
-    )
-    .bind(now)
-    .bind(event.user)
-    .bind(event.actor)
-    .bind(event.kind)
-    .bind(&event.detail)
-    .bind(&event.ip)
-    .execute(conn)
-    .await?;
-    Ok(())
+    insert_many(conn, std::slice::from_ref(event), now).await
 }
 
-const SELECT: &str = "SELECT e.id, e.at, e.user_id, u.username, e.actor, e.kind, e.detail, e.ip
+const SELECT: &str = "SELECT e.id, e.at, e.user_id, u.username, e.actor, e.kind, e.detail, e.ip,
+     e.server, e.client, e.outcome, e.duration_ms
      FROM audit_events e LEFT JOIN users u ON u.id = e.user_id";
 
-/// The newest events about one user.
 /// Inserts many events in multi-row statements (the gateway's batched call log).
 pub async fn insert_many(
     conn: &mut SqliteConnection,
     events: &[NewEvent<'_>],
     now: UnixTime,
 ) -> Result<(), sqlx::Error> {
-    // SQLite allows 32,766 bound parameters per statement; 5 per row.
+    // SQLite allows 32,766 bound parameters per statement; 10 per row.
     for chunk in events.chunks(500) {
         let mut query = sqlx::QueryBuilder::<sqlx::Sqlite>::new(
-            "INSERT INTO audit_events (at, user_id, actor, kind, detail, ip) ",
+            "INSERT INTO audit_events (at, user_id, actor, kind, detail, ip, server, client, outcome, duration_ms) ",
         );
         query.push_values(chunk, |mut row, e| {
             row.push_bind(now)
@@ -67,31 +80,63 @@ pub async fn insert_many(
                 .push_bind(e.actor)
                 .push_bind(e.kind)
                 .push_bind(&e.detail)
-                .push_bind(e.ip.as_deref());
+                .push_bind(e.ip.as_deref())
+                .push_bind(e.server)
+                .push_bind(e.client)
+                .push_bind(e.outcome.as_str())
+                .push_bind(e.duration_ms);
         });
         query.build().execute(&mut *conn).await?;
     }
     Ok(())
 }
 
-pub async fn list_for_user(
-    pool: &SqlitePool,
-    user: UserId,
-    limit: i64,
-) -> Result<Vec<AuditRow>, sqlx::Error> {
-    sqlx::query_as(&format!(
-        "{SELECT} WHERE e.user_id = ? ORDER BY e.id DESC LIMIT ?"
-    ))
-    .bind(user)
-    .bind(limit)
-    .fetch_all(pool)
-    .await
+/// Which events to list: every field narrows; `before` pages (ids only go down).
+#[derive(Debug, Clone, Default)]
+pub struct Filter {
+    /// Only this account's events (non-administrators always).
+    pub user: Option<UserId>,
+    pub server: Option<String>,
+    pub client: Option<String>,
+    pub kind: Option<String>,
+    pub outcome: Option<Outcome>,
+    pub since: Option<UnixTime>,
+    pub until: Option<UnixTime>,
+    pub before: Option<i64>,
 }
 
-/// The newest events of everyone (administrators).
-pub async fn list_all(pool: &SqlitePool, limit: i64) -> Result<Vec<AuditRow>, sqlx::Error> {
-    sqlx::query_as(&format!("{SELECT} ORDER BY e.id DESC LIMIT ?"))
-        .bind(limit)
-        .fetch_all(pool)
-        .await
+/// The newest events matching `filter`, at most `limit`.
+pub async fn list(
+    pool: &SqlitePool,
+    filter: &Filter,
+    limit: i64,
+) -> Result<Vec<AuditRow>, sqlx::Error> {
+    let mut query = sqlx::QueryBuilder::<sqlx::Sqlite>::new(SELECT);
+    query.push(" WHERE 1 = 1");
+    if let Some(user) = filter.user {
+        query.push(" AND e.user_id = ").push_bind(user);
+    }
+    if let Some(server) = &filter.server {
+        query.push(" AND e.server = ").push_bind(server.clone());
+    }
+    if let Some(client) = &filter.client {
+        query.push(" AND e.client = ").push_bind(client.clone());
+    }
+    if let Some(kind) = &filter.kind {
+        query.push(" AND e.kind = ").push_bind(kind.clone());
+    }
+    if let Some(outcome) = filter.outcome {
+        query.push(" AND e.outcome = ").push_bind(outcome.as_str());
+    }
+    if let Some(since) = filter.since {
+        query.push(" AND e.at >= ").push_bind(since);
+    }
+    if let Some(until) = filter.until {
+        query.push(" AND e.at < ").push_bind(until);
+    }
+    if let Some(before) = filter.before {
+        query.push(" AND e.id < ").push_bind(before);
+    }
+    query.push(" ORDER BY e.id DESC LIMIT ").push_bind(limit);
+    query.build_query_as().fetch_all(pool).await
 }

@@ -11,6 +11,7 @@ pub mod grants;
 pub mod invites;
 pub mod servers;
 pub mod sessions;
+pub mod stats;
 pub mod tokens;
 pub mod upstream;
 pub mod users;

@@ -3,7 +3,7 @@
 
 use leptos::prelude::*;
 
-use crate::dto::{AdminData, ChecksData};
+use crate::dto::{AdminData, ChecksData, StatsData};
 use crate::error::AppError;
 
 #[server(endpoint = "admin_page")]
@@ -49,6 +49,95 @@ pub async fn admin_page() -> Result<AdminData, AppError> {
         users,
         server_count: servers::count_all(&core, &actor).await?,
         clients,
+    })
+}
+
+/// Counts and traffic for administrators.
+#[server(endpoint = "stats_page")]
+pub async fn stats_page() -> Result<StatsData, AppError> {
+    use crate::dto::TrafficRow;
+    use gatehouse::service::stats::{self, ServerTraffic};
+
+    let core = crate::ssr::core()?;
+    let (ctx, _, actor) = crate::ssr::signed_in_context().await?;
+    let now = gatehouse::clock::now();
+    let s = stats::stats(&core, &actor, now).await?;
+    let t = &s.totals;
+    let mut counts: Vec<(String, i64)> = vec![
+        ("Users".into(), t.users),
+        ("AI clients registered (DCR)".into(), t.clients_dcr),
+        (
+            "AI clients by metadata document (CIMD)".into(),
+            t.clients_cimd,
+        ),
+    ];
+    counts.extend(
+        s.known_clients
+            .iter()
+            .map(|(label, n)| (format!("… of them recognised as {label}"), *n)),
+    );
+    counts.extend([
+        ("Active grants".to_owned(), t.grants),
+        ("Live access tokens".to_owned(), t.access_tokens),
+        ("Live refresh tokens".to_owned(), t.refresh_tokens),
+        ("Active API keys".to_owned(), t.api_keys),
+        ("Upstream connections: connected".to_owned(), t.connected),
+        (
+            "Upstream connections: expiring (< 5 min)".to_owned(),
+            t.expiring,
+        ),
+        (
+            "Upstream connections: needs re-authentication".to_owned(),
+            t.needs_reauth,
+        ),
+        (
+            "Upstream connections: with an error".to_owned(),
+            t.with_error,
+        ),
+        ("Upstream refreshes (24 h)".to_owned(), s.refreshes_day),
+        (
+            "Upstream refresh failures (24 h)".to_owned(),
+            s.refresh_failures_day,
+        ),
+        (
+            "Rate-limit refusals (since this process started)".to_owned(),
+            i64::try_from(s.rate_limited).unwrap_or(i64::MAX),
+        ),
+    ]);
+    let ms = |v: Option<i64>| v.map(|v| format!("{v} ms")).unwrap_or_else(|| "–".into());
+    let rows = |list: &[ServerTraffic]| -> Vec<TrafficRow> {
+        list.iter()
+            .map(|r| TrafficRow {
+                server: r.server.clone(),
+                calls: r.calls,
+                failed: r.failed,
+                error_rate: format!("{:.1} %", r.error_rate() * 100.0),
+                p50: ms(r.p50_ms),
+                p95: ms(r.p95_ms),
+            })
+            .collect()
+    };
+    // Every hour of the last day, empty ones included, so the chart's x axis is time.
+    let first = (now / 3600) * 3600 - 23 * 3600;
+    let hourly = (0..24)
+        .map(|i| {
+            let hour = first + i * 3600;
+            let (calls, failed) = s
+                .hourly
+                .iter()
+                .find(|(h, _, _)| *h == hour)
+                .map(|(_, c, f)| (*c, *f))
+                .unwrap_or((0, 0));
+            let label = gatehouse::clock::format_utc(hour);
+            (label[11..16].to_owned(), calls, failed)
+        })
+        .collect();
+    Ok(StatsData {
+        ctx,
+        counts,
+        last_hour: rows(&s.last_hour),
+        last_day: rows(&s.last_day),
+        hourly,
     })
 }
 

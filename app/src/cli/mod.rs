@@ -59,11 +59,11 @@ enum Command {
 
 pub async fn main() -> ExitCode {
     let cli = Cli::parse();
-    init_tracing();
     let config = match Config::from_env() {
         Ok(config) => config,
         Err(err) => return fail(&err.to_string()),
     };
+    init_tracing(config.log_format);
     let result = match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => run::serve(config).await,
         Command::Migrate => run::migrate(config).await,
@@ -89,13 +89,22 @@ fn fail(message: &str) -> ExitCode {
     ExitCode::FAILURE
 }
 
-fn init_tracing() {
+/// Logs to stderr, as text or one JSON object per line (`GATEHOUSE_LOG_FORMAT`); `RUST_LOG`
+/// filters (default `info`).
+fn init_tracing(format: gatehouse::config::LogFormat) {
     use tracing_subscriber::EnvFilter;
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
-    let _ = tracing_subscriber::fmt()
+    let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .try_init();
+        .with_writer(std::io::stderr);
+    let _ = match format {
+        gatehouse::config::LogFormat::Text => builder.try_init(),
+        gatehouse::config::LogFormat::Json => builder
+            .json()
+            .with_current_span(true)
+            .with_span_list(false)
+            .try_init(),
+    };
 }
 
 pub(crate) async fn open(config: Config) -> Result<Core, String> {

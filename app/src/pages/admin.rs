@@ -22,7 +22,7 @@ pub fn AdminPage() -> impl IntoView {
         view! {
             <Layout ctx=d.ctx.clone() title="Admin" live>
                 <p class="lede">{format!("{} accounts, {} servers registered.", d.users.len(), d.server_count)}
-                    " " <a href="/admin/checks">"Run the deployment checks"</a>" (as "<code>"gatehouse doctor"</code>")."</p>
+                    " " <a href="/admin/stats">"Stats"</a>" · "<a href="/admin/checks">"Run the deployment checks"</a>" (as "<code>"gatehouse doctor"</code>")."</p>
                 <table class="list" id="users">
                     <thead><tr><th scope="col">"User"</th><th scope="col">"Role"</th><th scope="col">"Status"</th><th scope="col">"Created"</th></tr></thead>
                     <tbody>

@@ -9,3 +9,4 @@ pub mod consent;
 pub mod keys;
 pub mod not_found;
 pub mod servers;
+pub mod stats;

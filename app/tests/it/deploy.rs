@@ -316,3 +316,26 @@ fn systemd_unit_verifies_where_systemd_is_present() {
         "{stderr}"
     );
 }
+
+#[tokio::test]
+async fn the_admin_page_runs_the_checks_for_administrators_only() {
+    let (app, admin) = crate::helpers::spawn_app_with_admin().await;
+    let page = admin.page("/admin/checks").await;
+    assert!(page.contains("Deployment checks"));
+    assert!(
+        page.contains(r#"<tr data-verdict="PASS"><td><span class="state ok">PASS</span></td><th scope="row">registration</th>"#),
+        "{page}"
+    );
+    assert!(
+        page.contains(r#"<tr data-verdict="WARN">"#),
+        "the loopback public URL and Google warn"
+    );
+    assert!(admin
+        .page("/admin")
+        .await
+        .contains(r#"href="/admin/checks""#));
+    let user = app.user(&admin, "dave").await;
+    let page = user.get("/admin/checks").await.text().await.unwrap();
+    assert!(page.contains("may not do this"));
+    assert!(!page.contains("data-verdict"));
+}

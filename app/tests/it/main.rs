@@ -22,6 +22,7 @@ mod hardening_tokens;
 mod hardening_vault;
 mod keys;
 mod oauth;
+mod observability;
 mod revocation;
 mod security;
 mod servers;

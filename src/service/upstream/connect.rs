@@ -8,7 +8,7 @@ use super::provider::Provider;
 use crate::clock;
 use crate::domain::{SecretHash, SecretToken, UserId};
 use crate::service::servers::{self, ServerEntry};
-use crate::service::{activity, Actor, ServiceError};
+use crate::service::{activity, activity::About, Actor, ServiceError};
 use crate::state::Core;
 use crate::store::{self, connections, upstream};
 use crate::vault::credential::{binding, seal, CredentialError};
@@ -335,11 +335,15 @@ async fn store_connection(
         now,
     )
     .await?;
-    activity::record(
+    activity::record_about(
         &mut tx,
         actor,
         Some(user),
         "vault.connected",
+        About {
+            server: Some(slug),
+            ..About::default()
+        },
         format!(
             "{slug}: {provider}{}{}",
             account.map(|a| format!(" as {a}")).unwrap_or_default(),

@@ -2,7 +2,7 @@
 
 use crate::clock;
 use crate::domain::UserId;
-use crate::service::{activity, servers, Actor, ServiceError};
+use crate::service::{activity, activity::About, servers, Actor, ServiceError};
 use crate::state::Core;
 use crate::store::{self, connections};
 use crate::vault::credential::{binding, open};
@@ -117,11 +117,15 @@ pub async fn disconnect(
         outcome,
         also_ended,
     };
-    activity::record(
+    activity::record_about(
         &mut tx,
         actor,
         Some(user),
         "vault.disconnected",
+        About {
+            server: Some(slug),
+            ..About::default()
+        },
         format!("{slug}: {:?}", result.outcome),
         now,
     )

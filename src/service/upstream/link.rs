@@ -5,7 +5,7 @@ use url::Url;
 
 use crate::clock::{self, UnixTime};
 use crate::domain::{SecretHash, SecretToken, UserId};
-use crate::service::{activity, servers, Actor, ServiceError};
+use crate::service::{activity, activity::About, servers, Actor, ServiceError};
 use crate::state::Core;
 use crate::store::{self, upstream};
 
@@ -49,11 +49,15 @@ pub async fn create(
     let mut tx = store::begin_write(&core.pool).await?;
     let id =
         upstream::insert_link(&mut tx, token.hash().as_str(), user, server.id, expires_at).await?;
-    activity::record(
+    activity::record_about(
         &mut tx,
         actor,
         Some(user),
         "vault.connect_link",
+        About {
+            server: Some(slug),
+            ..About::default()
+        },
         format!("{slug}: one-time Authenticate link, valid 10 min"),
         now,
     )

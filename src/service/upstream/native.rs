@@ -12,7 +12,7 @@ use super::connect::callback_url;
 use crate::clock::{self, UnixTime};
 use crate::domain::UserId;
 use crate::service::servers::{self, ServerEntry};
-use crate::service::{activity, Actor, ServiceError};
+use crate::service::{activity, activity::About, Actor, ServiceError};
 use crate::state::Core;
 use crate::store::{self, upstream};
 use crate::vault::cipher::Binding;
@@ -477,11 +477,15 @@ pub async fn probe_server(
     if !upstream::save_probe(&mut tx, &row).await? {
         return Err(ServiceError::NotFound);
     }
-    activity::record(
+    activity::record_about(
         &mut tx,
         actor,
         Some(server.user_id),
         "server.probed",
+        About {
+            server: Some(&server.slug),
+            ..About::default()
+        },
         format!("{}: {}", server.slug, discovery.line()),
         now,
     )

@@ -14,7 +14,7 @@ use secrecy::{ExposeSecret, SecretString};
 use crate::clock::{self, UnixTime};
 use crate::domain::secret::constant_time_eq;
 use crate::domain::{SecretToken, UserId};
-use crate::service::{activity, servers, Actor};
+use crate::service::{activity, activity::About, servers, Actor};
 use crate::state::{Core, SharedCore};
 use crate::store::{self, connections};
 use crate::vault::credential::{binding, open, seal};
@@ -196,6 +196,7 @@ async fn refresh_leased(
                 .transpose()?;
             let expires_at = tokens.expires_in.map(|d| now + d.as_secs() as i64);
             let scopes = tokens.scopes.map(|s| s.join(" "));
+            crate::telemetry::upstream_refresh("ok");
             if !connections::save_refreshed(
                 &mut tx,
                 server_id,
@@ -212,6 +213,26 @@ async fn refresh_leased(
                     connection = server_id,
                     "refresh lease lost before saving; result dropped"
                 );
+            } else {
+                let slug = store::servers::get_by_id(&mut *tx, user, server_id)
+                    .await?
+                    .map(|server| server.slug);
+                activity::record_about(
+                    &mut tx,
+                    &Actor::system("vault"),
+                    Some(user),
+                    "vault.refreshed",
+                    About {
+                        server: slug.as_deref(),
+                        ..About::default()
+                    },
+                    format!(
+                        "{}: upstream token refreshed",
+                        slug.as_deref().unwrap_or_default()
+                    ),
+                    now,
+                )
+                .await?;
             }
             Ok(())
         }
@@ -222,17 +243,26 @@ async fn refresh_leased(
                     | RefreshFailure::NoRefreshToken
             );
             let message = err.to_string();
+            crate::telemetry::upstream_refresh(if needs_reauth {
+                "needs_reauth"
+            } else {
+                "failed"
+            });
             connections::record_failure(&mut tx, server_id, &lease, &message, needs_reauth, now)
                 .await?;
             let slug = store::servers::get_by_id(&mut *tx, user, server_id)
                 .await?
                 .map(|server| server.slug);
-            activity::record(
+            activity::record_about(
                 &mut tx,
                 &Actor::system("vault"),
                 Some(user),
                 "vault.refresh_failed",
-                format!("{}: {message}", slug.unwrap_or_default()),
+                About {
+                    server: slug.as_deref(),
+                    ..About::default()
+                },
+                format!("{}: {message}", slug.as_deref().unwrap_or_default()),
                 now,
             )
             .await?;

@@ -4,7 +4,7 @@
 
 use crate::clock;
 use crate::domain::UserId;
-use crate::service::{activity, Actor, ServiceError};
+use crate::service::{activity, activity::About, Actor, ServiceError};
 use crate::state::Core;
 use crate::store::{self, upstream};
 use crate::vault::discovery::bearer_challenge;
@@ -31,11 +31,15 @@ pub async fn require(
     let reason = format!("the server asks for more access ({shown}): Authenticate again");
     let mut tx = store::begin_write(&core.pool).await?;
     if upstream::require_step_up(&mut tx, user, server_id, &shown, &reason, now).await? {
-        activity::record(
+        activity::record_about(
             &mut tx,
             &Actor::system("gateway"),
             Some(user),
             "vault.step_up",
+            About {
+                server: Some(slug),
+                ..About::default()
+            },
             format!("{slug}: insufficient_scope, wants {shown}"),
             now,
         )
