@@ -51,6 +51,8 @@ const SETTINGS: &[&str] = &[
     "UNUSED_CLIENT_TTL",
     "LOG_FORMAT",
     "METRICS_BIND",
+    "ACTIVITY_RETENTION",
+    "ACTIVITY_MAX_ROWS",
 ];
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -189,6 +191,10 @@ pub struct Config {
     /// Clients that never got a grant are swept this long after they were created.
     pub unused_client_ttl: Duration,
     pub log_format: LogFormat,
+    /// Activity events older than this are swept…
+    pub activity_retention: Duration,
+    /// …and beyond this many rows the oldest go too (every gateway call is a row).
+    pub activity_max_rows: u64,
     /// A listener for Prometheus metrics (no authentication: keep it on a private network).
     pub metrics_bind: Option<SocketAddr>,
 }
@@ -358,6 +364,21 @@ impl Config {
                 get("UNUSED_CLIENT_TTL"),
                 7 * 86400,
             )?,
+            activity_retention: parse_lifetime(
+                "ACTIVITY_RETENTION",
+                get("ACTIVITY_RETENTION"),
+                90 * 86400,
+            )?,
+            activity_max_rows: match get("ACTIVITY_MAX_ROWS") {
+                None => 1_000_000,
+                Some(v) => v.parse::<u64>().ok().filter(|n| *n > 0).ok_or_else(|| {
+                    bad(
+                        "ACTIVITY_MAX_ROWS",
+                        format!("'{v}' is not a positive number"),
+                        "use a number of events, e.g. 1000000",
+                    )
+                })?,
+            },
             log_format: match get("LOG_FORMAT") {
                 None | Some("text") => LogFormat::Text,
                 Some("json") => LogFormat::Json,

@@ -181,13 +181,28 @@ pub async fn revoke_grant(core: &Core, actor: &Actor, grant_id: i64) -> Result<(
     Ok(())
 }
 
-/// Deletes expired codes, requests, tokens, invites and sessions (also run periodically).
-pub async fn cleanup(core: &Core) -> Result<(tokens::Swept, u64), ServiceError> {
+/// What a cleanup deleted besides the token tables.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Cleaned {
+    pub sessions: u64,
+    /// Activity events past `GATEHOUSE_ACTIVITY_RETENTION` or `_MAX_ROWS`.
+    pub events: u64,
+}
+
+/// Deletes expired codes, requests, tokens, invites and sessions, and activity past its
+/// retention (also run periodically).
+pub async fn cleanup(core: &Core) -> Result<(tokens::Swept, Cleaned), ServiceError> {
     let now = clock::now();
     let mut tx = store::begin_write(&core.pool).await?;
     let unused_client_ttl = core.config.unused_client_ttl.as_secs() as i64;
     let swept = tokens::sweep(&mut tx, now, unused_client_ttl).await?;
     let sessions = store::sessions::sweep(&mut tx, now).await?;
     tx.commit().await?;
-    Ok((swept, sessions))
+    // The activity sweep in its own transaction: it can be large, and tokens need not wait.
+    let retention = core.config.activity_retention.as_secs() as i64;
+    let max_rows = i64::try_from(core.config.activity_max_rows).unwrap_or(i64::MAX);
+    let mut tx = store::begin_write(&core.pool).await?;
+    let events = store::audit::sweep(&mut tx, now - retention, max_rows).await?;
+    tx.commit().await?;
+    Ok((swept, Cleaned { sessions, events }))
 }

@@ -140,3 +140,25 @@ pub async fn list(
     query.push(" ORDER BY e.id DESC LIMIT ").push_bind(limit);
     query.build_query_as().fetch_all(pool).await
 }
+
+/// Deletes events older than `before`, then the oldest beyond `max_rows`; returns how many.
+pub async fn sweep(
+    conn: &mut SqliteConnection,
+    before: UnixTime,
+    max_rows: i64,
+) -> Result<u64, sqlx::Error> {
+    let old = sqlx::query("DELETE FROM audit_events WHERE at < ?")
+        .bind(before)
+        .execute(&mut *conn)
+        .await?
+        .rows_affected();
+    // Ids only grow: the newest `max_rows` are those at or above the max_rows-th largest id.
+    let beyond = sqlx::query(
+        "DELETE FROM audit_events WHERE id < (SELECT id FROM audit_events ORDER BY id DESC LIMIT 1 OFFSET ?)",
+    )
+    .bind(max_rows - 1)
+    .execute(&mut *conn)
+    .await?
+    .rows_affected();
+    Ok(old + beyond)
+}

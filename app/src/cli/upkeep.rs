@@ -6,12 +6,12 @@ use super::{open, service_err};
 
 pub(super) async fn cleanup(config: Config) -> Result<(), String> {
     let core = open(config).await?;
-    let (swept, sessions) = gatehouse::service::token_admin::cleanup(&core)
+    let (swept, cleaned) = gatehouse::service::token_admin::cleanup(&core)
         .await
         .map_err(service_err)?;
     println!(
-        "Deleted {} authorization requests, {} codes, {} access tokens, {} refresh tokens, {} token families, {} invites, {} vault sign-in states, {} connect links, {} gateway sessions, {} sessions, {} clients never used.",
-        swept.requests, swept.codes, swept.access_tokens, swept.refresh_tokens, swept.families, swept.invites, swept.vault_states, swept.connect_links, swept.gateway_sessions, sessions, swept.unused_clients
+        "Deleted {} authorization requests, {} codes, {} access tokens, {} refresh tokens, {} token families, {} invites, {} vault sign-in states, {} connect links, {} gateway sessions, {} sessions, {} clients never used, {} activity events past retention.",
+        swept.requests, swept.codes, swept.access_tokens, swept.refresh_tokens, swept.families, swept.invites, swept.vault_states, swept.connect_links, swept.gateway_sessions, cleaned.sessions, swept.unused_clients, cleaned.events
     );
     core.pool.close().await;
     Ok(())

@@ -590,3 +590,36 @@ async fn logs_hold_request_ids_and_none_of_the_secrets_made() {
         "the MCP call's lines carry its request id"
     );
 }
+
+#[tokio::test]
+async fn the_sweep_keeps_activity_within_its_retention_and_row_limit() {
+    let (app, _admin) = spawn_app_with_admin_and(&[
+        ("GATEHOUSE_ACTIVITY_RETENTION", "1d"),
+        ("GATEHOUSE_ACTIVITY_MAX_ROWS", "50"),
+    ])
+    .await;
+    let now = gatehouse::clock::now();
+    // The old ones last, so their ids are the highest: only their age can remove them.
+    calls(&app, 1, "new", 80, 0, now).await;
+    calls(&app, 1, "old", 30, 0, now - 2 * 86400).await;
+    let newest: Vec<i64> = sqlx::query_scalar(
+        "SELECT id FROM audit_events WHERE server IS NOT 'old' ORDER BY id DESC LIMIT 50",
+    )
+    .fetch_all(&app.core.pool)
+    .await
+    .unwrap();
+    let (_, cleaned) = gatehouse::service::token_admin::cleanup(&app.core)
+        .await
+        .unwrap();
+    let left: Vec<i64> = sqlx::query_scalar("SELECT id FROM audit_events ORDER BY id DESC")
+        .fetch_all(&app.core.pool)
+        .await
+        .unwrap();
+    assert_eq!(left, newest, "the 50 newest stay");
+    assert_eq!(
+        app.count("SELECT COUNT(*) FROM audit_events WHERE server = 'old'")
+            .await,
+        0
+    );
+    assert!(cleaned.events >= 60, "{}", cleaned.events);
+}
