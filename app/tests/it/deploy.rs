@@ -9,7 +9,7 @@ use std::process::{Child, Command, Stdio};
 
 use gatehouse::service::doctor::{self, Check, Verdict};
 
-use crate::helpers::{spawn_app_with, TestApp};
+use crate::helpers::{free_port, spawn_app_with, TestApp};
 
 fn repo_file(path: &str) -> String {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
@@ -26,14 +26,6 @@ fn tool(name: &str) -> Option<PathBuf> {
 fn nginx() -> PathBuf {
     tool("nginx")
         .expect("nginx is not installed: run `make setup-e2e` (apt-get install nginx-light)")
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 /// A leaf certificate for localhost signed by a fresh CA: (ca.pem, cert.pem, key.pem).

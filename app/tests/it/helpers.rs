@@ -294,3 +294,12 @@ impl Browser {
         flash[start..].split_whitespace().next().unwrap().to_owned()
     }
 }
+
+/// A loopback port nothing listens on right now (for servers configured before they start).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}

@@ -214,22 +214,12 @@ async fn refresh_leased(
                     "refresh lease lost before saving; result dropped"
                 );
             } else {
-                let slug = store::servers::get_by_id(&mut *tx, user, server_id)
-                    .await?
-                    .map(|server| server.slug);
-                activity::record_about(
+                record(
                     &mut tx,
-                    &Actor::system("vault"),
-                    Some(user),
+                    user,
+                    server_id,
                     "vault.refreshed",
-                    About {
-                        server: slug.as_deref(),
-                        ..About::default()
-                    },
-                    format!(
-                        "{}: upstream token refreshed",
-                        slug.as_deref().unwrap_or_default()
-                    ),
+                    "upstream token refreshed",
                     now,
                 )
                 .await?;
@@ -250,19 +240,12 @@ async fn refresh_leased(
             });
             connections::record_failure(&mut tx, server_id, &lease, &message, needs_reauth, now)
                 .await?;
-            let slug = store::servers::get_by_id(&mut *tx, user, server_id)
-                .await?
-                .map(|server| server.slug);
-            activity::record_about(
+            record(
                 &mut tx,
-                &Actor::system("vault"),
-                Some(user),
+                user,
+                server_id,
                 "vault.refresh_failed",
-                About {
-                    server: slug.as_deref(),
-                    ..About::default()
-                },
-                format!("{}: {message}", slug.as_deref().unwrap_or_default()),
+                &message,
                 now,
             )
             .await?;
@@ -276,6 +259,35 @@ async fn refresh_leased(
     tx.commit().await?;
     core.credentials.clear();
     result
+}
+
+/// Records a refresh's outcome in the activity log, under the server's slug.
+async fn record(
+    tx: &mut sqlx::SqliteConnection,
+    user: UserId,
+    server_id: i64,
+    kind: &str,
+    what: &str,
+    now: UnixTime,
+) -> Result<(), sqlx::Error> {
+    let slug = store::servers::get_by_id(&mut *tx, user, server_id)
+        .await?
+        .map(|server| server.slug);
+    let about = About {
+        server: slug.as_deref(),
+        ..About::default()
+    };
+    let detail = format!("{}: {what}", slug.as_deref().unwrap_or_default());
+    activity::record_about(
+        tx,
+        &Actor::system("vault"),
+        Some(user),
+        kind,
+        about,
+        detail,
+        now,
+    )
+    .await
 }
 
 #[derive(Debug, thiserror::Error)]
