@@ -104,6 +104,11 @@ impl PublicUrl {
         self.0.scheme() == "https"
     }
 
+    /// Whether only this machine can reach it (localhost, 127/8, ::1).
+    pub fn is_loopback(&self) -> bool {
+        host_is_loopback(&self.0)
+    }
+
     /// The origin without a trailing slash, byte-identical wherever the issuer is printed.
     pub fn issuer(&self) -> String {
         self.0.as_str().trim_end_matches('/').to_owned()

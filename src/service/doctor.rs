@@ -105,15 +105,6 @@ fn client(core: &Core) -> Result<Client, String> {
     builder.build().map_err(|e| e.to_string())
 }
 
-fn is_loopback(public: &str) -> bool {
-    url::Url::parse(public).is_ok_and(|u| match u.host() {
-        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
-        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
-        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
-        None => false,
-    })
-}
-
 async fn through_public_url(core: &Core, http: &Client, public: &str, out: &mut Vec<Check>) {
     // 1. It answers, on https unless it is this machine.
     let health = http.get(format!("{public}/healthz")).send().await;
@@ -133,7 +124,7 @@ async fn through_public_url(core: &Core, http: &Client, public: &str, out: &mut 
             "public URL",
             format!("{public} answers over https"),
         ));
-    } else if is_loopback(public) {
+    } else if core.public_url.is_loopback() {
         out.push(Check::warn("public URL", format!("{public} answers, but only this machine can use it; cloud clients (ChatGPT, claude.ai) need a public https URL. Fix: put Gatehouse behind a TLS proxy and set GATEHOUSE_PUBLIC_URL=https://…")));
     } else {
         out.push(Check::fail("public URL", format!("{public} is plain http off this machine: clients refuse it and tokens would cross the network in clear. Fix: terminate TLS in a reverse proxy and set GATEHOUSE_PUBLIC_URL=https://…")));

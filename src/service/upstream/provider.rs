@@ -9,7 +9,7 @@ use super::native::{self, CallError, Found};
 use crate::domain::UserId;
 use crate::state::Core;
 use crate::vault::oauth::ProviderError;
-use crate::vault::provider::{endpoints, Endpoints, Kind};
+use crate::vault::provider::{endpoints, Endpoints, Kind, Resource};
 
 pub enum Provider {
     Configured(Endpoints),
@@ -42,6 +42,11 @@ impl Provider {
                 .await
                 .map(|r| native::endpoints(found, &r)),
         }
+    }
+
+    /// Whether flows send the server's own URL as `resource` (so it must be decrypted).
+    pub fn sends_server_url(&self) -> bool {
+        matches!(self, Provider::Configured(e) if e.resource == Resource::ServerUrl)
     }
 
     /// The scopes a native upstream asked for (`None`: the configured provider's own).

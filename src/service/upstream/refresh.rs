@@ -316,10 +316,15 @@ async fn call_provider(
     let provider = Provider::of(core, row.user_id, row.id, &kind_of(&row.provider))
         .await
         .map_err(RefreshFailure::Setup)?;
-    let server_url = servers::get_by_id(core, row.user_id, row.id)
-        .await
-        .ok()
-        .and_then(|server| server.url);
+    // Only a configured provider with `resource = true` sends the server's URL: decrypt it
+    // for those alone.
+    let server_url = match provider.sends_server_url() {
+        true => servers::get_by_id(core, row.user_id, row.id)
+            .await
+            .ok()
+            .and_then(|server| server.url),
+        false => None,
+    };
     let callback = super::connect::callback_url(core);
     provider
         .call(core, |e| {
