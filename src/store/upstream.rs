@@ -100,6 +100,15 @@ pub async fn registration(
     .await
 }
 
+/// Every stored registration: (issuer, method).
+pub async fn registration_methods(
+    db: impl SqliteExecutor<'_>,
+) -> Result<Vec<(String, String)>, sqlx::Error> {
+    sqlx::query_as("SELECT issuer, method FROM upstream_registrations")
+        .fetch_all(db)
+        .await
+}
+
 pub struct NewRegistration<'a> {
     pub issuer: &'a str,
     pub method: &'a str,

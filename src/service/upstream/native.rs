@@ -41,6 +41,14 @@ impl Method {
         }
     }
 
+    /// A stored registration's method (`configured` is never stored).
+    fn from_key(key: &str) -> Self {
+        match key {
+            "cimd" => Method::Cimd,
+            _ => Method::Dcr,
+        }
+    }
+
     fn key(self) -> &'static str {
         match self {
             Method::Configured => "configured",
@@ -285,10 +293,7 @@ fn open_row(core: &Core, row: upstream::RegistrationRow) -> Result<Registration,
         .map(SecretString::from);
     Ok(Registration {
         id: Some(row.id),
-        method: match row.method.as_str() {
-            "cimd" => Method::Cimd,
-            _ => Method::Dcr,
-        },
+        method: Method::from_key(&row.method),
         client_id: row.client_id,
         secret,
         auth_method: AuthMethod::parse(&row.auth_method).unwrap_or(AuthMethod::None),
@@ -498,35 +503,32 @@ pub async fn probe_server(
 /// Every stored probe result of `user`'s servers, by server id.
 pub async fn discoveries(core: &Core, user: UserId) -> Result<Vec<(i64, Discovery)>, ServiceError> {
     let rows = upstream::probes_for_user(&core.pool, user).await?;
-    let mut out = Vec::with_capacity(rows.len());
-    for row in rows {
-        let method = match (&row.issuer, row.outcome == upstream::OAUTH) {
-            (Some(issuer), true) => registration_label(core, issuer).await?,
-            _ => None,
-        };
-        out.push((row.server_id, Discovery::of(&row, method)));
-    }
-    Ok(out)
-}
-
-async fn registration_label(
-    core: &Core,
-    issuer: &str,
-) -> Result<Option<&'static str>, ServiceError> {
-    if core
-        .config
-        .upstream_clients
-        .iter()
-        .any(|c| same_issuer(&c.issuer, issuer))
-    {
-        return Ok(Some(Method::Configured.label()));
-    }
-    Ok(upstream::registration(&core.pool, issuer)
-        .await?
-        .map(|r| match r.method.as_str() {
-            "cimd" => Method::Cimd.label(),
-            _ => Method::Dcr.label(),
-        }))
+    // One read of the (few) stored registrations, not one per server.
+    let stored = upstream::registration_methods(&core.pool).await?;
+    let label = |issuer: &str| -> Option<&'static str> {
+        if core
+            .config
+            .upstream_clients
+            .iter()
+            .any(|c| same_issuer(&c.issuer, issuer))
+        {
+            return Some(Method::Configured.label());
+        }
+        stored
+            .iter()
+            .find(|(i, _)| i == issuer)
+            .map(|(_, method)| Method::from_key(method).label())
+    };
+    Ok(rows
+        .into_iter()
+        .map(|row| {
+            let method = match (&row.issuer, row.outcome == upstream::OAUTH) {
+                (Some(issuer), true) => label(issuer),
+                _ => None,
+            };
+            (row.server_id, Discovery::of(&row, method))
+        })
+        .collect())
 }
 
 /// Whether the gateway should send the vault's token: the last probe found a sign-in.
