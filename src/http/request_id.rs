@@ -19,7 +19,8 @@ use crate::state::SharedCore;
 pub const HEADER: HeaderName = HeaderName::from_static("x-request-id");
 
 /// The route family of a path, for logs and metrics: the route's pattern, without any value
-/// that could be a secret or grow without bound.
+/// that could be a secret or grow without bound. Parameters are written `:name`, not
+/// `{name}`: braces inside label values trip some Prometheus text parsers.
 pub fn route_family(path: &str) -> &'static str {
     const EXACT: &[&str] = &[
         "/",
@@ -54,14 +55,14 @@ pub fn route_family(path: &str) -> &'static str {
     const PREFIXES: &[(&str, &str)] = &[
         (
             "/.well-known/oauth-protected-resource/mcp/",
-            "/.well-known/oauth-protected-resource/mcp/{slug}",
+            "/.well-known/oauth-protected-resource/mcp/:slug",
         ),
-        ("/mcp/", "/mcp/{slug}"),
-        ("/consent/", "/consent/{handle}"),
-        ("/invite/", "/invite/{token}"),
-        ("/vault/connect/", "/vault/connect/{token}"),
-        ("/api/", "/api/{server function}"),
-        ("/pkg/", "/pkg/{asset}"),
+        ("/mcp/", "/mcp/:slug"),
+        ("/consent/", "/consent/:handle"),
+        ("/invite/", "/invite/:token"),
+        ("/vault/connect/", "/vault/connect/:token"),
+        ("/api/", "/api/:function"),
+        ("/pkg/", "/pkg/:asset"),
     ];
     PREFIXES
         .iter()
@@ -126,12 +127,12 @@ mod tests {
 
     #[test]
     fn families_hide_tokens_and_slugs() {
-        assert_eq!(route_family("/invite/abc123secret"), "/invite/{token}");
-        assert_eq!(route_family("/vault/connect/xyz"), "/vault/connect/{token}");
-        assert_eq!(route_family("/mcp/gmail"), "/mcp/{slug}");
+        assert_eq!(route_family("/invite/abc123secret"), "/invite/:token");
+        assert_eq!(route_family("/vault/connect/xyz"), "/vault/connect/:token");
+        assert_eq!(route_family("/mcp/gmail"), "/mcp/:slug");
         assert_eq!(
             route_family("/.well-known/oauth-protected-resource/mcp/gmail"),
-            "/.well-known/oauth-protected-resource/mcp/{slug}"
+            "/.well-known/oauth-protected-resource/mcp/:slug"
         );
         assert_eq!(route_family("/token"), "/token");
         assert_eq!(route_family("/tokens"), "other");
