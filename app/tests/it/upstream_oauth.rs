@@ -657,3 +657,35 @@ async fn rotate_key_re_encrypts_the_registrations_client_secret() {
     assert_eq!(last["grant_type"], "refresh_token");
     assert!(last["client_secret"].starts_with("secret-"));
 }
+
+#[tokio::test]
+async fn a_connect_link_works_only_for_its_own_user() {
+    let s = setup(Options::default()).await;
+    add(&s, &s.admin, "notes").await;
+    let made = gatehouse::service::upstream::link::create(
+        &s.app.core,
+        &Actor::cli(),
+        UserId::new(1),
+        "notes",
+    )
+    .await
+    .unwrap();
+    let path = &made.url[made.url.find("/vault/connect/").unwrap()..];
+    let bob = s.app.user(&s.admin, "bob").await;
+    let res = bob.get(path).await;
+    assert_eq!(
+        location(&res),
+        "/servers",
+        "refused, not sent to the provider"
+    );
+    let flash = flash_in(&bob.page("/servers").await).unwrap_or_default();
+    assert!(flash.contains("link is not for your account"), "{flash}");
+    assert!(s.peer.state.authorize_requests.lock().unwrap().is_empty());
+    // Still unused: its own user can open it.
+    let res = s.admin.get(path).await;
+    assert!(
+        location(&res).starts_with(&s.peer.base),
+        "{}",
+        location(&res)
+    );
+}
