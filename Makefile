@@ -50,9 +50,10 @@ release: setup
 run-release: release
 	$(RELEASE_BIN) serve
 
-## bench: DESIGN.md §11 measurements against the release binary (results: BENCHMARKS.md).
-## nginx, when installed (apt-get install nginx-light), is the reverse-proxy baseline.
+## bench: DESIGN.md §11 measurements against the release binary (results: BENCHMARKS.md),
+## driven by wrk with nginx as the reverse-proxy baseline (both installed from Debian).
 bench: release
+	@scripts/setup.sh --bench
 	cargo run -q --release -p gatehouse-bench -- $(RELEASE_BIN)
 
 ## dev: `cargo leptos watch` (rebuilds and reloads on change). Installs cargo-leptos and

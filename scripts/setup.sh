@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what Gatehouse needs and is missing; does nothing for what is already there.
 # Only the package registries are used (rustup's targets, apt, npm): no tool downloads a
-# prebuilt binary from elsewhere. Usage: scripts/setup.sh [--e2e]
+# prebuilt binary from elsewhere. Usage: scripts/setup.sh [--e2e | --bench]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -22,6 +22,12 @@ have cargo && have rustup || { echo "error: Rust (cargo + rustup) is required: s
 # The hydrate bundle is compiled for wasm32.
 if ! rustup target list --installed | grep -qx wasm32-unknown-unknown; then
   rustup target add wasm32-unknown-unknown
+fi
+
+if [ "${1:-}" = "--bench" ]; then
+  # The load generator and the reverse-proxy baseline of `make bench`.
+  have wrk || apt_install wrk
+  [ -x /usr/sbin/nginx ] || apt_install nginx-light
 fi
 
 if [ "${1:-}" = "--e2e" ]; then

@@ -1,18 +1,21 @@
 //! Sets Gatehouse up over HTTP as a user would: the first-run admin, a server with a static
 //! credential, a public OAuth client, and access tokens through authorize + consent + token.
 
+use std::sync::Arc;
+
 use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine};
 use serde_json::{json, Value};
+use reqwest::cookie::{CookieStore, Jar};
 use sha2::{Digest, Sha256};
 
 const REDIRECT: &str = "http://127.0.0.1:9/cb";
 
 /// Like a browser without JavaScript: cookies kept, redirects not followed, pages wanted.
-fn browser() -> reqwest::Client {
+fn browser(jar: Arc<Jar>) -> reqwest::Client {
     let mut headers = reqwest::header::HeaderMap::new();
     headers.insert(reqwest::header::ACCEPT, "text/html".parse().unwrap());
     reqwest::Client::builder()
-        .cookie_store(true)
+        .cookie_provider(jar)
         .redirect(reqwest::redirect::Policy::none())
         .default_headers(headers)
         .build()
@@ -32,12 +35,14 @@ fn location(res: &reqwest::Response) -> String {
 pub struct Session {
     base: String,
     browser: reqwest::Client,
+    jar: Arc<Jar>,
     client_id: String,
 }
 
 /// The admin (signed in), server `echo` → `upstream` with a static credential, a client.
 pub async fn setup(base: &str, setup_code: &str, upstream: &str) -> Session {
-    let browser = browser();
+    let jar = Arc::new(Jar::default());
+    let browser = browser(jar.clone());
     let token = csrf(&browser, &format!("{base}/setup")).await;
     let res = browser
         .post(format!("{base}/api/setup"))
@@ -51,20 +56,6 @@ pub async fn setup(base: &str, setup_code: &str, upstream: &str) -> Session {
         .await
         .unwrap();
     assert_eq!(res.status(), 303, "setup");
-    let token = csrf(&browser, &format!("{base}/servers")).await;
-    let res = browser
-        .post(format!("{base}/api/add_server"))
-        .form(&[
-            ("_csrf", token.as_str()),
-            ("slug", "echo"),
-            ("url", upstream),
-            ("name", ""),
-            ("credential", "static-credential"),
-        ])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 303, "add server");
     let reg: Value = browser
         .post(format!("{base}/register"))
         .json(&json!({"client_name": "bench", "redirect_uris": [REDIRECT], "token_endpoint_auth_method": "none", "grant_types": ["authorization_code", "refresh_token"]}))
@@ -74,14 +65,70 @@ pub async fn setup(base: &str, setup_code: &str, upstream: &str) -> Session {
         .json()
         .await
         .unwrap();
-    Session {
+    let session = Session {
         base: base.to_owned(),
         browser,
+        jar,
         client_id: reg["client_id"].as_str().unwrap().to_owned(),
-    }
+    };
+    session.add_server("echo", upstream).await;
+    session
 }
 
 impl Session {
+    /// Adds server `slug` → `url` with a static credential, through the Servers page's form.
+    pub async fn add_server(&self, slug: &str, url: &str) {
+        let base = &self.base;
+        let token = csrf(&self.browser, &format!("{base}/servers")).await;
+        let res = self
+            .browser
+            .post(format!("{base}/api/add_server"))
+            .form(&[
+                ("_csrf", token.as_str()),
+                ("slug", slug),
+                ("url", url),
+                ("name", ""),
+                ("credential", "static-credential"),
+            ])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 303, "add server {slug}");
+    }
+
+    /// The `Cookie` header value the signed-in browser sends.
+    pub fn cookie(&self) -> String {
+        let url = self.base.parse().unwrap();
+        let value = self.jar.cookies(&url).expect("signed in");
+        value.to_str().unwrap().to_owned()
+    }
+
+    /// An authorization request up to its consent page, left pending: the page's path.
+    pub async fn consent_page(&self) -> String {
+        let (url, _) = self.authorize_url();
+        let res = self.browser.get(url).send().await.unwrap();
+        location(&res)
+    }
+
+    /// The `/authorize` URL of a fresh request for `/mcp/echo`, and its PKCE verifier.
+    fn authorize_url(&self) -> (reqwest::Url, String) {
+        let base = &self.base;
+        let verifier =
+            URL_SAFE_NO_PAD.encode(Sha256::digest(format!("{:?}", std::time::Instant::now())));
+        let challenge = URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes()));
+        let resource = format!("{base}/mcp/echo");
+        let mut url = reqwest::Url::parse(&format!("{base}/authorize")).unwrap();
+        url.query_pairs_mut()
+            .append_pair("response_type", "code")
+            .append_pair("client_id", &self.client_id)
+            .append_pair("redirect_uri", REDIRECT)
+            .append_pair("code_challenge", &challenge)
+            .append_pair("code_challenge_method", "S256")
+            .append_pair("state", "bench")
+            .append_pair("resource", &resource);
+        (url, verifier)
+    }
+
     /// An API key for all the bench user's servers (the page's server function, as with
     /// JavaScript: the answer carries the key).
     pub async fn api_key(&self) -> String {
@@ -108,19 +155,8 @@ impl Session {
     /// A fresh (access token, refresh token) pair for `/mcp/echo`.
     pub async fn tokens(&self) -> (String, String) {
         let base = &self.base;
-        let verifier =
-            URL_SAFE_NO_PAD.encode(Sha256::digest(format!("{:?}", std::time::Instant::now())));
-        let challenge = URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes()));
         let resource = format!("{base}/mcp/echo");
-        let mut url = reqwest::Url::parse(&format!("{base}/authorize")).unwrap();
-        url.query_pairs_mut()
-            .append_pair("response_type", "code")
-            .append_pair("client_id", &self.client_id)
-            .append_pair("redirect_uri", REDIRECT)
-            .append_pair("code_challenge", &challenge)
-            .append_pair("code_challenge_method", "S256")
-            .append_pair("state", "bench")
-            .append_pair("resource", &resource);
+        let (url, verifier) = self.authorize_url();
         let res = self.browser.get(url).send().await.unwrap();
         let consent = format!("{base}{}", location(&res));
         let token = csrf(&self.browser, &consent).await;

@@ -1,16 +1,13 @@
-//! What the benchmark talks to: the echo upstream, the Gatehouse process, nginx, and the
+//! What the benchmark talks to besides the upstream: the Gatehouse process, nginx, and the
 //! bare SQLite-writing handler.
 
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use axum::body::Body;
-use axum::http::{header, StatusCode};
-use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::{Json, Router};
-use serde_json::{json, Value};
+use serde_json::json;
 
 async fn serve(app: Router) -> String {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -19,35 +16,12 @@ async fn serve(app: Router) -> String {
     format!("http://{addr}")
 }
 
-/// A minimal MCP upstream: POST answers every JSON-RPC request at once (stateless JSON);
-/// GET opens an SSE stream that sends one event and stays open.
-pub async fn echo_upstream() -> String {
-    async fn answer(Json(req): Json<Value>) -> Json<Value> {
-        Json(
-            json!({"jsonrpc": "2.0", "id": req["id"], "result": {"content": [{"type": "text", "text": "ok"}]}}),
-        )
-    }
-    async fn stream() -> Response {
-        let first = futures_util::stream::once(async {
-            Ok::<_, std::convert::Infallible>(axum::body::Bytes::from_static(b": open\n\n"))
-        });
-        let body = futures_util::StreamExt::chain(first, futures_util::stream::pending());
-        (
-            StatusCode::OK,
-            [(header::CONTENT_TYPE, "text/event-stream")],
-            Body::from_stream(body),
-        )
-            .into_response()
-    }
-    let base = serve(Router::new().route("/mcp", post(answer).get(stream))).await;
-    format!("{base}/mcp")
-}
-
 pub struct Gatehouse {
     pub url: String,
     pub setup_code: Option<String>,
+    bin: String,
     child: Child,
-    _dir: tempfile::TempDir,
+    dir: tempfile::TempDir,
 }
 
 impl Gatehouse {
@@ -84,9 +58,43 @@ impl Gatehouse {
         Gatehouse {
             url: url.expect("gatehouse printed its URL"),
             setup_code: code,
+            bin: bin.to_owned(),
             child,
-            _dir: dir,
+            dir,
         }
+    }
+
+    /// Runs a `gatehouse` CLI command on this instance's data (the operator's way to create
+    /// many users quickly), `stdin` as its input; returns its standard output.
+    pub fn cli(&self, args: &[&str], stdin: &str) -> String {
+        use std::io::Write;
+        let mut child = Command::new(&self.bin)
+            .args(args)
+            .env("GATEHOUSE_DATA_DIR", self.dir.path())
+            .env("RUST_LOG", "error")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("run the gatehouse CLI");
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(stdin.as_bytes())
+            .unwrap();
+        let out = child.wait_with_output().unwrap();
+        assert!(
+            out.status.success(),
+            "gatehouse {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// The instance's SQLite database file.
+    pub fn database(&self) -> std::path::PathBuf {
+        self.dir.path().join("gatehouse.db")
     }
 
     /// Resident memory of the Gatehouse process, in KiB.
