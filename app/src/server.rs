@@ -22,18 +22,12 @@ use tower::ServiceBuilder;
 
 use crate::{shell, App};
 
-/// The router state: the core (use cases) and, beside it, the gateway's process state.
+/// The state of the browser-facing routes: the core (use cases) and the Leptos options. The
+/// gateway has its own (`http::gateway`).
 #[derive(Clone)]
 pub struct AppState {
     pub leptos_options: LeptosOptions,
     pub core: SharedCore,
-    pub gateway: SharedGateway,
-}
-
-impl FromRef<AppState> for SharedGateway {
-    fn from_ref(state: &AppState) -> Self {
-        state.gateway.clone()
-    }
 }
 
 impl FromRef<AppState> for LeptosOptions {
@@ -139,7 +133,6 @@ pub fn router(core: SharedCore, gateway: SharedGateway) -> Result<Router, StartE
     let state = AppState {
         leptos_options,
         core: core.clone(),
-        gateway,
     };
     let routes = generate_route_list(App);
     let context = {
@@ -149,7 +142,8 @@ pub fn router(core: SharedCore, gateway: SharedGateway) -> Result<Router, StartE
     let sessions = http::session::layer(&core).map_err(StartError::Other)?;
     let [csp, frame, sniff, referrer] = http::headers::layers();
     // Pages and server functions (the dashboard): real redirects and the page CSP, form
-    // errors as pages, the form body limit. The protocol routes set their own limits (MCP bodies are larger).
+    // errors as pages, the form body limit. The protocol routes set their own limits (MCP
+    // bodies are larger).
     let pages = Router::<AppState>::new()
         .route("/", get(crate::responses::home))
         .route("/activity.csv", get(crate::export::csv))
@@ -170,21 +164,27 @@ pub fn router(core: SharedCore, gateway: SharedGateway) -> Result<Router, StartE
                     http::MAX_FORM_BYTES,
                 )),
         );
-    let app = http::routes::<AppState>()
+    // A body that stops arriving ends the request (each read, this long at most). The
+    // gateway reads its bodies under its own limit.
+    let body_timeout = tower_http::timeout::RequestBodyTimeoutLayer::new(
+        core.config.connection_limits.body_read_timeout,
+    );
+    // Only the browser-facing routes (pages, sign-in, consent) carry the session: no MCP
+    // client call reads one, and the layer would cost every call.
+    let app = http::browser_routes::<AppState>()
         .merge(pages)
+        .layer(sessions)
+        .merge(http::client_routes::<AppState>())
         .with_state(state)
+        .layer(body_timeout)
+        .merge(http::gateway(gateway))
         .layer(
             ServiceBuilder::new()
                 .layer(csp)
                 .layer(frame)
                 .layer(sniff)
                 .layer(referrer)
-                .option_layer(http::headers::hsts(&core.public_url))
-                // A body that stops arriving ends the request (each read, this long at most).
-                .layer(tower_http::timeout::RequestBodyTimeoutLayer::new(
-                    core.config.connection_limits.body_read_timeout,
-                ))
-                .layer(sessions),
+                .option_layer(http::headers::hsts(&core.public_url)),
         )
         // Outermost: every request, pages and protocol alike, gets its id and its metrics.
         .layer(axum::middleware::from_fn_with_state(

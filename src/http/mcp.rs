@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use axum::body::Body;
-use axum::extract::{FromRef, Path, Request, State};
+use axum::extract::{Path, Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::any;
@@ -19,11 +19,7 @@ use crate::gateway::SharedGateway;
 use crate::oauth::metadata::bearer_challenge;
 use crate::state::Core;
 
-pub fn routes<S>() -> Router<S>
-where
-    SharedGateway: FromRef<S>,
-    S: Clone + Send + Sync + 'static,
-{
+pub fn routes() -> Router<SharedGateway> {
     Router::new().route("/mcp/{slug}", any(mcp))
 }
 

@@ -30,17 +30,10 @@ use crate::state::SharedCore;
 /// Largest request body accepted by the form, JSON and OAuth handlers.
 pub const MAX_FORM_BYTES: usize = 16 * 1024;
 
-/// Every route the core serves, for any router state that can hand out the core. Sessions and
-/// security headers are layered on by the caller around everything.
-pub fn routes<S>() -> Router<S>
-where
-    SharedCore: FromRef<S>,
-    SharedGateway: FromRef<S>,
-    S: Clone + Send + Sync + 'static,
-{
-    // Called by MCP clients, some from a browser (the MCP Inspector): CORS for any origin,
-    // without cookies (DESIGN.md §3). Sign-in, consent and /authorize never send CORS headers.
-    let cors = tower_http::cors::CorsLayer::new()
+/// Called by MCP clients, some from a browser (the MCP Inspector): CORS for any origin,
+/// without cookies (DESIGN.md §3). Sign-in, consent and /authorize never send CORS headers.
+fn cors_for_clients() -> tower_http::cors::CorsLayer {
+    tower_http::cors::CorsLayer::new()
         .allow_origin(tower_http::cors::Any)
         .allow_methods([Method::GET, Method::POST, Method::DELETE, Method::OPTIONS])
         .allow_headers([
@@ -54,23 +47,51 @@ where
         .expose_headers([
             header::WWW_AUTHENTICATE,
             HeaderName::from_static("mcp-session-id"),
-        ]);
-    let for_clients = Router::new()
-        .merge(wellknown::routes())
-        .merge(oauth::client_routes())
-        .layer(cors.clone());
-    // MCP bodies get their own, larger limit (set on the route).
-    let gateway = mcp::routes().layer(cors);
+        ])
+}
+
+/// The routes a browser uses with its session: sign-in, the vault's callback, `/authorize`
+/// and consent, and `/metrics` for signed-in administrators. The caller adds the session
+/// layer.
+pub fn browser_routes<S>() -> Router<S>
+where
+    SharedCore: FromRef<S>,
+    S: Clone + Send + Sync + 'static,
+{
     Router::new()
-        .merge(health::routes())
         .merge(metrics::routes())
         .merge(sign_in::routes())
         .merge(vault::routes())
         .merge(oauth::browser_routes())
+        .layer(tower_http::limit::RequestBodyLimitLayer::new(
+            MAX_FORM_BYTES,
+        ))
+}
+
+/// The routes MCP clients, resource servers and probes call: discovery, registration,
+/// tokens, revocation, introspection, health. None reads a browser session, so none pays
+/// for the session layer.
+pub fn client_routes<S>() -> Router<S>
+where
+    SharedCore: FromRef<S>,
+    S: Clone + Send + Sync + 'static,
+{
+    let for_clients = Router::new()
+        .merge(wellknown::routes())
+        .merge(oauth::client_routes())
+        .layer(cors_for_clients());
+    Router::new()
+        .merge(health::routes())
         .merge(oauth::server_routes())
         .merge(for_clients)
         .layer(tower_http::limit::RequestBodyLimitLayer::new(
             MAX_FORM_BYTES,
         ))
-        .merge(gateway)
+}
+
+/// `/mcp/{slug}` with its own state, apart from the pages: a gateway call carries no browser
+/// session, and its handler needs nothing but the gateway (the hot path clones one `Arc`).
+/// MCP bodies have their own limit and read timeout (in the handler).
+pub fn gateway(gateway: SharedGateway) -> Router {
+    mcp::routes().layer(cors_for_clients()).with_state(gateway)
 }
