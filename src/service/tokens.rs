@@ -353,7 +353,7 @@ async fn refresh(
         RefreshDecision::Rotate | RefreshDecision::RetryWithinGrace => {
             // Narrowing with `resource` is allowed; widening is not (RFC 8707 §2.2).
             let family_resources = store::parse_list(&row.resources);
-            let still_granted = grants::granted_slugs(&mut *tx, row.grant_id).await?;
+            let still_granted = store::parse_list(&row.granted);
             let allowed: Vec<String> = family_resources
                 .into_iter()
                 .filter(|s| still_granted.contains(s))
@@ -376,7 +376,10 @@ async fn refresh(
                 _ => 0,
             };
             tokens::mark_refresh_used(&mut *tx, &hash, now).await?;
-            grants::touch(&mut *tx, row.grant_id, now).await?;
+            // "Last used" is shown to the minute: a client refreshing often writes it once.
+            if row.grant_used_at.is_none_or(|at| now - at >= 60) {
+                grants::touch(&mut *tx, row.grant_id, now).await?;
+            }
             let issued = issue_pair(
                 &mut tx,
                 core,

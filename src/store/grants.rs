@@ -178,17 +178,6 @@ pub async fn mark_code_used(
     Ok(done.rows_affected() == 1)
 }
 
-/// The slugs of the user's servers a grant still covers (deleted servers drop out).
-pub async fn granted_slugs(
-    db: impl SqliteExecutor<'_>,
-    grant_id: i64,
-) -> Result<Vec<String>, sqlx::Error> {
-    sqlx::query_scalar("SELECT s.slug FROM grant_servers gs JOIN mcp_servers s ON s.id = gs.server_id WHERE gs.grant_id = ? ORDER BY s.slug")
-        .bind(grant_id)
-        .fetch_all(db)
-        .await
-}
-
 /// A user's active grants, newest first, with their client and servers.
 #[derive(Debug, Clone, FromRow)]
 pub struct GrantRow {

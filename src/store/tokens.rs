@@ -80,8 +80,13 @@ pub struct RefreshRow {
     pub revoked: bool,
     /// A grace-window retry replaced this token before it was used.
     pub superseded: bool,
+    /// The slugs the grant still allows, as a JSON array (read with the token: one statement).
+    pub granted: String,
+    /// When the grant was last used (refreshes touch it at most once a minute).
+    pub grant_used_at: Option<UnixTime>,
 }
 
+/// A refresh token with its family, its grant and the grant's servers, in one statement.
 pub async fn get_refresh(
     db: impl SqliteExecutor<'_>,
     token: &SecretHash,
@@ -91,7 +96,10 @@ pub async fn get_refresh(
                 EXISTS (SELECT 1 FROM refresh_tokens c WHERE c.parent_hash = r.token_hash AND c.used_at IS NOT NULL) AS successor_used,
                 r.expires_at, f.absolute_expires_at,
                 (f.revoked_at IS NOT NULL OR g.revoked_at IS NOT NULL) AS revoked,
-                r.superseded_at IS NOT NULL AS superseded
+                r.superseded_at IS NOT NULL AS superseded,
+                (SELECT json_group_array(s.slug) FROM grant_servers gs JOIN mcp_servers s ON s.id = gs.server_id
+                  WHERE gs.grant_id = g.id) AS granted,
+                g.last_used_at AS grant_used_at
          FROM refresh_tokens r JOIN token_families f ON f.id = r.family_id JOIN grants g ON g.id = f.grant_id
          WHERE r.token_hash = ?",
     )
