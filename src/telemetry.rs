@@ -19,6 +19,11 @@ const BUCKETS: &[f64] = &[
     0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
 ];
 
+/// How often histogram samples are folded into their buckets. The recorder keeps every
+/// sample until then: without this, memory grew with every request between two scrapes
+/// (or forever, with nobody scraping).
+const UPKEEP_EVERY: Duration = Duration::from_secs(5);
+
 /// Installs the process's recorder once; `None` if another recorder was installed first.
 pub fn handle() -> Option<&'static PrometheusHandle> {
     HANDLE
@@ -26,6 +31,14 @@ pub fn handle() -> Option<&'static PrometheusHandle> {
             let builder = PrometheusBuilder::new().set_buckets(BUCKETS).ok()?;
             let handle = builder.install_recorder().ok()?;
             describe();
+            // A thread, not a task: the recorder may be installed outside any runtime.
+            let upkept = handle.clone();
+            let _ = std::thread::Builder::new()
+                .name("metrics-upkeep".into())
+                .spawn(move || loop {
+                    std::thread::sleep(UPKEEP_EVERY);
+                    upkept.run_upkeep();
+                });
             Some(handle)
         })
         .as_ref()
@@ -103,12 +116,18 @@ fn status_class(status: u16) -> &'static str {
 }
 
 pub fn http_request(route: &'static str, method: &str, status: u16, took: Duration) {
-    let method = match method {
-        "GET" | "POST" | "DELETE" | "OPTIONS" | "HEAD" | "PUT" => method.to_owned(),
-        _ => "other".to_owned(),
+    // Static label values: no allocation per request.
+    let method: &'static str = match method {
+        "GET" => "GET",
+        "POST" => "POST",
+        "DELETE" => "DELETE",
+        "OPTIONS" => "OPTIONS",
+        "HEAD" => "HEAD",
+        "PUT" => "PUT",
+        _ => "other",
     };
     let class = status_class(status);
-    counter!("gatehouse_http_requests_total", "route" => route, "method" => method.clone(), "status" => class).increment(1);
+    counter!("gatehouse_http_requests_total", "route" => route, "method" => method, "status" => class).increment(1);
     histogram!("gatehouse_http_request_duration_seconds", "route" => route, "method" => method)
         .record(took.as_secs_f64());
 }
