@@ -131,7 +131,10 @@ async fn main() {
     let key32 = find("Gatehouse, API key", 32).unwrap();
 
     let mut out = vec![
-        format!("### Gateway: `tools/call echo`, wrk, {rounds} interleaved rounds × {}s", secs.as_secs()),
+        format!(
+            "### Gateway: `tools/call echo`, wrk, {rounds} interleaved rounds × {}s",
+            secs.as_secs()
+        ),
         String::new(),
         "| target | connections | req/s (median) | req/s (min–max) | p50 ms | p99 ms | errors |"
             .to_owned(),
@@ -184,7 +187,7 @@ async fn main() {
 
     // Open streams: the SSE endpoint behind its own server.
     session.add_server("stream", &up.sse).await;
-    let streams = load::open_streams(&format!("{}/mcp/stream", gh.url), &token, 1000).await;
+    let streams = load::open_streams(&format!("{}/mcp/stream", gh.url), &key, 1000).await;
     let open = streams.len();
     out.push(format!(
         "| {open} SSE streams open through the gateway | {} |",
@@ -193,17 +196,18 @@ async fn main() {
     drop(streams);
 
     // /token: refresh grants with rotation against one SQLite write per request.
+    const CHAINS: usize = 16;
     let mut chains = Vec::new();
-    for _ in 0..8 {
+    for _ in 0..CHAINS {
         chains.push(session.tokens().await.1);
     }
     let bare = targets::bare_sqlite_writer().await;
     let (mut refresh, mut bare_runs) = (Series::default(), Series::default());
     for _ in 0..rounds {
-        let run = wrk::refresh(&gh.url, session.client_id(), &chains, secs);
+        let run = wrk::refresh(&gh.url, session.client_id(), &chains, 8, secs);
         // Each run rotates the chains: start the next from fresh ones.
         chains.clear();
-        for _ in 0..8 {
+        for _ in 0..CHAINS {
             chains.push(session.tokens().await.1);
         }
         refresh.0.push(run);
@@ -218,7 +222,11 @@ async fn main() {
     );
     out.push("|---|---:|---:|---:|---:|---:|---:|".into());
     out.push(row("refresh grant with rotation", 8, &refresh));
-    out.push(row("bare axum + one SQLite write transaction", 8, &bare_runs));
+    out.push(row(
+        "bare axum + one SQLite write transaction",
+        8,
+        &bare_runs,
+    ));
     out.push(format!(
         "\n/token / bare write: **{:.2}** (target ≥ 0.5, goal ≥ 0.8)",
         refresh.per_second() / bare_runs.per_second()
@@ -270,7 +278,10 @@ async fn main() {
 
     // Sessions: 10,000 of them, each used once, then idle.
     let cookies = sessions::clone_session(&gh.database(), &cookie, 10_000).await;
-    let calls: Vec<Call> = cookies.iter().map(|c| Call::signed_in("/keys", c)).collect();
+    let calls: Vec<Call> = cookies
+        .iter()
+        .map(|c| Call::signed_in("/keys", c))
+        .collect();
     let used = wrk::pages(&gh.url, &calls, 8, Duration::from_secs(20));
     out.push(String::new());
     out.push(format!(
@@ -284,14 +295,20 @@ async fn main() {
     out.push(String::new());
     out.push("### Scale: users × 5 servers, API keys, c=32".into());
     out.push(String::new());
-    out.push("| users | req/s (median) | req/s (min–max) | p50 ms | p99 ms | errors | RSS after |".into());
+    out.push(
+        "| users | req/s (median) | req/s (min–max) | p50 ms | p99 ms | errors | RSS after |"
+            .into(),
+    );
     out.push("|---:|---:|---:|---:|---:|---:|---:|".into());
     let mut calls = Vec::new();
     let mut users = 0;
     for target in [1, 10, 100] {
         while users < target {
             let name = format!("user{users:03}");
-            gh.cli(&["user", "add", &name, "--password-stdin"], "a bench password 123\n");
+            gh.cli(
+                &["user", "add", &name, "--password-stdin"],
+                "a bench password 123\n",
+            );
             for s in 0..5 {
                 let slug = format!("s{s}");
                 gh.cli(
@@ -334,9 +351,10 @@ async fn main() {
 /// The release wasm bundle's size after gzip -9, from the site beside the binary's profile
 /// directory (`<target>/release/gatehouse` → `<target>/site/pkg`).
 fn wasm_gzip_bytes(bin: &str) -> Option<u64> {
-    let site = std::env::var("LEPTOS_SITE_ROOT").map(std::path::PathBuf::from).ok().or_else(|| {
-        Some(std::path::Path::new(bin).parent()?.parent()?.join("site"))
-    })?;
+    let site = std::env::var("LEPTOS_SITE_ROOT")
+        .map(std::path::PathBuf::from)
+        .ok()
+        .or_else(|| Some(std::path::Path::new(bin).parent()?.parent()?.join("site")))?;
     let wasm = std::fs::read_dir(site.join("pkg"))
         .ok()?
         .filter_map(Result::ok)

@@ -4,8 +4,8 @@
 use std::sync::Arc;
 
 use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine};
-use serde_json::{json, Value};
 use reqwest::cookie::{CookieStore, Jar};
+use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
 const REDIRECT: &str = "http://127.0.0.1:9/cb";

@@ -17,7 +17,11 @@ pub async fn clone_session(database: &std::path::Path, cookie: &str, n: usize) -
         .unwrap();
     let store = SqliteStore::new(pool).with_table_name("sessions").unwrap();
     let id: Id = value.parse().expect("a session id");
-    let template = store.load(&id).await.unwrap().expect("the signed-in session");
+    let template = store
+        .load(&id)
+        .await
+        .unwrap()
+        .expect("the signed-in session");
     let mut cookies = Vec::with_capacity(n);
     for _ in 0..n {
         let mut record = Record {

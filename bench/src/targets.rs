@@ -5,6 +5,7 @@ use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
+use axum::response::IntoResponse;
 use axum::routing::post;
 use axum::{Json, Router};
 use serde_json::json;
@@ -147,6 +148,7 @@ http {{
       proxy_pass http://up/{path};
       proxy_http_version 1.1;
       proxy_set_header Connection \"\";
+      proxy_set_header Host {host};
       proxy_set_header Authorization \"Bearer static-credential\";
       proxy_buffering off;
     }}
@@ -158,6 +160,7 @@ http {{
         std::fs::write(&conf_path, conf).ok()?;
         let child = Command::new(bin)
             .args(["-c", conf_path.to_str()?, "-p", dir.path().to_str()?])
+            .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
             .ok()?;
@@ -177,8 +180,13 @@ http {{
 }
 
 impl Drop for Nginx {
+    /// SIGTERM, not SIGKILL: the master then stops its worker, which would otherwise outlive
+    /// the bench holding its stdout open.
     fn drop(&mut self) {
-        let _ = self.child.kill();
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
+        let _ = self.child.wait();
     }
 }
 
@@ -209,17 +217,23 @@ pub async fn bare_sqlite_writer() -> String {
         post(move || {
             let pool = pool.clone();
             async move {
-                let mut conn = pool.acquire().await.unwrap();
-                sqlx::query("BEGIN IMMEDIATE")
-                    .execute(&mut *conn)
-                    .await
-                    .unwrap();
-                sqlx::query("INSERT INTO t (v) VALUES ('x')")
-                    .execute(&mut *conn)
-                    .await
-                    .unwrap();
-                sqlx::query("COMMIT").execute(&mut *conn).await.unwrap();
-                Json(json!({"ok": true}))
+                // As Gatehouse writes: sqlx's transaction (rolled back if dropped), BEGIN
+                // IMMEDIATE; a failure is a 500, counted by wrk.
+                let written = async {
+                    let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
+                    sqlx::query("INSERT INTO t (v) VALUES ('x')")
+                        .execute(&mut *tx)
+                        .await?;
+                    tx.commit().await
+                };
+                match written.await {
+                    Ok(()) => Json(json!({"ok": true})).into_response(),
+                    Err(err) => (
+                        axum::http::StatusCode::INTERNAL_SERVER_ERROR,
+                        err.to_string(),
+                    )
+                        .into_response(),
+                }
             }
         }),
     );

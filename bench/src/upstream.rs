@@ -30,7 +30,8 @@ impl ServerHandler for Echo {
         _request: Option<PaginatedRequestParams>,
         _context: RequestContext<RoleServer>,
     ) -> Result<ListToolsResult, ErrorData> {
-        let schema = serde_json::json!({"type": "object", "properties": {"text": {"type": "string"}}});
+        let schema =
+            serde_json::json!({"type": "object", "properties": {"text": {"type": "string"}}});
         let schema = Arc::new(schema.as_object().cloned().unwrap_or_default());
         Ok(ListToolsResult::with_all_items(vec![Tool::new(
             "echo",

@@ -62,8 +62,8 @@ fn lua_string(s: &str) -> String {
 /// Every script's last part: one machine-readable summary line.
 const DONE: &str = r#"function done(summary, latency, requests)
   local e = summary.errors
-  io.write(string.format("BENCH %d %d %d %d %d\n", summary.requests, summary.duration,
-    e.connect + e.read + e.write + e.timeout + e.status,
+  io.write(string.format("BENCH %d %d %d %d %d %d\n", summary.requests, summary.duration,
+    e.status, e.connect + e.read + e.write + e.timeout,
     latency:percentile(50), latency:percentile(99)))
 end"#;
 
@@ -119,9 +119,17 @@ pub fn pages(base: &str, calls: &[Call], connections: u32, time: Duration) -> Ru
     run_script(base, &script(calls, true), connections, time)
 }
 
-/// `POST /token` refresh grants with rotation at `connections` = `refresh_tokens.len()`: each
-/// answer's new refresh token is queued for the next request, so every chain keeps rotating.
-pub fn refresh(base: &str, client_id: &str, refresh_tokens: &[String], time: Duration) -> Run {
+/// `POST /token` refresh grants with rotation: each answer's new refresh token is queued for
+/// the next request, so every chain keeps rotating. Give more chains than connections: wrk
+/// sends an extra request now and then (e.g. when it opens its connections), and each takes
+/// one from the queue.
+pub fn refresh(
+    base: &str,
+    client_id: &str,
+    refresh_tokens: &[String],
+    connections: u32,
+    time: Duration,
+) -> Run {
     let queue: Vec<String> = refresh_tokens.iter().map(|t| lua_string(t)).collect();
     let script = format!(
         r#"local queue = {{ {queue} }}
@@ -134,12 +142,23 @@ end
 function response(status, headers, body)
   local token = body:match('"refresh_token":"([^"]+)"')
   if token then table.insert(queue, token) end
+  if status ~= 200 and not first_error then first_error = status .. " " .. body end
 end
-{DONE}"#,
+local threads = {{}}
+function setup(thread) table.insert(threads, thread) end
+{DONE}
+local summarize = done
+function done(summary, latency, requests)
+  for _, t in ipairs(threads) do
+    local e = t:get("first_error")
+    if e then io.write("FIRST_ERROR ", e, "\n") end
+  end
+  summarize(summary, latency, requests)
+end"#,
         queue = queue.join(", "),
         client = lua_string(client_id),
     );
-    run_script(base, &script, refresh_tokens.len() as u32, time)
+    run_script(base, &script, connections, time)
 }
 
 /// A plain POST with a small JSON body (the bare write handler).
@@ -166,6 +185,15 @@ fn run_script(base: &str, script: &str, connections: u32, time: Duration) -> Run
         .output()
         .expect("run wrk");
     let stdout = String::from_utf8_lossy(&out.stdout);
+    if let Some(first) = stdout.lines().find_map(|l| l.strip_prefix("FIRST_ERROR ")) {
+        eprintln!("first error answer: {first}");
+    }
+    for line in stdout
+        .lines()
+        .filter(|l| l.contains("Socket errors") || l.contains("Non-2xx"))
+    {
+        eprintln!("wrk: {}", line.trim());
+    }
     let line = stdout
         .lines()
         .find_map(|l| l.strip_prefix("BENCH "))
@@ -179,12 +207,14 @@ fn run_script(base: &str, script: &str, connections: u32, time: Duration) -> Run
         .split_whitespace()
         .map(|v| v.parse().unwrap())
         .collect();
-    let (requests, duration_us, errors, p50_us, p99_us) = (f[0], f[1], f[2], f[3], f[4]);
+    // Error answers are requests (counted in `requests`); socket errors are not.
+    let (requests, duration_us, refused, broken, p50_us, p99_us) =
+        (f[0], f[1], f[2], f[3], f[4], f[5]);
     Run {
-        per_second: (requests - errors) / (duration_us / 1e6),
+        per_second: (requests - refused) / (duration_us / 1e6),
         p50_ms: p50_us / 1000.0,
         p99_ms: p99_us / 1000.0,
-        errors: errors as u64,
+        errors: (refused + broken) as u64,
     }
 }
 
@@ -194,7 +224,7 @@ pub struct Series(pub Vec<Run>);
 
 fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(f64::total_cmp);
-    v[v.len() / 2]
+    v.get(v.len() / 2).copied().unwrap_or(0.0)
 }
 
 impl Series {

@@ -104,8 +104,12 @@ struct Proxy {
 }
 
 impl Drop for Proxy {
+    /// SIGTERM, not SIGKILL: nginx's master then stops its worker, which a killed master
+    /// would leave running (holding the port and its parent's pipes).
     fn drop(&mut self) {
-        let _ = self.child.kill();
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
         let _ = self.child.wait();
     }
 }
