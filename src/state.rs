@@ -11,7 +11,6 @@ use crate::config::{Config, PublicUrl};
 use crate::domain::{Principal, SecretHash};
 use crate::net::{GuardedClient, NetError, SystemLookup};
 use crate::rate_limit::Limits;
-use crate::store::{WriteGate, WriteTx};
 use crate::vault::cipher::Cipher;
 use crate::vault::credential::{CredentialCache, Flights};
 
@@ -39,8 +38,6 @@ pub struct Core {
     pub servers_changed: Generation,
     /// Hash of the one-time setup code, while no account exists (`service::accounts`).
     pub(crate) setup_code: Mutex<Option<SecretHash>>,
-    /// Write transactions of this process take turns (`store::WriteGate`).
-    pub(crate) write_gate: WriteGate,
 }
 
 pub type SharedCore = Arc<Core>;
@@ -79,13 +76,7 @@ impl Core {
             key_uses: Throttle::new(std::time::Duration::from_secs(60)),
             servers_changed: Default::default(),
             setup_code: Mutex::new(None),
-            write_gate: WriteGate::default(),
         })
-    }
-
-    /// A write transaction, after this process's other writers (`store::begin_write`).
-    pub async fn begin_write(&self) -> Result<WriteTx, sqlx::Error> {
-        crate::store::begin_write(&self.pool, &self.write_gate).await
     }
 
     /// Forgets what this process cached from the database (tests simulating another

@@ -65,7 +65,7 @@ pub(super) async fn create_with_password(
 ) -> Result<Account, ServiceError> {
     let hash = password::hash(password).await?;
     let now = clock::now();
-    let mut tx = core.begin_write().await?;
+    let mut tx = store::begin_write(&core.pool).await?;
     let existing = users::count(&mut *tx).await?;
     if only_if_first && existing > 0 {
         return Err(ServiceError::Forbidden);
@@ -194,7 +194,7 @@ pub async fn invite(
     let name = Username::parse(username).map_err(|e| ServiceError::Invalid(e.to_string()))?;
     let token = SecretToken::generate("gh_inv_");
     let now = clock::now();
-    let mut tx = core.begin_write().await?;
+    let mut tx = store::begin_write(&core.pool).await?;
     let id = match users::insert(&mut *tx, &name, None, is_admin, now).await {
         Ok(id) => id,
         Err(e) if store::is_unique_violation(&e) => {
@@ -255,7 +255,7 @@ pub async fn accept_invite(
     let password = Password::parse(password).map_err(|e| ServiceError::Invalid(e.to_string()))?;
     let hash = password::hash(password).await?;
     let now = clock::now();
-    let mut tx = core.begin_write().await?;
+    let mut tx = store::begin_write(&core.pool).await?;
     let Some(id) = invites::take(&mut tx, &SecretHash::of(token), now).await? else {
         return Err(ServiceError::Invalid(
             "this invite link is invalid, used or expired; ask your administrator for a new one"
@@ -313,7 +313,7 @@ pub async fn set_password(
     }
     let hash = password::hash(password).await?;
     let now = clock::now();
-    let mut tx = core.begin_write().await?;
+    let mut tx = store::begin_write(&core.pool).await?;
     users::set_password(&mut *tx, row.id, &hash, now).await?;
     invites::delete_for_user(&mut tx, row.id).await?;
     activity::record(
@@ -374,7 +374,7 @@ pub async fn set_disabled(
         ));
     }
     let now = clock::now();
-    let mut tx = core.begin_write().await?;
+    let mut tx = store::begin_write(&core.pool).await?;
     users::set_disabled(&mut *tx, id, disabled.then_some(now)).await?;
     let kind = if disabled {
         "user.disabled"

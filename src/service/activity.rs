@@ -79,7 +79,7 @@ pub async fn record_alone(
     kind: &str,
     detail: String,
 ) -> Result<(), ServiceError> {
-    let mut tx = core.begin_write().await?;
+    let mut tx = crate::store::begin_write(&core.pool).await?;
     record(&mut tx, actor, subject, kind, detail, crate::clock::now()).await?;
     tx.commit().await?;
     Ok(())
@@ -117,7 +117,7 @@ pub async fn record_calls(core: &Core, calls: &[CallEvent]) -> Result<(), Servic
             duration_ms: Some(call.duration_ms),
         })
         .collect();
-    let mut tx = core.begin_write().await?;
+    let mut tx = crate::store::begin_write(&core.pool).await?;
     audit::insert_many(&mut tx, &events, crate::clock::now()).await?;
     tx.commit().await?;
     Ok(())

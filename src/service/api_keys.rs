@@ -68,7 +68,7 @@ pub async fn create(
     let now = clock::now();
     let expires_at = lifetime.map(|d| now + d.as_secs() as i64);
     let limited = (!servers.is_empty()).then_some(ids.as_slice());
-    let mut tx = core.begin_write().await?;
+    let mut tx = store::begin_write(&core.pool).await?;
     let new = api_keys::NewKey {
         user,
         name: &name,
@@ -117,7 +117,7 @@ pub async fn revoke_named(
         return Err(ServiceError::Forbidden);
     }
     let now = clock::now();
-    let mut tx = core.begin_write().await?;
+    let mut tx = store::begin_write(&core.pool).await?;
     if !api_keys::revoke_by_name(&mut *tx, user, name.trim(), now).await? {
         return Err(ServiceError::NotFound);
     }
@@ -128,7 +128,7 @@ pub async fn revoke_named(
 pub async fn revoke(core: &Core, actor: &Actor, id: i64) -> Result<String, ServiceError> {
     let user = actor.own_account()?;
     let now = clock::now();
-    let mut tx = core.begin_write().await?;
+    let mut tx = store::begin_write(&core.pool).await?;
     let name = api_keys::revoke_by_id(&mut *tx, user, id, now)
         .await?
         .ok_or(ServiceError::NotFound)?;
@@ -141,7 +141,7 @@ async fn revoked(
     actor: &Actor,
     user: UserId,
     name: &str,
-    mut tx: crate::store::WriteTx,
+    mut tx: sqlx::Transaction<'static, sqlx::Sqlite>,
     now: UnixTime,
 ) -> Result<(), ServiceError> {
     activity::record(

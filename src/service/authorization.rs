@@ -145,7 +145,7 @@ pub async fn start(
         .map(|r| r.slug().to_string())
         .collect();
     let now = clock::now();
-    let mut tx = core.begin_write().await?;
+    let mut tx = store::begin_write(&core.pool).await?;
     let request = grants::NewRequest {
         client_id: &valid.client_id,
         redirect_uri: &valid.redirect_uri,
@@ -269,7 +269,7 @@ pub async fn decide(
     answer: Answer,
 ) -> Result<String, ServiceError> {
     let now = clock::now();
-    let mut tx = core.begin_write().await?;
+    let mut tx = store::begin_write(&core.pool).await?;
     let req = grants::take_request(&mut *tx, &SecretHash::of(handle), now)
         .await?
         .ok_or_else(|| ServiceError::Invalid("this authorization request has expired or was already answered; start again from your app".into()))?;

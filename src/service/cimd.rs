@@ -13,7 +13,7 @@ use crate::oauth::cimd::{self, MAX_DOCUMENT_BYTES};
 use crate::oauth::error::{ErrorCode, OAuthError};
 use crate::rate_limit::RetryAfter;
 use crate::state::Core;
-use crate::store::clients;
+use crate::store::{self, clients};
 
 pub const FETCH_TIMEOUT: Duration = Duration::from_secs(5);
 
@@ -62,7 +62,7 @@ pub async fn resolve(
         .iter()
         .map(|r| r.as_str().to_owned())
         .collect();
-    let mut tx = core.begin_write().await?;
+    let mut tx = store::begin_write(&core.pool).await?;
     let new = clients::NewClient {
         client_id: url,
         secret_hash: None,

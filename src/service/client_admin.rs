@@ -42,7 +42,7 @@ pub async fn apply(
         return Err(ServiceError::Forbidden);
     }
     let now = clock::now();
-    let mut tx = core.begin_write().await?;
+    let mut tx = store::begin_write(&core.pool).await?;
     let (done, kind) = match action {
         Action::Disable => (
             clients::set_disabled(&mut *tx, client_id, true).await?,

@@ -9,7 +9,7 @@ use crate::domain::SecretToken;
 use crate::oauth::client_registration::{self, RegistrationRequest};
 use crate::oauth::error::OAuthError;
 use crate::state::Core;
-use crate::store::clients;
+use crate::store::{self, clients};
 
 #[derive(Debug, Serialize)]
 pub struct RegistrationResponse {
@@ -65,7 +65,7 @@ pub async fn register(
         .collect();
     let now = clock::now();
     let hash = secret.as_ref().map(SecretToken::hash);
-    let mut tx = core.begin_write().await?;
+    let mut tx = store::begin_write(&core.pool).await?;
     clients::insert(
         &mut *tx,
         &clients::NewClient {

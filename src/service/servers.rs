@@ -146,7 +146,7 @@ pub async fn set_provider(
     let choice = Choice::parse(Some(choice_key), &core.config)
         .ok_or_else(|| ServiceError::Invalid("unknown provider".into()))?;
     let now = clock::now();
-    let mut tx = core.begin_write().await?;
+    let mut tx = store::begin_write(&core.pool).await?;
     if !servers::set_provider(&mut tx, user, slug, choice.key().as_deref()).await? {
         return Err(ServiceError::NotFound);
     }
@@ -218,7 +218,7 @@ pub async fn add(
         return Err(ServiceError::Forbidden);
     }
     let now = clock::now();
-    let mut tx = core.begin_write().await?;
+    let mut tx = store::begin_write(&core.pool).await?;
     let id = match servers::insert(&mut tx, user, &new.slug, &new.name, now).await {
         Ok(id) => id,
         Err(e) if store::is_unique_violation(&e) => {
@@ -285,7 +285,7 @@ pub async fn encrypt_plaintext_urls(core: &Core) -> Result<usize, ServiceError> 
     let rows = servers::plaintext_urls(&core.pool).await?;
     for (id, user, url) in &rows {
         let sealed = encrypt(core, url, binding("url", *id, *user))?;
-        let mut tx = core.begin_write().await?;
+        let mut tx = store::begin_write(&core.pool).await?;
         servers::set_url(&mut tx, *id, &sealed).await?;
         tx.commit().await?;
     }
@@ -305,7 +305,7 @@ pub async fn delete(
     }
     let slug = ServerSlug::parse(slug).map_err(|_| ServiceError::NotFound)?;
     let now = clock::now();
-    let mut tx = core.begin_write().await?;
+    let mut tx = store::begin_write(&core.pool).await?;
     if !servers::delete(&mut tx, user, &slug).await? {
         return Err(ServiceError::NotFound);
     }

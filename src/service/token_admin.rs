@@ -23,7 +23,7 @@ pub async fn revoke(
     let client_id = authenticate(core, &presented).await?;
     let hash = SecretHash::of(token);
     let now = clock::now();
-    let mut tx = core.begin_write().await?;
+    let mut tx = store::begin_write(&core.pool).await?;
     let (owner, is_refresh) = match tokens::refresh_owner(&mut *tx, &hash, now).await? {
         Some(owner) => (Some(owner), true),
         None => (tokens::access_owner(&mut *tx, &hash, now).await?, false),
@@ -163,7 +163,7 @@ pub async fn list_grants(
 pub async fn revoke_grant(core: &Core, actor: &Actor, grant_id: i64) -> Result<(), ServiceError> {
     let user = actor.own_account()?;
     let now = clock::now();
-    let mut tx = core.begin_write().await?;
+    let mut tx = store::begin_write(&core.pool).await?;
     if !grants::revoke(&mut *tx, user, grant_id, now).await? {
         return Err(ServiceError::NotFound);
     }
@@ -193,7 +193,7 @@ pub struct Cleaned {
 /// retention (also run periodically).
 pub async fn cleanup(core: &Core) -> Result<(tokens::Swept, Cleaned), ServiceError> {
     let now = clock::now();
-    let mut tx = core.begin_write().await?;
+    let mut tx = store::begin_write(&core.pool).await?;
     let unused_client_ttl = core.config.unused_client_ttl.as_secs() as i64;
     let swept = tokens::sweep(&mut tx, now, unused_client_ttl).await?;
     let sessions = store::sessions::sweep(&mut tx, now).await?;
@@ -201,7 +201,7 @@ pub async fn cleanup(core: &Core) -> Result<(tokens::Swept, Cleaned), ServiceErr
     // The activity sweep in its own transaction: it can be large, and tokens need not wait.
     let retention = core.config.activity_retention.as_secs() as i64;
     let max_rows = i64::try_from(core.config.activity_max_rows).unwrap_or(i64::MAX);
-    let mut tx = core.begin_write().await?;
+    let mut tx = store::begin_write(&core.pool).await?;
     let events = store::audit::sweep(&mut tx, now - retention, max_rows).await?;
     tx.commit().await?;
     Ok((swept, Cleaned { sessions, events }))

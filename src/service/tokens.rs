@@ -242,7 +242,7 @@ async fn redeem_code(
         resources: store::parse_list(&row.resources),
     };
     let now = clock::now();
-    let mut tx = core.begin_write().await?;
+    let mut tx = store::begin_write(&core.pool).await?;
     let decision = match token::redeem(&record, client_id, redirect_uri, verifier, requested, now) {
         CodeDecision::Issue { resources }
             if grants::mark_code_used(&mut *tx, &code_hash, now).await? =>
@@ -333,7 +333,7 @@ async fn refresh(
 ) -> Result<TokenResponse, TokenError> {
     let hash = SecretHash::of(presented);
     let now = clock::now();
-    let mut tx = core.begin_write().await?;
+    let mut tx = store::begin_write(&core.pool).await?;
     let row = tokens::get_refresh(&mut *tx, &hash)
         .await?
         .ok_or_else(|| oauth(ErrorCode::InvalidGrant, "unknown refresh token"))?;

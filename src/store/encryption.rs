@@ -101,13 +101,12 @@ pub async fn under_other_keys(
 /// transaction of its own. Returns the rows changed (0 or 1).
 pub async fn replace_if_unchanged(
     pool: &SqlitePool,
-    gate: &super::WriteGate,
     (table, column): (&str, &str),
     id: i64,
     old: &str,
     fresh: &str,
 ) -> Result<u64, sqlx::Error> {
-    let mut tx = super::begin_write(pool, gate).await?;
+    let mut tx = super::begin_write(pool).await?;
     let changed = sqlx::query(&format!(
         "UPDATE {table} SET {column} = ? WHERE id = ? AND {column} = ?"
     ))

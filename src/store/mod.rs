@@ -16,12 +16,7 @@ pub mod tokens;
 pub mod upstream;
 pub mod users;
 
-use std::ops::{Deref, DerefMut};
-use std::sync::Arc;
-use std::time::Duration;
-
-use sqlx::{Sqlite, SqliteConnection, SqlitePool, Transaction};
-use tokio::sync::{Mutex, OwnedMutexGuard};
+use sqlx::{Sqlite, SqlitePool, Transaction};
 
 use crate::config::{Config, ConfigError};
 
@@ -70,51 +65,10 @@ pub async fn migrate(pool: &SqlitePool) -> Result<(), StoreError> {
     Ok(())
 }
 
-/// One writer at a time in this process. SQLite has a single write lock; writers that find
-/// it taken sleep in its busy handler (1, 2, 5 … 100 ms steps), so concurrent writers made
-/// throughput drop and p99 reach hundreds of milliseconds. Queued here, the next writer
-/// starts the moment the last commits. Other processes (the CLI, a second instance) still
-/// meet at SQLite's lock, with its busy timeout.
-#[derive(Clone, Default)]
-pub struct WriteGate(Arc<Mutex<()>>);
-
-/// How long a writer waits for its turn: as long as SQLite's busy timeout would.
-const WRITE_TURN_TIMEOUT: Duration = Duration::from_secs(5);
-
-/// A write transaction holding the process's write turn until it commits or is dropped
-/// (rolled back). Derefs to the connection, as a `Transaction` does.
-pub struct WriteTx {
-    tx: Transaction<'static, Sqlite>,
-    _turn: OwnedMutexGuard<()>,
-}
-
-impl WriteTx {
-    pub async fn commit(self) -> Result<(), sqlx::Error> {
-        self.tx.commit().await
-    }
-}
-
-impl Deref for WriteTx {
-    type Target = SqliteConnection;
-    fn deref(&self) -> &SqliteConnection {
-        &self.tx
-    }
-}
-
-impl DerefMut for WriteTx {
-    fn deref_mut(&mut self) -> &mut SqliteConnection {
-        &mut self.tx
-    }
-}
-
 /// A write transaction that takes SQLite's write lock up front (DESIGN.md §7), so two
-/// writers never deadlock upgrading a read lock, after its turn at `gate`.
-pub async fn begin_write(pool: &SqlitePool, gate: &WriteGate) -> Result<WriteTx, sqlx::Error> {
-    let turn = tokio::time::timeout(WRITE_TURN_TIMEOUT, gate.0.clone().lock_owned())
-        .await
-        .map_err(|_| sqlx::Error::PoolTimedOut)?;
-    let tx = pool.begin_with("BEGIN IMMEDIATE").await?;
-    Ok(WriteTx { tx, _turn: turn })
+/// writers never deadlock upgrading a read lock.
+pub async fn begin_write(pool: &SqlitePool) -> Result<Transaction<'static, Sqlite>, sqlx::Error> {
+    pool.begin_with("BEGIN IMMEDIATE").await
 }
 
 /// Lists of slugs or URIs are stored as JSON arrays of strings.

@@ -6,7 +6,6 @@ use sqlx::SqlitePool;
 
 use super::cipher::{Binding, Cipher, CipherError};
 use crate::store::encryption::{self as keys, CIPHERTEXT_COLUMNS};
-use crate::store::WriteGate;
 
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct Rotated {
@@ -27,11 +26,7 @@ pub enum RotateError {
     Database(#[from] sqlx::Error),
 }
 
-pub async fn rotate(
-    pool: &SqlitePool,
-    gate: &WriteGate,
-    cipher: &Cipher,
-) -> Result<Rotated, RotateError> {
+pub async fn rotate(pool: &SqlitePool, cipher: &Cipher) -> Result<Rotated, RotateError> {
     let mut done = Rotated::default();
     let current = cipher.current_key_id();
     for &(table, column) in CIPHERTEXT_COLUMNS {
@@ -54,8 +49,7 @@ pub async fn rotate(
                     })?;
             if let Some(fresh) = fresh {
                 done.rewritten +=
-                    keys::replace_if_unchanged(pool, gate, (table, column), id, &value, &fresh)
-                        .await?;
+                    keys::replace_if_unchanged(pool, (table, column), id, &value, &fresh).await?;
             }
         }
     }

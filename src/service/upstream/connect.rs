@@ -10,7 +10,7 @@ use crate::domain::{SecretHash, SecretToken, UserId};
 use crate::service::servers::{self, ServerEntry};
 use crate::service::{activity, activity::About, Actor, ServiceError};
 use crate::state::Core;
-use crate::store::{connections, upstream};
+use crate::store::{self, connections, upstream};
 use crate::vault::credential::{binding, seal, CredentialError};
 use crate::vault::discovery::same_issuer;
 use crate::vault::oauth;
@@ -81,7 +81,7 @@ pub(super) async fn start_for(
         resource.as_deref(),
     );
     let now = clock::now();
-    let mut tx = core.begin_write().await?;
+    let mut tx = store::begin_write(&core.pool).await?;
     connections::insert_state(
         &mut tx,
         &connections::NewState {
@@ -184,7 +184,7 @@ pub async fn finish(
     let user = actor.own_account()?;
     let state = params.state.as_deref().ok_or(CallbackError::UnknownState)?;
     // Taken (deleted) and committed before anything else: a state is used at most once.
-    let mut tx = core.begin_write().await?;
+    let mut tx = store::begin_write(&core.pool).await?;
     let row = connections::take_state(&mut tx, SecretHash::of(state).as_str()).await?;
     tx.commit().await?;
     let row = row.ok_or(CallbackError::UnknownState)?;
@@ -319,7 +319,7 @@ async fn store_connection(
         .unwrap_or_else(|| requested_scopes.to_owned());
     let provider = kind.id();
     let now = clock::now();
-    let mut tx = core.begin_write().await?;
+    let mut tx = store::begin_write(&core.pool).await?;
     connections::upsert(
         &mut tx,
         &connections::NewConnection {

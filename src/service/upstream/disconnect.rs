@@ -4,7 +4,7 @@ use crate::clock;
 use crate::domain::UserId;
 use crate::service::{activity, activity::About, servers, Actor, ServiceError};
 use crate::state::Core;
-use crate::store::connections;
+use crate::store::{self, connections};
 use crate::vault::credential::{binding, open};
 use crate::vault::oauth::{self, ProviderError};
 use crate::vault::provider::{kind_of, Kind};
@@ -95,7 +95,7 @@ pub async fn disconnect(
         (_, Err(err)) => ProviderOutcome::Failed(err),
     };
     let now = clock::now();
-    let mut tx = core.begin_write().await?;
+    let mut tx = store::begin_write(&core.pool).await?;
     let also_ended = if kind == Kind::Google && outcome == ProviderOutcome::Revoked {
         let reason = format!("Google access was revoked together with '{slug}'");
         connections::end_shared_grant(

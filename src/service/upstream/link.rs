@@ -7,7 +7,7 @@ use crate::clock::{self, UnixTime};
 use crate::domain::{SecretHash, SecretToken, UserId};
 use crate::service::{activity, activity::About, servers, Actor, ServiceError};
 use crate::state::Core;
-use crate::store::upstream;
+use crate::store::{self, upstream};
 
 /// A link must be opened within this long.
 pub const LINK_TTL: i64 = 600;
@@ -46,7 +46,7 @@ pub async fn create(
     let token = SecretToken::generate("");
     let now = clock::now();
     let expires_at = now + LINK_TTL;
-    let mut tx = core.begin_write().await?;
+    let mut tx = store::begin_write(&core.pool).await?;
     let id =
         upstream::insert_link(&mut tx, token.hash().as_str(), user, server.id, expires_at).await?;
     activity::record_about(
@@ -102,7 +102,7 @@ pub async fn open(
         .filter(|l| l.user_id == user)
         .ok_or_else(refused)?;
     let server = servers::get_by_id(core, user, link.server_id).await?;
-    let mut tx = core.begin_write().await?;
+    let mut tx = store::begin_write(&core.pool).await?;
     let first = upstream::use_link(&mut tx, link.id, clock::now()).await?;
     tx.commit().await?;
     if !first {
@@ -124,7 +124,7 @@ pub async fn finish(
     connected: bool,
     message: &str,
 ) -> Result<(), ServiceError> {
-    let mut tx = core.begin_write().await?;
+    let mut tx = store::begin_write(&core.pool).await?;
     upstream::finish_link(&mut tx, id, connected, message).await?;
     tx.commit().await?;
     Ok(())

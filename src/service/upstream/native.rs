@@ -14,7 +14,7 @@ use crate::domain::UserId;
 use crate::service::servers::{self, ServerEntry};
 use crate::service::{activity, activity::About, Actor, ServiceError};
 use crate::state::Core;
-use crate::store::upstream;
+use crate::store::{self, upstream};
 use crate::vault::cipher::Binding;
 use crate::vault::discovery::{self, same_issuer, AuthServer, Probed};
 use crate::vault::oauth::ProviderError;
@@ -212,7 +212,7 @@ pub async fn registration(core: &Core, server: &AuthServer) -> Result<Registrati
         }
     };
     let now = clock::now();
-    let mut tx = core.begin_write().await.map_err(db)?;
+    let mut tx = store::begin_write(&core.pool).await.map_err(db)?;
     let id = upstream::replace_registration(
         &mut tx,
         &upstream::NewRegistration {
@@ -311,7 +311,7 @@ async fn reregister(
         return Ok(None);
     };
     let now = clock::now();
-    let mut tx = core.begin_write().await.map_err(db)?;
+    let mut tx = store::begin_write(&core.pool).await.map_err(db)?;
     upstream::drop_registration(&mut tx, id).await.map_err(db)?;
     activity::record(
         &mut tx,
@@ -478,7 +478,7 @@ pub async fn probe_server(
         Err(err) => row.message = Some(err.to_string()),
     }
     let discovery = Discovery::of(&row, registered);
-    let mut tx = core.begin_write().await?;
+    let mut tx = store::begin_write(&core.pool).await?;
     if !upstream::save_probe(&mut tx, &row).await? {
         return Err(ServiceError::NotFound);
     }

@@ -158,7 +158,7 @@ async fn refresh_leased(
     let mut wait = Duration::from_millis(20);
     let row = loop {
         let now = clock::now();
-        let mut tx = core.begin_write().await?;
+        let mut tx = store::begin_write(&core.pool).await?;
         let row = connections::get(&mut *tx, user, server_id)
             .await?
             .ok_or(CredentialError::NotConnected)?;
@@ -181,7 +181,7 @@ async fn refresh_leased(
     };
     let outcome = call_provider(core, &row).await;
     let now = clock::now();
-    let mut tx = core.begin_write().await?;
+    let mut tx = store::begin_write(&core.pool).await?;
     let result = match outcome {
         Ok(tokens) => {
             let access = seal(

@@ -6,7 +6,7 @@ use crate::clock;
 use crate::domain::UserId;
 use crate::service::{activity, activity::About, Actor, ServiceError};
 use crate::state::Core;
-use crate::store::upstream;
+use crate::store::{self, upstream};
 use crate::vault::discovery::bearer_challenge;
 
 /// The scopes an upstream's 403 asks for, if it is an `insufficient_scope` challenge.
@@ -29,7 +29,7 @@ pub async fn require(
     let now = clock::now();
     let shown = crate::vault::oauth::printable(scopes);
     let reason = format!("the server asks for more access ({shown}): Authenticate again");
-    let mut tx = core.begin_write().await?;
+    let mut tx = store::begin_write(&core.pool).await?;
     if upstream::require_step_up(&mut tx, user, server_id, &shown, &reason, now).await? {
         activity::record_about(
             &mut tx,
