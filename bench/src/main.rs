@@ -185,6 +185,12 @@ async fn main() {
         after.join(" → ")
     ));
 
+    // `BENCH_ONLY=gateway`: stop here (quick A/B runs of a gateway change).
+    if std::env::var("BENCH_ONLY").as_deref() == Ok("gateway") {
+        println!("{}", out.join("\n"));
+        return;
+    }
+
     // Open streams: the SSE endpoint behind its own server.
     session.add_server("stream", &up.sse).await;
     let streams = load::open_streams(&format!("{}/mcp/stream", gh.url), &key, 1000).await;

@@ -38,7 +38,10 @@ impl Gatehouse {
             // endpoint itself is measured (the defaults would answer 429 after a few seconds).
             .env("GATEHOUSE_RATE_TOKEN_PER_IP", "10000000/1m")
             .env("GATEHOUSE_RATE_TOKEN_PER_CLIENT", "10000000/1m")
-            .env("RUST_LOG", "warn")
+            .env(
+                "RUST_LOG",
+                std::env::var("BENCH_GATEHOUSE_LOG").unwrap_or("warn".into()),
+            )
             .stdout(Stdio::piped())
             .spawn()
             .expect("start gatehouse");
