@@ -33,6 +33,7 @@ pub fn handle() -> Option<&'static PrometheusHandle> {
             describe();
             // A thread, not a task: the recorder may be installed outside any runtime.
             let upkept = handle.clone();
+            #[allow(clippy::disallowed_methods)] // a periodic timer, not synchronisation
             let _ = std::thread::Builder::new()
                 .name("metrics-upkeep".into())
                 .spawn(move || loop {
