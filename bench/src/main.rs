@@ -76,7 +76,7 @@ async fn main() {
     let key = session.api_key().await;
     // Idle after a sign-in (the setup signs in: argon2's buffer has come and gone).
     tokio::time::sleep(Duration::from_secs(1)).await;
-    let idle_rss = gh.rss_kib();
+    let (idle_rss, idle_anon) = (gh.rss_kib(), gh.anon_kib());
     let nginx = targets::Nginx::start(&up.mcp).await;
 
     // Gateway, direct and nginx, interleaved so a slow moment of the machine hits them all.
@@ -171,14 +171,18 @@ async fn main() {
     let mut after = Vec::new();
     for _ in 0..5 {
         wrk::run(&gh.url, &gw32.calls, 32, secs);
-        after.push(mb(gh.rss_kib()));
+        after.push(format!("{} ({} anon.)", mb(gh.rss_kib()), mb(gh.anon_kib())));
     }
     out.push(String::new());
     out.push("### Memory".into());
     out.push(String::new());
     out.push("| state | RSS |".into());
     out.push("|---|---:|".into());
-    out.push(format!("| idle, after a sign-in | {} |", mb(idle_rss)));
+    out.push(format!(
+        "| idle, after a sign-in | {} (anonymous: {}) |",
+        mb(idle_rss),
+        mb(idle_anon)
+    ));
     out.push(format!(
         "| after each of five consecutive {}s runs at c=32 | {} |",
         secs.as_secs(),
