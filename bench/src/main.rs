@@ -171,7 +171,11 @@ async fn main() {
     let mut after = Vec::new();
     for _ in 0..5 {
         wrk::run(&gh.url, &gw32.calls, 32, secs);
-        after.push(format!("{} ({} anon.)", mb(gh.rss_kib()), mb(gh.anon_kib())));
+        after.push(format!(
+            "{} ({} anon.)",
+            mb(gh.rss_kib()),
+            mb(gh.anon_kib())
+        ));
     }
     out.push(String::new());
     out.push("### Memory".into());
