@@ -808,3 +808,62 @@ async fn cors_on_token_not_on_authorize() {
         .unwrap();
     assert!(login.headers().get("access-control-allow-origin").is_none());
 }
+
+/// A refresh may narrow the grant's resources, never widen them (RFC 8707 §2.2), and a
+/// server deleted since the grant drops out of the next pair (the grant's servers are read
+/// with the refresh token).
+#[tokio::test]
+async fn refresh_narrows_to_granted_servers_and_drops_deleted_ones() {
+    let (app, admin, client) = ready().await;
+    let p = pkce();
+    let code = approve(&app, &admin, &client, &p, None, &["gmail", "drive"]).await;
+    let (_, tokens) = exchange(&app, &client, &code, &p.verifier).await;
+    let rt = tokens["refresh_token"].as_str().unwrap();
+    let resource = |slug: &str| format!("{}/mcp/{slug}", app.base);
+    let refresh_for = |rt: String, wanted: Option<String>| {
+        let app = &app;
+        let client = &client;
+        async move {
+            let mut form = vec![
+                ("grant_type", "refresh_token".to_owned()),
+                ("refresh_token", rt),
+                ("client_id", client.id.clone()),
+            ];
+            if let Some(r) = wanted {
+                form.push(("resource", r));
+            }
+            let form: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
+            token(app, &form).await
+        }
+    };
+
+    let (status, narrowed) = refresh_for(rt.to_owned(), Some(resource("drive"))).await;
+    assert_eq!(status, StatusCode::OK, "{narrowed}");
+    let at = narrowed["access_token"].as_str().unwrap();
+    assert_eq!(mcp_status(&app, "drive", at).await, StatusCode::OK);
+    assert_eq!(
+        mcp_status(&app, "gmail", at).await,
+        StatusCode::UNAUTHORIZED
+    );
+
+    let rt = narrowed["refresh_token"].as_str().unwrap().to_owned();
+    let (status, body) = refresh_for(rt.clone(), Some(resource("calendar"))).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("invalid_target"))
+    );
+
+    admin
+        .submit("/servers", "/api/delete_server", &[("slug", "drive")])
+        .await;
+    let (status, body) = refresh_for(rt.clone(), Some(resource("drive"))).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("invalid_target")),
+        "a deleted server is no longer granted"
+    );
+    let (status, rest) = refresh_for(rt, None).await;
+    assert_eq!(status, StatusCode::OK, "{rest}");
+    let at = rest["access_token"].as_str().unwrap();
+    assert_eq!(mcp_status(&app, "gmail", at).await, StatusCode::OK);
+}
