@@ -19,11 +19,6 @@ const BUCKETS: &[f64] = &[
     0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
 ];
 
-/// How often histogram samples are folded into their buckets. The recorder keeps every
-/// sample until then: without this, memory grew with every request between two scrapes
-/// (or forever, with nobody scraping).
-const UPKEEP_EVERY: Duration = Duration::from_secs(5);
-
 /// Installs the process's recorder once; `None` if another recorder was installed first.
 pub fn handle() -> Option<&'static PrometheusHandle> {
     HANDLE
@@ -31,18 +26,18 @@ pub fn handle() -> Option<&'static PrometheusHandle> {
             let builder = PrometheusBuilder::new().set_buckets(BUCKETS).ok()?;
             let handle = builder.install_recorder().ok()?;
             describe();
-            // A thread, not a task: the recorder may be installed outside any runtime.
-            let upkept = handle.clone();
-            #[allow(clippy::disallowed_methods)] // a periodic timer, not synchronisation
-            let _ = std::thread::Builder::new()
-                .name("metrics-upkeep".into())
-                .spawn(move || loop {
-                    std::thread::sleep(UPKEEP_EVERY);
-                    upkept.run_upkeep();
-                });
             Some(handle)
         })
         .as_ref()
+}
+
+/// Folds histogram samples into their buckets. The recorder keeps every sample until then:
+/// a serving process calls this every few seconds, or memory grows with every request
+/// between two scrapes (forever, with nobody scraping).
+pub fn upkeep() {
+    if let Some(handle) = HANDLE.get().and_then(Option::as_ref) {
+        handle.run_upkeep();
+    }
 }
 
 fn describe() {

@@ -4,42 +4,21 @@ mod cli;
 
 use std::process::ExitCode;
 
-fn main() -> ExitCode {
-    // Before the runtime starts its threads.
-    return_freed_memory();
-    match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(runtime) => runtime.block_on(cli::main()),
-        Err(err) => {
-            eprintln!("error: cannot start the async runtime: {err}");
-            ExitCode::FAILURE
-        }
-    }
+#[tokio::main]
+async fn main() -> ExitCode {
+    keep_freed_memory_unmapped();
+    cli::main().await
 }
 
-/// glibc keeps freed memory: a sign-in's 19 MiB argon2 buffer stayed resident once its
-/// dynamic mmap threshold had grown past it, and each worker thread's arena kept the peak of
-/// the last load. A fixed threshold makes such buffers mmap'd (unmapped when freed), and a
-/// trim every 30 s hands back what the arenas no longer use (BENCHMARKS.md, issue 18).
-fn return_freed_memory() {
+/// glibc's dynamic mmap threshold grows past the largest block freed: after a sign-in its
+/// 19 MiB argon2 buffer came from an arena and stayed resident. A fixed threshold keeps such
+/// buffers mmap'd (unmapped when freed); the server also trims the arenas periodically
+/// (`server::spawn_housekeeping`). BENCHMARKS.md, issue 18.
+fn keep_freed_memory_unmapped() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    {
-        // SAFETY: allocator settings (MT-safe in glibc), set before other threads exist.
-        unsafe {
-            libc::mallopt(libc::M_MMAP_THRESHOLD, 1 << 20);
-            libc::mallopt(libc::M_TRIM_THRESHOLD, 4 << 20);
-        }
-        #[allow(clippy::disallowed_methods)] // a periodic timer, not synchronisation
-        let _ = std::thread::Builder::new()
-            .name("malloc-trim".into())
-            .spawn(|| loop {
-                std::thread::sleep(std::time::Duration::from_secs(30));
-                // SAFETY: malloc_trim only releases free pages; safe from any thread.
-                unsafe {
-                    libc::malloc_trim(0);
-                }
-            });
+    // SAFETY: allocator settings; mallopt is MT-safe in glibc.
+    unsafe {
+        libc::mallopt(libc::M_MMAP_THRESHOLD, 1 << 20);
+        libc::mallopt(libc::M_TRIM_THRESHOLD, 4 << 20);
     }
 }

@@ -211,7 +211,8 @@ async fn serve_metrics(addr: SocketAddr, core: SharedCore) -> Result<(), StartEr
 }
 
 /// Every 15 minutes: delete expired codes, requests, tokens, invites and sessions, and forget
-/// idle rate-limit keys (`gatehouse cleanup` runs the same sweep once).
+/// idle rate-limit keys (`gatehouse cleanup` runs the same sweep once). Every 5 seconds: fold
+/// the metrics' histogram samples; every 30: hand memory the allocator no longer uses back.
 fn spawn_housekeeping(core: SharedCore) {
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(Duration::from_secs(15 * 60));
@@ -223,6 +224,27 @@ fn spawn_housekeeping(core: SharedCore) {
             }
         }
     });
+    every(Duration::from_secs(5), http::metrics::upkeep);
+    every(Duration::from_secs(30), trim_allocator);
+}
+
+fn every(period: Duration, work: fn()) {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(period);
+        loop {
+            tick.tick().await;
+            work();
+        }
+    });
+}
+
+/// glibc keeps what worker threads freed in their arenas (the peak of the last load).
+fn trim_allocator() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: malloc_trim only releases free pages; safe from any thread.
+    unsafe {
+        libc::malloc_trim(0);
+    }
 }
 
 impl Server {

@@ -56,3 +56,9 @@ pub fn listener(core: SharedCore) -> Router {
         )
         .with_state(core)
 }
+
+/// Folds histogram samples into their buckets: a serving process calls this every few
+/// seconds (`telemetry::upkeep`).
+pub fn upkeep() {
+    crate::telemetry::upkeep();
+}
