@@ -50,6 +50,10 @@ fn split(url: &str) -> (String, String) {
     )
 }
 
+/// The header of a table of `row`s.
+const RUNS_HEADER: &str =
+    "| target | connections | req/s (median) | req/s (min–max) | p50 ms | p99 ms | errors |\n|---|---:|---:|---:|---:|---:|---:|";
+
 struct Target {
     name: &'static str,
     base: String,
@@ -136,9 +140,7 @@ async fn main() {
             secs.as_secs()
         ),
         String::new(),
-        "| target | connections | req/s (median) | req/s (min–max) | p50 ms | p99 ms | errors |"
-            .to_owned(),
-        "|---|---:|---:|---:|---:|---:|---:|".to_owned(),
+        RUNS_HEADER.to_owned(),
     ];
     for t in &targets {
         out.push(row(t.name, t.connections, &t.runs));
@@ -230,11 +232,7 @@ async fn main() {
     out.push(String::new());
     out.push("### `/token`".into());
     out.push(String::new());
-    out.push(
-        "| target | connections | req/s (median) | req/s (min–max) | p50 ms | p99 ms | errors |"
-            .into(),
-    );
-    out.push("|---|---:|---:|---:|---:|---:|---:|".into());
+    out.push(RUNS_HEADER.into());
     out.push(row("refresh grant with rotation", 8, &refresh));
     out.push(row(
         "bare axum + one SQLite write transaction",
@@ -253,16 +251,8 @@ async fn main() {
     let cookie = session.cookie();
     let consent = session.consent_page().await;
     let page = |path: &str| {
-        let mut s = Series::default();
-        for _ in 0..rounds {
-            s.0.push(wrk::pages(
-                &gh.url,
-                &[Call::signed_in(path, &cookie)],
-                1,
-                secs / 2,
-            ));
-        }
-        s
+        let calls = [Call::signed_in(path, &cookie)];
+        Series::of(rounds, || wrk::pages(&gh.url, &calls, 1, secs / 2))
     };
     let servers_page = page("/servers");
     let consent_page = page(&consent);
@@ -296,11 +286,12 @@ async fn main() {
         .iter()
         .map(|c| Call::signed_in("/keys", c))
         .collect();
-    let used = wrk::pages(&gh.url, &calls, 8, Duration::from_secs(20));
+    let window = Duration::from_secs(20);
+    let used = wrk::pages(&gh.url, &calls, 8, window);
     out.push(String::new());
     out.push(format!(
         "RSS with 10,000 sessions (each used: {} page views, {} errors): {}",
-        thousands(used.per_second * 20.0),
+        thousands(used.per_second * window.as_secs_f64()),
         used.errors,
         mb(gh.rss_kib())
     ));
@@ -341,10 +332,7 @@ async fn main() {
             }
             users += 1;
         }
-        let mut s = Series::default();
-        for _ in 0..rounds {
-            s.0.push(wrk::run(&gh.url, &calls, 32, secs));
-        }
+        let s = Series::of(rounds, || wrk::run(&gh.url, &calls, 32, secs));
         out.push(format!(
             "| {target} | {} | {} | {:.3} | {:.3} | {} | {} |",
             thousands(s.per_second()),

@@ -76,20 +76,34 @@ pub async fn setup(base: &str, setup_code: &str, upstream: &str) -> Session {
 }
 
 impl Session {
+    /// A form post to the server function `function` with the CSRF token of `page`, as the
+    /// page's form sends it.
+    async fn form_post(
+        &self,
+        page: &str,
+        function: &str,
+        fields: &[(&str, &str)],
+    ) -> reqwest::RequestBuilder {
+        let base = &self.base;
+        let token = csrf(&self.browser, &format!("{base}{page}")).await;
+        let mut form = vec![("_csrf", token.as_str())];
+        form.extend_from_slice(fields);
+        self.browser
+            .post(format!("{base}/api/{function}"))
+            .form(&form)
+    }
+
     /// Adds server `slug` → `url` with a static credential, through the Servers page's form.
     pub async fn add_server(&self, slug: &str, url: &str) {
-        let base = &self.base;
-        let token = csrf(&self.browser, &format!("{base}/servers")).await;
+        let fields = [
+            ("slug", slug),
+            ("url", url),
+            ("name", ""),
+            ("credential", "static-credential"),
+        ];
         let res = self
-            .browser
-            .post(format!("{base}/api/add_server"))
-            .form(&[
-                ("_csrf", token.as_str()),
-                ("slug", slug),
-                ("url", url),
-                ("name", ""),
-                ("credential", "static-credential"),
-            ])
+            .form_post("/servers", "add_server", &fields)
+            .await
             .send()
             .await
             .unwrap();
@@ -132,17 +146,11 @@ impl Session {
     /// An API key for all the bench user's servers (the page's server function, as with
     /// JavaScript: the answer carries the key).
     pub async fn api_key(&self) -> String {
-        let base = &self.base;
-        let token = csrf(&self.browser, &format!("{base}/keys")).await;
+        let fields = [("name", "bench"), ("expires", "never")];
         let created: Value = self
-            .browser
-            .post(format!("{base}/api/create_key"))
+            .form_post("/keys", "create_key", &fields)
+            .await
             .header(reqwest::header::ACCEPT, "application/json")
-            .form(&[
-                ("_csrf", token.as_str()),
-                ("name", "bench"),
-                ("expires", "never"),
-            ])
             .send()
             .await
             .unwrap()

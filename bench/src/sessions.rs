@@ -15,6 +15,7 @@ pub async fn clone_session(database: &std::path::Path, cookie: &str, n: usize) -
         .connect(&format!("sqlite://{}", database.display()))
         .await
         .unwrap();
+    // Gatehouse's `store::SESSIONS_TABLE` (the bench does not link the library).
     let store = SqliteStore::new(pool).with_table_name("sessions").unwrap();
     let id: Id = value.parse().expect("a session id");
     let template = store

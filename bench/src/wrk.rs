@@ -178,7 +178,7 @@ fn run_script(base: &str, script: &str, connections: u32, time: Duration) -> Run
     std::fs::write(&path, script).unwrap();
     let out = Command::new("wrk")
         .args(["-t", "1", "-c", &connections.to_string()])
-        .args(["-d", &format!("{}s", time.as_secs())])
+        .args(["-d", &format!("{}s", time.as_secs().max(1))])
         .args(["--timeout", "10s", "-s"])
         .arg(Path::new(&path))
         .arg(base)
@@ -228,6 +228,11 @@ fn median(mut v: Vec<f64>) -> f64 {
 }
 
 impl Series {
+    /// `rounds` runs of `run`.
+    pub fn of(rounds: u64, mut run: impl FnMut() -> Run) -> Series {
+        Series((0..rounds).map(|_| run()).collect())
+    }
+
     pub fn per_second(&self) -> f64 {
         median(self.0.iter().map(|r| r.per_second).collect())
     }
