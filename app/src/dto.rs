@@ -235,6 +235,8 @@ pub struct ConsentView {
     pub loopback: bool,
     pub private_use: bool,
     pub servers: Vec<ConsentServerView>,
+    /// Asked for `/mcp`: the ticked servers' tools behind one connector.
+    pub aggregate: bool,
     pub unknown_resources: Vec<String>,
 }
 

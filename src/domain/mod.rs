@@ -18,7 +18,7 @@ pub use password::{Password, PasswordError};
 pub use pkce::{CodeChallenge, PkceError, PkceVerifier};
 pub use principal::{Principal, Via};
 pub use redirect_uri::{RedirectKind, RedirectUri, RedirectUriError};
-pub use resource::{ResourceError, ResourceUri};
+pub use resource::{ResourceError, ResourceUri, AGGREGATE};
 pub use scope::ScopeSet;
 pub use secret::{SecretHash, SecretToken};
 pub use slug::{ServerSlug, SlugError};

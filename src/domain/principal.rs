@@ -1,4 +1,5 @@
-//! `Principal`: who a request to `/mcp/{slug}` speaks for, once its credential is checked.
+//! `Principal`: who a request to `/mcp/{slug}` or `/mcp` speaks for, once its credential is
+//! checked.
 
 use super::UserId;
 
@@ -8,6 +9,15 @@ pub struct Principal {
     /// Who is calling, for the activity log: the OAuth client's id, or `API key 'name'`.
     pub client_id: String,
     pub via: Via,
+    /// The slugs of the user's servers this credential covers (the grant's servers, or the
+    /// key's limit): what the aggregated `/mcp` presents.
+    pub servers: std::sync::Arc<[String]>,
+}
+
+impl Principal {
+    pub fn covers(&self, slug: &str) -> bool {
+        self.servers.iter().any(|s| s == slug)
+    }
 }
 
 /// The credential a principal presented.

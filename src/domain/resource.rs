@@ -1,13 +1,20 @@
-//! `ResourceUri` (RFC 8707): the canonical URL of one gateway resource, `<issuer>/mcp/<slug>`.
-//! A slug names "the signed-in user's server with this slug"; it is resolved per user later.
+//! `ResourceUri` (RFC 8707): the canonical URL of one gateway resource: `<issuer>/mcp/<slug>`
+//! (one of the user's servers, resolved per user later) or `<issuer>/mcp`, the aggregated
+//! endpoint presenting all of the servers a grant covers as one MCP server.
 
 use url::Url;
 
 use super::ServerSlug;
 
+/// How the aggregated endpoint is written in stored resource lists, beside server slugs (a
+/// slug never contains `*`).
+pub const AGGREGATE: &str = "*";
+
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct ResourceUri {
-    slug: ServerSlug,
+pub enum ResourceUri {
+    Server(ServerSlug),
+    /// `/mcp`: every server the grant covers.
+    Aggregate,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -16,13 +23,13 @@ pub enum ResourceError {
     Syntax,
     #[error("resource is not served by this Gatehouse")]
     OtherOrigin,
-    #[error("resource is not a Gatehouse MCP endpoint (/mcp/<server>)")]
+    #[error("resource is not a Gatehouse MCP endpoint (/mcp or /mcp/<server>)")]
     NotAServer,
 }
 
 impl ResourceUri {
     pub fn for_slug(slug: ServerSlug) -> Self {
-        Self { slug }
+        Self::Server(slug)
     }
 
     /// Parses `raw` as a resource of the gateway at `issuer` (an origin, no trailing slash).
@@ -41,21 +48,31 @@ impl ResourceUri {
             return Err(ResourceError::NotAServer);
         }
         let path = url.path();
+        if path == "/mcp" || path == "/mcp/" {
+            return Ok(Self::Aggregate);
+        }
         let slug = path
             .strip_prefix("/mcp/")
             .map(|rest| rest.strip_suffix('/').unwrap_or(rest))
             .ok_or(ResourceError::NotAServer)?;
         let slug = ServerSlug::parse(slug).map_err(|_| ResourceError::NotAServer)?;
-        Ok(Self { slug })
+        Ok(Self::Server(slug))
     }
 
-    pub fn slug(&self) -> &ServerSlug {
-        &self.slug
+    /// The server's slug, or `AGGREGATE`: how the resource is stored in grants and tokens.
+    pub fn key(&self) -> &str {
+        match self {
+            Self::Server(slug) => slug.as_str(),
+            Self::Aggregate => AGGREGATE,
+        }
     }
 
     /// The canonical URL, byte-identical to the protected-resource document's `resource`.
     pub fn url(&self, issuer: &str) -> String {
-        format!("{issuer}/mcp/{}", self.slug)
+        match self {
+            Self::Server(slug) => format!("{issuer}/mcp/{slug}"),
+            Self::Aggregate => format!("{issuer}/mcp"),
+        }
     }
 }
 
@@ -73,9 +90,23 @@ mod tests {
             "https://gh.example.com:443/mcp/gmail",
         ] {
             let r = ResourceUri::parse(raw, ISSUER).unwrap();
-            assert_eq!(r.slug().as_str(), "gmail", "{raw}");
+            assert_eq!(r.key(), "gmail", "{raw}");
             assert_eq!(r.url(ISSUER), "https://gh.example.com/mcp/gmail");
         }
+    }
+
+    #[test]
+    fn parses_the_aggregated_endpoint() {
+        for raw in ["https://gh.example.com/mcp", "https://gh.example.com/mcp/"] {
+            let r = ResourceUri::parse(raw, ISSUER).unwrap();
+            assert_eq!(r, ResourceUri::Aggregate, "{raw}");
+            assert_eq!(r.key(), AGGREGATE);
+            assert_eq!(r.url(ISSUER), "https://gh.example.com/mcp");
+        }
+        assert_eq!(
+            ResourceUri::parse("https://gh.example.com/mcp?x=1", ISSUER),
+            Err(ResourceError::NotAServer)
+        );
     }
 
     #[test]
@@ -93,8 +124,6 @@ mod tests {
                 "https://gh.example.com:8443/mcp/gmail",
                 ResourceError::OtherOrigin,
             ),
-            ("https://gh.example.com/mcp", ResourceError::NotAServer),
-            ("https://gh.example.com/mcp/", ResourceError::NotAServer),
             (
                 "https://gh.example.com/mcp/Gmail",
                 ResourceError::NotAServer,

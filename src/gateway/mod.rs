@@ -3,6 +3,7 @@
 //! gateway's process state — its streaming client, route and session caches, stream slots
 //! and the activity writer — and sits beside `Core` in the router state.
 
+pub mod aggregate;
 pub mod audit;
 pub mod auth;
 pub mod errors;
@@ -40,6 +41,10 @@ pub struct Gateway {
     audit: audit::AuditSink,
     /// `Host` values `/mcp` answers (lowercase): the public URL's and `GATEHOUSE_ALLOWED_HOSTS`.
     hosts: Vec<String>,
+    /// The aggregated `/mcp`'s sessions to upstreams, one per (user, server).
+    upstreams: aggregate::upstream::Sessions,
+    /// Notifications from those sessions to the aggregated endpoint's clients.
+    relay: Arc<aggregate::Relay>,
 }
 
 pub type SharedGateway = Arc<Gateway>;
@@ -62,6 +67,8 @@ impl Gateway {
             session_owners: Default::default(),
             streams: Default::default(),
             audit: Default::default(),
+            upstreams: Default::default(),
+            relay: Default::default(),
         })
     }
 
@@ -79,6 +86,11 @@ impl Gateway {
         self.hosts
             .iter()
             .any(|allowed| *allowed == host || (!allowed.contains(':') && allowed == name))
+    }
+
+    /// Whether the user has a server with this slug (the route cache answers).
+    pub async fn owns(&self, user: UserId, slug: &str) -> bool {
+        route::route(self, user, slug).await.is_ok()
     }
 
     /// Waits until every call recorded so far is in the activity log (tests, shutdown).

@@ -1,26 +1,40 @@
-//! `/mcp/{slug}`: the gateway's front door, in this order: the `Host` (DNS rebinding, DESIGN.md
-//! §5), the slug's shape, authentication (RFC 6750, RFC 9728 §5.1) from the headers alone,
-//! then the body, read within a time limit. `gateway::forward` does the rest.
+//! `/mcp/{slug}` and `/mcp`: the gateway's front door, in this order: the `Host` (DNS
+//! rebinding, DESIGN.md §5), the slug's shape, authentication (RFC 6750, RFC 9728 §5.1) from
+//! the headers alone, then the body, read within a time limit. `gateway::forward` does the
+//! rest for one server; the aggregated `/mcp` goes on to `gateway::aggregate` on rmcp.
 
+use std::sync::Arc;
 use std::time::Duration;
 
-use axum::body::Body;
+use axum::body::{Body, Bytes};
 use axum::extract::{Path, Request, State};
+use axum::http::request::Parts;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::any;
 use axum::{Json, Router};
+use rmcp::transport::streamable_http_server::session::local::LocalSessionManager;
+use rmcp::transport::{StreamableHttpServerConfig, StreamableHttpService};
+use tower::ServiceExt;
 
 use super::wellknown::resource_metadata_url;
-use crate::domain::ServerSlug;
+use crate::domain::scope::MCP_SCOPE;
+use crate::domain::{Principal, ResourceUri, ServerSlug};
+use crate::gateway::aggregate::{names, Aggregator};
 use crate::gateway::auth::{authenticate, AuthFailure};
 use crate::gateway::forward::{forward, Caller, Inbound};
 use crate::gateway::SharedGateway;
 use crate::oauth::metadata::bearer_challenge;
 use crate::state::Core;
 
-pub fn routes() -> Router<SharedGateway> {
-    Router::new().route("/mcp/{slug}", any(mcp))
+pub fn routes(gw: &SharedGateway) -> Router<SharedGateway> {
+    let aggregated = aggregate_service(gw);
+    Router::new().route("/mcp/{slug}", any(mcp)).route(
+        "/mcp",
+        any(move |State(gw): State<SharedGateway>, request: Request| {
+            aggregate(gw, aggregated.clone(), request)
+        }),
+    )
 }
 
 /// Largest MCP request body accepted (tool arguments can be documents).
@@ -34,14 +48,22 @@ fn json_error(status: StatusCode, error: &str, description: &str) -> Response {
         .into_response()
 }
 
-fn unauthorized(core: &Core, slug: &ServerSlug, invalid_token: bool) -> Response {
-    let url = resource_metadata_url(&core.public_url.issuer(), slug.as_ref());
-    let challenge = bearer_challenge(&url, invalid_token);
-    let mut res = (StatusCode::UNAUTHORIZED, Json(serde_json::json!({ "error": if invalid_token { "invalid_token" } else { "unauthorized" }, "error_description": "A Gatehouse access token for this server is required", "resource_metadata": url }))).into_response();
-    if let Ok(v) = HeaderValue::from_str(&challenge) {
+fn challenged(status: StatusCode, challenge: &str, body: serde_json::Value) -> Response {
+    let mut res = (status, Json(body)).into_response();
+    if let Ok(v) = HeaderValue::from_str(challenge) {
         res.headers_mut().insert(header::WWW_AUTHENTICATE, v);
     }
     res
+}
+
+fn unauthorized(core: &Core, resource: &ResourceUri, invalid_token: bool) -> Response {
+    let url = resource_metadata_url(&core.public_url.issuer(), resource);
+    let challenge = bearer_challenge(&url, invalid_token);
+    challenged(
+        StatusCode::UNAUTHORIZED,
+        &challenge,
+        serde_json::json!({ "error": if invalid_token { "invalid_token" } else { "unauthorized" }, "error_description": "A Gatehouse access token for this server is required", "resource_metadata": url }),
+    )
 }
 
 /// The authority the client addressed: `Host` (HTTP/1.1) or the URI's (HTTP/2 `:authority`).
@@ -53,24 +75,12 @@ fn addressed_host(request: &Request) -> Option<&str> {
         .or_else(|| request.uri().authority().map(|a| a.as_str()))
 }
 
-async fn mcp(
-    State(gw): State<SharedGateway>,
-    Path(slug): Path<String>,
+/// The front door of both endpoints: the `Host`, the credential for `resource`, the body.
+async fn admit(
+    gw: &SharedGateway,
+    resource: &ResourceUri,
     request: Request,
-) -> Response {
-    // DNS rebinding: a page on another name that resolves to us must not reach the gateway,
-    // whatever it sends next (MCP transport spec; DESIGN.md §5).
-    if !addressed_host(&request).is_some_and(|host| gw.host_allowed(host)) {
-        return json_error(
-            StatusCode::MISDIRECTED_REQUEST,
-            "misdirected_request",
-            "this Gatehouse does not serve that host name",
-        );
-    }
-    // The slug goes into the challenge's quoted `resource_metadata`: only a valid one.
-    let Ok(slug) = ServerSlug::parse(&slug) else {
-        return json_error(StatusCode::NOT_FOUND, "not_found", "no such server");
-    };
+) -> Result<(Principal, Parts, Bytes), Response> {
     let (parts, body) = request.into_parts();
     // A token in the query (RFC 6750 §2.3) is not accepted: it ends up in logs. The client
     // gets the challenge as for any request without usable credentials (§3.1).
@@ -79,24 +89,54 @@ async fn mcp(
         .query()
         .is_some_and(|q| q.split('&').any(|p| p.starts_with("access_token=")));
     if query_token {
-        return unauthorized(&gw.core, &slug, false);
+        return Err(unauthorized(&gw.core, resource, false));
     }
-    let principal = match authenticate(&gw, &parts.headers, slug.as_ref()).await {
+    let principal = match authenticate(gw, &parts.headers, resource.key()).await {
         Ok(principal) => principal,
-        Err(AuthFailure::Missing) => return unauthorized(&gw.core, &slug, false),
-        Err(AuthFailure::Invalid) => return unauthorized(&gw.core, &slug, true),
+        Err(AuthFailure::Missing) => return Err(unauthorized(&gw.core, resource, false)),
+        Err(AuthFailure::Invalid) => return Err(unauthorized(&gw.core, resource, true)),
         Err(AuthFailure::Unavailable(err)) => {
             tracing::error!(%err, "bearer validation failed");
-            return (
+            return Err((
                 StatusCode::SERVICE_UNAVAILABLE,
                 "token validation unavailable",
             )
-                .into_response();
+                .into_response());
         }
     };
     let within = gw.core.config.connection_limits.body_read_timeout;
-    let body = match read_body(body, &parts.headers, within).await {
-        Ok(body) => body,
+    let body = read_body(body, &parts.headers, within).await?;
+    Ok((principal, parts, body))
+}
+
+/// DNS rebinding: a page on another name that resolves to us must not reach the gateway,
+/// whatever it sends next (MCP transport spec; DESIGN.md §5).
+fn misdirected(gw: &SharedGateway, request: &Request) -> Option<Response> {
+    match addressed_host(request).is_some_and(|host| gw.host_allowed(host)) {
+        true => None,
+        false => Some(json_error(
+            StatusCode::MISDIRECTED_REQUEST,
+            "misdirected_request",
+            "this Gatehouse does not serve that host name",
+        )),
+    }
+}
+
+async fn mcp(
+    State(gw): State<SharedGateway>,
+    Path(slug): Path<String>,
+    request: Request,
+) -> Response {
+    if let Some(refusal) = misdirected(&gw, &request) {
+        return refusal;
+    }
+    // The slug goes into the challenge's quoted `resource_metadata`: only a valid one.
+    let Ok(slug) = ServerSlug::parse(&slug) else {
+        return json_error(StatusCode::NOT_FOUND, "not_found", "no such server");
+    };
+    let resource = ResourceUri::for_slug(slug);
+    let (principal, parts, body) = match admit(&gw, &resource, request).await {
+        Ok(admitted) => admitted,
         Err(refusal) => return refusal,
     };
     let caller = Caller {
@@ -108,7 +148,83 @@ async fn mcp(
         headers: parts.headers,
         body,
     };
-    forward(&gw, caller, slug.as_ref(), inbound).await
+    forward(&gw, caller, resource.key(), inbound).await
+}
+
+type AggregateService = StreamableHttpService<Aggregator, LocalSessionManager>;
+
+/// The aggregated server on rmcp's Streamable HTTP transport (both protocol eras; sessions
+/// for the `initialize` era, so list changes reach clients on their standing stream). The
+/// `Host` is checked before it, by us.
+fn aggregate_service(gw: &SharedGateway) -> AggregateService {
+    let gw = Arc::downgrade(gw);
+    let config = StreamableHttpServerConfig::default().disable_allowed_hosts();
+    StreamableHttpService::new(
+        move || {
+            gw.upgrade()
+                .map(Aggregator::new)
+                .ok_or_else(|| std::io::Error::other("shutting down"))
+        },
+        Arc::new(LocalSessionManager::default()),
+        config,
+    )
+}
+
+/// `/mcp`: the same front door, then the step-up check, then rmcp with the principal in the
+/// request's extensions (the `Aggregator` reads it there).
+async fn aggregate(gw: SharedGateway, service: AggregateService, request: Request) -> Response {
+    if let Some(refusal) = misdirected(&gw, &request) {
+        return refusal;
+    }
+    let (principal, mut parts, body) = match admit(&gw, &ResourceUri::Aggregate, request).await {
+        Ok(admitted) => admitted,
+        Err(refusal) => return refusal,
+    };
+    if let Some(refusal) = step_up(&gw, &principal, &body).await {
+        return refusal;
+    }
+    parts.extensions.insert(principal);
+    let request = Request::from_parts(parts, Body::from(body));
+    match service.oneshot(request).await {
+        Ok(response) => response.map(Body::new),
+        Err(never) => match never {},
+    }
+}
+
+/// A call to a tool or prompt of one of the user's servers that the grant does not cover:
+/// 403 `insufficient_scope` (RFC 6750 §3.1; MCP's step-up), naming the scope that asks for
+/// that server. Names of no server of the user's go on and get rmcp's "unknown" answer.
+async fn step_up(gw: &SharedGateway, principal: &Principal, body: &Bytes) -> Option<Response> {
+    #[derive(serde::Deserialize)]
+    struct Named {
+        method: String,
+        params: Option<NameParam>,
+    }
+    #[derive(serde::Deserialize)]
+    struct NameParam {
+        name: Option<String>,
+    }
+    let named: Named = serde_json::from_slice(body).ok()?;
+    if named.method != "tools/call" && named.method != "prompts/get" {
+        return None;
+    }
+    let merged = named.params?.name?;
+    let (slug, _) = names::split(&merged)?;
+    if principal.covers(slug.as_str()) || !gw.owns(principal.user, slug.as_str()).await {
+        return None;
+    }
+    let issuer = gw.core.public_url.issuer();
+    let url = resource_metadata_url(&issuer, &ResourceUri::Aggregate);
+    let scope = format!("{MCP_SCOPE} {MCP_SCOPE}:{slug}");
+    let description = format!("this connection may not use the server '{slug}': authorize again and tick it on the consent page");
+    let challenge = format!(
+        "Bearer error=\"insufficient_scope\", scope=\"{scope}\", resource_metadata=\"{url}\", error_description=\"{description}\""
+    );
+    Some(challenged(
+        StatusCode::FORBIDDEN,
+        &challenge,
+        serde_json::json!({ "error": "insufficient_scope", "error_description": description, "scope": scope, "resource_metadata": url }),
+    ))
 }
 
 /// The body, at most `MAX_MCP_BODY` bytes, all arrived `within` its headers.

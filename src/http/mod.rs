@@ -93,5 +93,7 @@ where
 /// session, and its handler needs nothing but the gateway (the hot path clones one `Arc`).
 /// MCP bodies have their own limit and read timeout (in the handler).
 pub fn gateway(gateway: SharedGateway) -> Router {
-    mcp::routes().layer(cors_for_clients()).with_state(gateway)
+    mcp::routes(&gateway)
+        .layer(cors_for_clients())
+        .with_state(gateway)
 }

@@ -8,7 +8,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 
-use crate::domain::ServerSlug;
+use crate::domain::{ResourceUri, ServerSlug};
 use crate::oauth::metadata::{AuthorizationServerMetadata, ProtectedResourceMetadata};
 use crate::service::upstream::native;
 use crate::state::SharedCore;
@@ -25,6 +25,10 @@ where
         )
         .route("/.well-known/openid-configuration", get(server_metadata))
         .route("/.well-known/oauth-protected-resource", get(root_resource))
+        .route(
+            "/.well-known/oauth-protected-resource/mcp",
+            get(aggregate_resource),
+        )
         .route(
             "/.well-known/oauth-protected-resource/mcp/{slug}",
             get(server_resource),
@@ -57,12 +61,22 @@ async fn root_resource(State(core): State<SharedCore>) -> Json<ProtectedResource
     ))
 }
 
+async fn aggregate_resource(State(core): State<SharedCore>) -> Json<ProtectedResourceMetadata> {
+    let issuer = core.public_url.issuer();
+    let resource = ResourceUri::Aggregate.url(&issuer);
+    Json(ProtectedResourceMetadata::new(
+        &issuer,
+        resource,
+        "Gatehouse: all your servers".into(),
+    ))
+}
+
 async fn server_resource(State(core): State<SharedCore>, Path(slug): Path<String>) -> Response {
     let Ok(slug) = ServerSlug::parse(&slug) else {
         return (StatusCode::NOT_FOUND, "no such resource").into_response();
     };
     let issuer = core.public_url.issuer();
-    let resource = crate::domain::ResourceUri::for_slug(slug.clone()).url(&issuer);
+    let resource = ResourceUri::for_slug(slug.clone()).url(&issuer);
     Json(ProtectedResourceMetadata::new(
         &issuer,
         resource,
@@ -71,7 +85,13 @@ async fn server_resource(State(core): State<SharedCore>, Path(slug): Path<String
     .into_response()
 }
 
-/// Where the protected-resource document of `/mcp/{slug}` lives (RFC 9728 §3.1).
-pub fn resource_metadata_url(issuer: &str, slug: &str) -> String {
-    format!("{issuer}/.well-known/oauth-protected-resource/mcp/{slug}")
+/// Where the protected-resource document of `/mcp/{slug}` or `/mcp` lives (RFC 9728 §3.1:
+/// the well-known segment goes between the host and the resource's path).
+pub fn resource_metadata_url(issuer: &str, resource: &ResourceUri) -> String {
+    match resource {
+        ResourceUri::Server(slug) => {
+            format!("{issuer}/.well-known/oauth-protected-resource/mcp/{slug}")
+        }
+        ResourceUri::Aggregate => format!("{issuer}/.well-known/oauth-protected-resource/mcp"),
+    }
 }

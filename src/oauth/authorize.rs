@@ -190,7 +190,7 @@ mod tests {
     fn valid_request() {
         let v = validate(&good(), Some(&client()), ISSUER).unwrap();
         assert_eq!(v.scope.to_scope_string(), "mcp");
-        assert_eq!(v.resources[0].slug().as_str(), "gmail");
+        assert_eq!(v.resources[0].key(), "gmail");
     }
 
     #[test]

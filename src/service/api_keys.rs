@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use super::{activity, Actor, ServiceError};
 use crate::clock::{self, UnixTime};
-use crate::domain::{Principal, SecretHash, SecretToken, ServerSlug, UserId, Via};
+use crate::domain::{Principal, SecretHash, SecretToken, ServerSlug, UserId, Via, AGGREGATE};
 use crate::state::{Core, SharedCore};
 use crate::store::{self, api_keys, servers};
 
@@ -191,7 +191,7 @@ fn well_formed(token: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }
 
-/// The principal an API key speaks for at `/mcp/{slug}`: a hash lookup plus the ≤ 2 s cache
+/// The principal an API key speaks for at `/mcp/{slug}` (or `/mcp`, `slug` = `AGGREGATE`): a hash lookup plus the ≤ 2 s cache
 /// access tokens use (never argon2). `None` for a wrong, malformed, expired, revoked or
 /// foreign key, or one of a disabled account.
 pub async fn validate(
@@ -209,17 +209,20 @@ pub async fn validate(
         record_use(core, &hit);
         return Ok(Some(hit));
     }
-    let Some(row) = api_keys::check(&core.pool, &hash, slug).await? else {
+    let Some(row) = api_keys::check(&core.pool, &hash).await? else {
         return Ok(None);
     };
     let now = clock::now();
-    if row.stopped || !row.covers_slug || row.expires_at.is_some_and(|at| now >= at) {
+    let servers: Arc<[String]> = store::parse_list(&row.covered).into();
+    let covers = slug == AGGREGATE || servers.iter().any(|s| s == slug);
+    if row.stopped || !covers || row.expires_at.is_some_and(|at| now >= at) {
         return Ok(None);
     }
     let principal = Principal {
         user: row.user_id,
         client_id: format!("API key '{}'", row.name),
         via: Via::Key(row.id),
+        servers,
     };
     core.bearer_cache.put(key, principal.clone(), started);
     record_use(core, &principal);

@@ -6,7 +6,7 @@ use super::accounts::Account;
 use super::cimd::{self, CimdError};
 use super::{activity, activity::About, ServiceError};
 use crate::clock;
-use crate::domain::{ClientId, RedirectKind, RedirectUri, SecretHash, SecretToken};
+use crate::domain::{ClientId, RedirectKind, RedirectUri, SecretHash, SecretToken, AGGREGATE};
 use crate::oauth::authorize::{self, AuthorizeError, AuthorizeParams, ClientView};
 use crate::oauth::client_registration::preset_label;
 use crate::oauth::consent::{self, ConsentDecision};
@@ -139,11 +139,7 @@ pub async fn start(
         },
     )?;
     let handle = SecretToken::generate("");
-    let slugs: Vec<String> = valid
-        .resources
-        .iter()
-        .map(|r| r.slug().to_string())
-        .collect();
+    let slugs: Vec<String> = valid.resources.iter().map(|r| r.key().to_owned()).collect();
     let now = clock::now();
     let mut tx = store::begin_write(&core.pool).await?;
     let request = grants::NewRequest {
@@ -204,8 +200,19 @@ pub struct ConsentView {
     pub redirect_host: String,
     pub redirect_kind: RedirectKind,
     pub servers: Vec<ConsentServer>,
+    /// The client asked for the aggregated endpoint `/mcp`: the ticked servers behind one URL.
+    pub aggregate: bool,
     /// Requested resources the user has no server for (the request must be refused).
     pub unknown_resources: Vec<String>,
+}
+
+/// The requested server slugs, and whether the aggregated endpoint was requested too.
+fn split_requested(resources: &str) -> (Vec<String>, bool) {
+    let mut requested = store::parse_list(resources);
+    let before = requested.len();
+    requested.retain(|key| key != AGGREGATE);
+    let aggregate = requested.len() != before;
+    (requested, aggregate)
 }
 
 /// What the consent page shows; `None` when the handle is unknown or expired.
@@ -221,7 +228,7 @@ pub async fn consent_view(
     let Some(client) = clients::get(&core.pool, &req.client_id).await? else {
         return Ok(None);
     };
-    let requested = store::parse_list(&req.resources);
+    let (requested, aggregate) = split_requested(&req.resources);
     let mine = servers::list_for_user(&core.pool, account.id).await?;
     let unknown_resources = requested
         .iter()
@@ -239,7 +246,8 @@ pub async fn consent_view(
     let servers = mine
         .into_iter()
         .map(|s| ConsentServer {
-            selected: requested.contains(&s.slug),
+            // Asked for everything: all ticked, the user unticks what the client may not use.
+            selected: aggregate || requested.contains(&s.slug),
             slug: s.slug,
             name: s.name,
         })
@@ -253,6 +261,7 @@ pub async fn consent_view(
         redirect_host: redirect.display_host(),
         redirect_kind: redirect.kind(),
         servers,
+        aggregate,
         unknown_resources,
     }))
 }
@@ -273,7 +282,7 @@ pub async fn decide(
     let req = grants::take_request(&mut *tx, &SecretHash::of(handle), now)
         .await?
         .ok_or_else(|| ServiceError::Invalid("this authorization request has expired or was already answered; start again from your app".into()))?;
-    let requested = store::parse_list(&req.resources);
+    let (requested, aggregate) = split_requested(&req.resources);
     let mine = servers::list_for_user(&core.pool, account.id).await?;
     let owned: Vec<String> = mine.iter().map(|s| s.slug.clone()).collect();
     let actor = account.actor(ip);
@@ -320,12 +329,18 @@ pub async fn decide(
     )
     .await?;
     let code = SecretToken::generate("gh_ac_");
+    // The code's resources: the granted servers, and `/mcp` when asked for (the grant's
+    // servers are what `/mcp` presents).
+    let mut resources = slugs.clone();
+    if aggregate {
+        resources.push(AGGREGATE.to_owned());
+    }
     let new_code = grants::NewCode {
         grant_id,
         client_id: &req.client_id,
         redirect_uri: &req.redirect_uri,
         code_challenge: &req.code_challenge,
-        resources: &slugs,
+        resources: &resources,
     };
     let code_ttl = core.config.code_ttl.as_secs() as i64;
     grants::insert_code(&mut *tx, &code.hash(), &new_code, now + code_ttl).await?;

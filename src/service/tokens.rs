@@ -95,7 +95,7 @@ fn resource_slugs(core: &Core, resources: &[String]) -> Result<Vec<String>, Toke
         .iter()
         .map(|r| {
             ResourceUri::parse(r, &issuer)
-                .map(|u| u.slug().to_string())
+                .map(|u| u.key().to_owned())
                 .map_err(|e| oauth(ErrorCode::InvalidTarget, &e.to_string()))
         })
         .collect()

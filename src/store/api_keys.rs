@@ -43,7 +43,7 @@ pub async fn insert(
     Ok(id)
 }
 
-/// What validating a key at `/mcp/{slug}` needs, in one indexed lookup.
+/// What validating a key at `/mcp/{slug}` or `/mcp` needs, in one indexed lookup.
 #[derive(Debug, Clone, FromRow)]
 pub struct KeyCheck {
     pub id: i64,
@@ -52,26 +52,24 @@ pub struct KeyCheck {
     pub expires_at: Option<UnixTime>,
     /// Revoked, or its owner disabled.
     pub stopped: bool,
-    /// The key covers the owner's server with the asked slug (which exists).
-    pub covers_slug: bool,
+    /// The slugs of the owner's servers the key covers (a JSON array).
+    pub covered: String,
 }
 
 pub async fn check(
     db: impl SqliteExecutor<'_>,
     hash: &SecretHash,
-    slug: &str,
 ) -> Result<Option<KeyCheck>, sqlx::Error> {
     sqlx::query_as(
         "SELECT k.id, k.user_id, k.name, k.expires_at,
                 (k.revoked_at IS NOT NULL OR u.disabled_at IS NOT NULL) AS stopped,
-                EXISTS (SELECT 1 FROM mcp_servers s WHERE s.user_id = k.user_id AND s.slug = ?2
-                        AND (k.limited = 0 OR EXISTS (SELECT 1 FROM api_key_servers ks
-                             WHERE ks.key_id = k.id AND ks.server_id = s.id))) AS covers_slug
+                (SELECT json_group_array(s.slug) FROM mcp_servers s WHERE s.user_id = k.user_id
+                 AND (k.limited = 0 OR EXISTS (SELECT 1 FROM api_key_servers ks
+                      WHERE ks.key_id = k.id AND ks.server_id = s.id))) AS covered
          FROM api_keys k JOIN users u ON u.id = k.user_id
          WHERE k.key_hash = ?1",
     )
     .bind(hash.as_str())
-    .bind(slug)
     .fetch_optional(db)
     .await
 }

@@ -184,28 +184,27 @@ pub struct AccessRow {
     pub resources: String,
     pub expires_at: UnixTime,
     pub revoked: bool,
-    /// The grant still covers the user's server with the asked slug (deleted servers drop out).
-    pub slug_granted: bool,
+    /// The slugs of the user's servers the grant still covers (a JSON array; deleted servers
+    /// drop out).
+    pub granted: String,
 }
 
-/// One indexed lookup answers everything bearer validation needs for `slug`.
+/// One indexed lookup answers everything bearer validation needs.
 pub async fn get_access(
     db: impl SqliteExecutor<'_>,
     token: &SecretHash,
-    slug: &str,
 ) -> Result<Option<AccessRow>, sqlx::Error> {
     sqlx::query_as(
         "SELECT g.user_id, g.id AS grant_id, g.client_id, a.resources, a.expires_at,
                 (f.revoked_at IS NOT NULL OR g.revoked_at IS NOT NULL OR a.superseded_at IS NOT NULL
                  OR EXISTS (SELECT 1 FROM oauth_clients c WHERE c.client_id = g.client_id AND c.disabled = 1)
                  OR EXISTS (SELECT 1 FROM users u WHERE u.id = g.user_id AND u.disabled_at IS NOT NULL)) AS revoked,
-                EXISTS (SELECT 1 FROM grant_servers gs JOIN mcp_servers s ON s.id = gs.server_id
-                        WHERE gs.grant_id = g.id AND s.slug = ?2) AS slug_granted
+                (SELECT json_group_array(s.slug) FROM grant_servers gs JOIN mcp_servers s ON s.id = gs.server_id
+                 WHERE gs.grant_id = g.id) AS granted
          FROM access_tokens a JOIN token_families f ON f.id = a.family_id JOIN grants g ON g.id = f.grant_id
          WHERE a.token_hash = ?1",
     )
     .bind(token.as_str())
-    .bind(slug)
     .fetch_optional(db)
     .await
 }

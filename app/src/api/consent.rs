@@ -36,6 +36,7 @@ pub async fn consent_page(handle: String) -> Result<ConsentData, AppError> {
                         selected: s.selected,
                     })
                     .collect(),
+                aggregate: v.aggregate,
                 unknown_resources: v.unknown_resources,
             }),
         },

@@ -73,6 +73,7 @@ fn Ask(v: ConsentView, csrf: String, handle: String, user: String) -> impl IntoV
             {claimed.map(|n| view! { <p class="muted">"Calls itself “" {n} "”."</p> })}
             <p>"wants to use your servers through Gatehouse, signed in as " <strong>{user}</strong> "."</p>
             {v.loopback.then(|| view! { <p class="warning" role="note">"This app runs on your own computer (it receives the answer on a local address). Approve only if you just started it."</p> })}
+            {v.aggregate.then(|| view! { <p class="muted" id="aggregate-note">"It connects to all your servers at once: it will see the tools of the servers ticked below, and no others."</p> })}
             {v.private_use.then(|| view! { <p class="warning" role="note">"The answer goes to an app-specific address that any app installed on this device could claim. Approve only if you just started this app here."</p> })}
             {(!v.unknown_resources.is_empty()).then(|| view! {
                 <p class="flash error" role="alert">{format!("The app asks for a server you do not have: {}.", v.unknown_resources.join(", "))}</p>

@@ -44,7 +44,7 @@ async fn setup() -> Keys {
 }
 
 /// Creates a key as the page does with JavaScript: the answer carries it (once).
-async fn create_key(b: &Browser, name: &str, expires: &str, servers: &[&str]) -> String {
+pub(crate) async fn create_key(b: &Browser, name: &str, expires: &str, servers: &[&str]) -> String {
     let csrf = b.csrf("/keys").await;
     let mut form = vec![
         ("_csrf".to_owned(), csrf),

@@ -8,6 +8,7 @@ mod oauth_helpers;
 mod provider_stub;
 
 mod accounts;
+mod aggregate;
 mod api_keys;
 mod cimd;
 mod cli;

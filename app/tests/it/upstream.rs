@@ -26,6 +26,10 @@ pub struct Recorded {
     pub reject_all: std::sync::atomic::AtomicBool,
     /// Releases a running `wait` tool.
     pub release: Notify,
+    /// Lists tools one per page (cursor = the index of the next).
+    pub paginate: std::sync::atomic::AtomicBool,
+    /// The peers of initialized sessions (to send them notifications).
+    pub peers: Mutex<Vec<rmcp::service::Peer<RoleServer>>>,
 }
 
 #[derive(Clone)]
@@ -41,25 +45,44 @@ impl ServerHandler for Tools {
         ServerConfig::new(
             ServerCapabilities::builder()
                 .enable_tools()
+                .enable_tool_list_changed()
                 .enable_logging()
                 .build(),
         )
     }
 
+    async fn on_initialized(&self, context: rmcp::service::NotificationContext<RoleServer>) {
+        self.0.peers.lock().unwrap().push(context.peer);
+    }
+
     async fn list_tools(
         &self,
-        _request: Option<PaginatedRequestParams>,
+        request: Option<PaginatedRequestParams>,
         _context: RequestContext<RoleServer>,
     ) -> Result<ListToolsResult, ErrorData> {
         let text = schema(json!({"type": "object", "properties": {"text": {"type": "string"}}}));
-        Ok(ListToolsResult::with_all_items(vec![
+        let tools = vec![
             Tool::new("echo", "Echoes its text", text.clone()),
             Tool::new(
                 "wait",
                 "Logs a line, then waits until the test releases it",
                 text,
             ),
-        ]))
+        ];
+        if !self.0.paginate.load(std::sync::atomic::Ordering::SeqCst) {
+            return Ok(ListToolsResult::with_all_items(tools));
+        }
+        let at: usize = match request.and_then(|r| r.cursor) {
+            Some(cursor) => cursor
+                .parse()
+                .map_err(|_| ErrorData::invalid_params("bad cursor", None))?,
+            None => 0,
+        };
+        let page = tools.into_iter().skip(at).take(1).collect();
+        Ok(ListToolsResult {
+            next_cursor: (at + 1 < 2).then(|| (at + 1).to_string()),
+            ..ListToolsResult::with_all_items(page)
+        })
     }
 
     #[allow(deprecated)]
@@ -134,6 +157,11 @@ pub struct Upstream {
 impl Upstream {
     /// `sessions`: the `initialize` + `Mcp-Session-Id` style; otherwise stateless JSON.
     pub async fn start(sessions: bool) -> Upstream {
+        Self::start_at("/gmail/mcp", sessions).await
+    }
+
+    /// Serving MCP at `path` (which decides the provider Gatehouse detects for it).
+    pub async fn start_at(path: &str, sessions: bool) -> Upstream {
         let recorded = Arc::new(Recorded::default());
         let tools = Tools(recorded.clone());
         let mut config = StreamableHttpServerConfig::default();
@@ -147,10 +175,10 @@ impl Upstream {
             config,
         );
         let app = Router::new()
-            .nest_service("/gmail/mcp", service)
+            .nest_service(path, service)
             .layer(middleware::from_fn_with_state(recorded.clone(), record));
         let (base, stop) = crate::helpers::serve_local(app).await;
-        let url = format!("{base}/gmail/mcp");
+        let url = format!("{base}{path}");
         Upstream {
             url,
             recorded,
@@ -160,5 +188,14 @@ impl Upstream {
 
     pub fn headers_seen(&self) -> Vec<HeaderMap> {
         self.recorded.requests.lock().unwrap().clone()
+    }
+
+    /// Sends `notifications/tools/list_changed` to every initialized session.
+    pub async fn tools_changed(&self) {
+        let peers = self.recorded.peers.lock().unwrap().clone();
+        assert!(!peers.is_empty(), "no session to notify");
+        for peer in peers {
+            peer.notify_tool_list_changed().await.unwrap();
+        }
     }
 }

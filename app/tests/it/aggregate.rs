@@ -1,0 +1,458 @@
+//! The aggregated `/mcp` (issue 16): one connector, one consent, the tools of several
+//! upstreams (rmcp servers, one Google-backed through the vault, one with a static
+//! credential) merged under prefixed names and routed to the right one.
+
+use std::time::Duration;
+
+use futures_util::StreamExt;
+use reqwest::{Response, StatusCode};
+use serde_json::{json, Value};
+
+use crate::helpers::*;
+use crate::oauth_helpers::{authorize_url, pkce, public_client, query_of, Client, REDIRECT};
+use crate::upstream::Upstream;
+use crate::vault::{authenticate, setup, Setup};
+
+const NOTES_SECRET: &str = "notes-static-secret";
+
+struct Agg {
+    s: Setup,
+    gmail: Upstream,
+    notes: Upstream,
+    client: Client,
+}
+
+/// Admin with `gmail` (rmcp, sessions, signed in through the Google stand-in), `notes`
+/// (rmcp, stateless, a static credential) and `down` (nothing listens there).
+async fn agg() -> Agg {
+    let gmail = Upstream::start_at("/gmail/mcp", true).await;
+    let notes = Upstream::start_at("/notes/mcp", false).await;
+    let s = setup().await;
+    assert_eq!(
+        s.admin.add_server("gmail", &gmail.url).await.status(),
+        StatusCode::SEE_OTHER
+    );
+    assert_eq!(
+        authenticate(&s, &s.admin, "gmail").await,
+        "Connected 'gmail' as user@example.com."
+    );
+    let res = s
+        .admin
+        .submit(
+            "/servers",
+            "/api/add_server",
+            &[
+                ("slug", "notes"),
+                ("url", &notes.url),
+                ("name", ""),
+                ("credential", NOTES_SECRET),
+            ],
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    let down = format!("http://127.0.0.1:{}/down/mcp", free_port());
+    assert_eq!(
+        s.admin.add_server("down", &down).await.status(),
+        StatusCode::SEE_OTHER
+    );
+    let client = public_client(&s.app).await;
+    Agg {
+        s,
+        gmail,
+        notes,
+        client,
+    }
+}
+
+/// One consent at `resource` ticking `servers`; the access token, asked for `resource`.
+async fn token_for(a: &Agg, resource: &str, servers: &[&str]) -> String {
+    let p = pkce();
+    let user = &a.s.admin;
+    let res = user
+        .get(&authorize_url(
+            &a.s.app,
+            &a.client.id,
+            Some(&p),
+            &[("resource", resource)],
+        ))
+        .await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    let consent = location(&res);
+    let page = user.page(&consent).await;
+    let aggregate = resource.ends_with("/mcp");
+    assert_eq!(page.contains("id=\"aggregate-note\""), aggregate);
+    let csrf = csrf_in(&page);
+    let mut form = vec![("_csrf", csrf.as_str()), ("decision", "approve")];
+    form.extend(servers.iter().map(|s| ("server", *s)));
+    let res = user.post(&consent, &form).await;
+    assert_eq!(res.status(), StatusCode::FOUND);
+    let to = location(&res);
+    assert!(to.starts_with(REDIRECT), "{to}");
+    let code = query_of(&to)["code"].clone();
+    let (status, body) = crate::oauth_helpers::token(
+        &a.s.app,
+        &[
+            ("grant_type", "authorization_code"),
+            ("code", &code),
+            ("redirect_uri", REDIRECT),
+            ("code_verifier", &p.verifier),
+            ("client_id", &a.client.id),
+            ("resource", resource),
+        ],
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    body["access_token"].as_str().unwrap().to_owned()
+}
+
+fn aggregate_url(a: &Agg) -> String {
+    format!("{}/mcp", a.s.app.base)
+}
+
+async fn post(a: &Agg, token: &str, session: Option<&str>, body: &Value) -> Response {
+    let mut req = browser_client()
+        .post(aggregate_url(a))
+        .bearer_auth(token)
+        .header("accept", "application/json, text/event-stream")
+        .json(body);
+    if let Some(session) = session {
+        req = req
+            .header("mcp-session-id", session)
+            .header("mcp-protocol-version", "2025-11-25");
+    }
+    req.send().await.unwrap()
+}
+
+/// The answer to request `id` in a JSON or SSE response.
+async fn answer(res: Response, id: i64) -> Value {
+    let text = res.text().await.unwrap();
+    let mut messages: Vec<Value> = text
+        .lines()
+        .filter_map(|l| l.strip_prefix("data:"))
+        .filter_map(|d| serde_json::from_str(d.trim()).ok())
+        .collect();
+    messages.extend(serde_json::from_str::<Value>(&text).ok());
+    messages
+        .into_iter()
+        .find(|m| m["id"] == id)
+        .unwrap_or_else(|| panic!("no answer to {id} in {text}"))
+}
+
+/// `initialize` + `notifications/initialized` at `/mcp`; the session id.
+async fn open(a: &Agg, token: &str) -> String {
+    let init = json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+        "protocolVersion": "2025-11-25", "capabilities": {},
+        "clientInfo": {"name": "aggregate-test", "version": "1"}}});
+    let res = post(a, token, None, &init).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let session = res.headers()["mcp-session-id"].to_str().unwrap().to_owned();
+    let info = answer(res, 1).await;
+    assert_eq!(info["result"]["serverInfo"]["name"], "gatehouse", "{info}");
+    assert!(info["result"]["capabilities"]["tools"]["listChanged"] == true);
+    let res = post(
+        a,
+        token,
+        Some(&session),
+        &json!({"jsonrpc": "2.0", "method": "notifications/initialized"}),
+    )
+    .await;
+    assert_eq!(res.status(), StatusCode::ACCEPTED);
+    session
+}
+
+async fn call(a: &Agg, token: &str, session: &str, id: i64, tool: &str, text: &str) -> Value {
+    let body = json!({"jsonrpc": "2.0", "id": id, "method": "tools/call",
+        "params": {"name": tool, "arguments": {"text": text}}});
+    let res = post(a, token, Some(session), &body).await;
+    assert_eq!(res.status(), StatusCode::OK, "{tool}");
+    answer(res, id).await
+}
+
+/// Every tool name of the merged list, following cursors; and the number of pages.
+async fn all_tools(a: &Agg, token: &str, session: &str) -> (Vec<String>, usize) {
+    let (mut names, mut pages, mut cursor) = (Vec::new(), 0, None::<String>);
+    loop {
+        let params = match &cursor {
+            Some(c) => json!({ "cursor": c }),
+            None => json!({}),
+        };
+        let id = 100 + pages as i64;
+        let body = json!({"jsonrpc": "2.0", "id": id, "method": "tools/list", "params": params});
+        let page = answer(post(a, token, Some(session), &body).await, id).await;
+        pages += 1;
+        let result = &page["result"];
+        for tool in result["tools"]
+            .as_array()
+            .unwrap_or_else(|| panic!("{page}"))
+        {
+            names.push(tool["name"].as_str().unwrap().to_owned());
+        }
+        match result["nextCursor"].as_str() {
+            Some(next) => cursor = Some(next.to_owned()),
+            None => return (names, pages),
+        }
+        assert!(pages < 20, "cursors loop");
+    }
+}
+
+#[tokio::test]
+async fn tools_of_several_upstreams_are_merged_prefixed_and_routed() {
+    let a = agg().await;
+    let token = token_for(&a, &aggregate_url(&a), &["gmail", "notes", "down"]).await;
+    let session = open(&a, &token).await;
+
+    // The same tool names on two servers, two prefixed names each; `down` is left out.
+    let (mut names, _) = all_tools(&a, &token, &session).await;
+    names.sort();
+    assert_eq!(
+        names,
+        ["gmail__echo", "gmail__wait", "notes__echo", "notes__wait"]
+    );
+
+    // Each call reaches its own server with that server's credential.
+    let before = a.notes.headers_seen().len();
+    let out = call(&a, &token, &session, 2, "notes__echo", "to notes").await;
+    assert_eq!(
+        out["result"]["content"][0]["text"], "echo: to notes",
+        "{out}"
+    );
+    let seen = a.notes.headers_seen();
+    assert!(seen.len() > before, "the call reached notes");
+    let auth = seen.last().unwrap()["authorization"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(auth, format!("Bearer {NOTES_SECRET}"));
+    let out = call(&a, &token, &session, 3, "gmail__echo", "to gmail").await;
+    assert_eq!(
+        out["result"]["content"][0]["text"], "echo: to gmail",
+        "{out}"
+    );
+    for h in a.gmail.headers_seen() {
+        let auth = h["authorization"].to_str().unwrap();
+        assert!(auth.starts_with("Bearer upstream-at-"), "{auth}");
+    }
+    // The client's Gatehouse token never reaches an upstream.
+    for h in a
+        .gmail
+        .headers_seen()
+        .iter()
+        .chain(a.notes.headers_seen().iter())
+    {
+        assert!(!h["authorization"].to_str().unwrap().contains(&token));
+    }
+
+    // The down server's tool answers with an error naming it; the others still work.
+    let out = call(&a, &token, &session, 4, "down__echo", "x").await;
+    assert_eq!(out["error"]["code"], -32011, "{out}");
+    assert_eq!(out["error"]["data"]["server"], "down", "{out}");
+    assert!(
+        out["error"]["message"].as_str().unwrap().contains("'down'"),
+        "{out}"
+    );
+    let out = call(&a, &token, &session, 5, "notes__echo", "still").await;
+    assert_eq!(out["result"]["content"][0]["text"], "echo: still", "{out}");
+
+    // The activity log has each call under the real server and tool.
+    a.s.app.gateway.flush_activity().await;
+    let details: Vec<String> =
+        sqlx::query_scalar("SELECT detail FROM audit_events WHERE kind = 'mcp.call' ORDER BY id")
+            .fetch_all(&a.s.app.core.pool)
+            .await
+            .unwrap();
+    assert!(
+        details[0].starts_with("notes: tools/call echo → 200"),
+        "{details:?}"
+    );
+    assert!(
+        details[1].starts_with("gmail: tools/call echo → 200"),
+        "{details:?}"
+    );
+    assert!(
+        details[2].starts_with("down: tools/call echo → 502"),
+        "{details:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_grant_limited_to_one_server_lists_only_it_and_steps_up_for_the_other() {
+    let a = agg().await;
+    let token = token_for(&a, &aggregate_url(&a), &["gmail"]).await;
+    let session = open(&a, &token).await;
+    let (names, _) = all_tools(&a, &token, &session).await;
+    assert_eq!(names, ["gmail__echo", "gmail__wait"]);
+
+    let body = json!({"jsonrpc": "2.0", "id": 7, "method": "tools/call",
+        "params": {"name": "notes__echo", "arguments": {"text": "x"}}});
+    let before = a.notes.headers_seen().len();
+    let res = post(&a, &token, Some(&session), &body).await;
+    assert_eq!(res.status(), StatusCode::FORBIDDEN);
+    let challenge = res.headers()["www-authenticate"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        challenge.contains("error=\"insufficient_scope\""),
+        "{challenge}"
+    );
+    assert!(challenge.contains("scope=\"mcp mcp:notes\""), "{challenge}");
+    assert!(
+        challenge.contains(&format!(
+            "resource_metadata=\"{}/.well-known/oauth-protected-resource/mcp\"",
+            a.s.app.base
+        )),
+        "{challenge}"
+    );
+    assert_eq!(
+        a.notes.headers_seen().len(),
+        before,
+        "nothing reached notes"
+    );
+    // A name of no server of the user's is rmcp's ordinary error, not a step-up.
+    let body = json!({"jsonrpc": "2.0", "id": 8, "method": "tools/call",
+        "params": {"name": "nosuch__echo", "arguments": {}}});
+    let res = post(&a, &token, Some(&session), &body).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    assert!(answer(res, 8).await["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("nosuch"));
+}
+
+#[tokio::test]
+async fn tokens_are_bound_to_the_aggregate_or_to_one_server() {
+    let a = agg().await;
+    // A token for /mcp/gmail is refused at /mcp, with the aggregate's challenge.
+    let gmail_only = token_for(&a, &format!("{}/mcp/gmail", a.s.app.base), &["gmail"]).await;
+    let init = json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+        "protocolVersion": "2025-11-25", "capabilities": {},
+        "clientInfo": {"name": "t", "version": "1"}}});
+    let res = post(&a, &gmail_only, None, &init).await;
+    assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+    let challenge = res.headers()["www-authenticate"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        challenge.contains("/.well-known/oauth-protected-resource/mcp\""),
+        "{challenge}"
+    );
+    // A token for /mcp is refused at /mcp/gmail.
+    let aggregate = token_for(&a, &aggregate_url(&a), &["gmail"]).await;
+    assert_eq!(
+        crate::oauth_helpers::mcp_status(&a.s.app, "gmail", &aggregate).await,
+        StatusCode::UNAUTHORIZED
+    );
+    // The aggregate's protected-resource document names it.
+    let doc: Value = browser_client()
+        .get(format!(
+            "{}/.well-known/oauth-protected-resource/mcp",
+            a.s.app.base
+        ))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(doc["resource"], aggregate_url(&a));
+}
+
+#[tokio::test]
+async fn pagination_runs_across_upstreams() {
+    let a = agg().await;
+    for up in [&a.gmail, &a.notes] {
+        up.recorded
+            .paginate
+            .store(true, std::sync::atomic::Ordering::SeqCst);
+    }
+    let token = token_for(&a, &aggregate_url(&a), &["gmail", "notes"]).await;
+    let session = open(&a, &token).await;
+    let (names, pages) = all_tools(&a, &token, &session).await;
+    assert_eq!(
+        names,
+        ["gmail__echo", "gmail__wait", "notes__echo", "notes__wait"]
+    );
+    assert_eq!(pages, 4, "one upstream page per page");
+    // A cursor that is not ours is an error, not a silent first page.
+    let body =
+        json!({"jsonrpc": "2.0", "id": 9, "method": "tools/list", "params": {"cursor": "bm9wZQ"}});
+    let out = answer(post(&a, &token, Some(&session), &body).await, 9).await;
+    assert_eq!(out["error"]["code"], -32602, "{out}");
+}
+
+#[tokio::test]
+async fn a_list_change_upstream_reaches_the_client() {
+    let a = agg().await;
+    let token = token_for(&a, &aggregate_url(&a), &["gmail", "notes"]).await;
+    let session = open(&a, &token).await;
+    // The standing stream of the client's session.
+    let stream = browser_client()
+        .get(aggregate_url(&a))
+        .bearer_auth(&token)
+        .header("accept", "text/event-stream")
+        .header("mcp-session-id", &session)
+        .header("mcp-protocol-version", "2025-11-25")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(stream.status(), StatusCode::OK);
+    // Listing opens the upstream session to gmail; then gmail's tools change.
+    all_tools(&a, &token, &session).await;
+    a.gmail.tools_changed().await;
+    let mut body = stream.bytes_stream();
+    let mut seen = String::new();
+    let found = tokio::time::timeout(Duration::from_secs(10), async {
+        while let Some(chunk) = body.next().await {
+            seen.push_str(&String::from_utf8_lossy(&chunk.unwrap()));
+            if seen.contains("notifications/tools/list_changed") {
+                return true;
+            }
+        }
+        false
+    })
+    .await;
+    assert_eq!(found, Ok(true), "stream so far: {seen}");
+}
+
+#[tokio::test]
+async fn an_api_key_sees_the_servers_it_is_limited_to() {
+    let a = agg().await;
+    let key = crate::api_keys::create_key(&a.s.admin, "laptop", "never", &["notes"]).await;
+    let session = open(&a, &key).await;
+    let (names, _) = all_tools(&a, &key, &session).await;
+    assert_eq!(names, ["notes__echo", "notes__wait"]);
+    let out = call(&a, &key, &session, 2, "notes__echo", "by key").await;
+    assert_eq!(out["result"]["content"][0]["text"], "echo: by key", "{out}");
+}
+
+#[tokio::test]
+async fn the_stateless_era_is_served_without_a_session() {
+    let a = agg().await;
+    let token = token_for(&a, &aggregate_url(&a), &["gmail", "notes"]).await;
+    let meta = json!({
+        "io.modelcontextprotocol/protocolVersion": "2026-07-28",
+        "io.modelcontextprotocol/clientCapabilities": {},
+        "io.modelcontextprotocol/clientInfo": {"name": "aggregate-test", "version": "1"}
+    });
+    let body = json!({"jsonrpc": "2.0", "id": 5, "method": "tools/call",
+        "params": {"name": "notes__echo", "arguments": {"text": "stateless"}, "_meta": meta}});
+    let res = browser_client()
+        .post(aggregate_url(&a))
+        .bearer_auth(&token)
+        .header("accept", "application/json, text/event-stream")
+        .header("mcp-protocol-version", "2026-07-28")
+        .header("mcp-method", "tools/call")
+        .header("mcp-name", "notes__echo")
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    assert!(res.headers().get("mcp-session-id").is_none());
+    let out = answer(res, 5).await;
+    assert_eq!(
+        out["result"]["content"][0]["text"], "echo: stateless",
+        "{out}"
+    );
+}

@@ -1,0 +1,433 @@
+//! The aggregated `/mcp`'s side toward upstreams: one rmcp client session per (user, server),
+//! opened on first use, kept, and opened again when the upstream ends it. Its HTTP goes
+//! through the gateway's SSRF-guarded client with the user's upstream credential injected on
+//! each request (refreshed and retried once on a 401, as `/mcp/{slug}` does), so a refreshed
+//! token is used without reopening the session.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, Weak};
+use std::time::Duration;
+
+use axum::http::{header, HeaderName, HeaderValue, StatusCode};
+use futures_util::stream::{BoxStream, StreamExt};
+use rmcp::model::{
+    ClientConfig, ClientJsonRpcMessage, ProgressNotificationParam, ServerJsonRpcMessage,
+};
+use rmcp::service::{NotificationContext, RunningService};
+use rmcp::transport::streamable_http_client::{
+    SseError, StreamableHttpClient, StreamableHttpClientTransportConfig, StreamableHttpError,
+    StreamableHttpPostResponse,
+};
+use rmcp::transport::StreamableHttpClientTransport;
+use rmcp::{ClientHandler, RoleClient, ServiceExt};
+use secrecy::ExposeSecret;
+use sse_stream::{Sse, SseStream};
+
+use super::Relay;
+use crate::domain::UserId;
+use crate::gateway::Gateway;
+use crate::service::upstream::refresh::{self, CredentialError, Need};
+use crate::service::upstream::route::{Auth, RouteError};
+
+/// How long opening an upstream session (its `initialize`) may take.
+const OPEN_TIMEOUT: Duration = Duration::from_secs(15);
+/// The largest JSON answer taken from an upstream (tool results can be documents).
+const MAX_JSON: usize = 16 * 1024 * 1024;
+
+/// Why an upstream could not be used; the aggregator turns it into an error naming the
+/// server and the fix.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum UpstreamError {
+    #[error("the server no longer exists")]
+    Gone,
+    #[error("its sign-in must be renewed")]
+    NeedsReauth,
+    #[error("{0}")]
+    Unavailable(String),
+}
+
+impl UpstreamError {
+    /// The `UpstreamError` behind an rmcp error, if our HTTP client failed with one.
+    pub fn behind(err: &(dyn std::error::Error + 'static)) -> Option<UpstreamError> {
+        let mut source = Some(err);
+        while let Some(current) = source {
+            if let Some(StreamableHttpError::Client(found)) =
+                current.downcast_ref::<StreamableHttpError<UpstreamError>>()
+            {
+                return Some(found.clone());
+            }
+            source = current.source();
+        }
+        None
+    }
+}
+
+type HttpError = StreamableHttpError<UpstreamError>;
+
+fn unavailable(reason: impl Into<String>) -> HttpError {
+    StreamableHttpError::Client(UpstreamError::Unavailable(reason.into()))
+}
+
+/// rmcp's HTTP client for one user's server.
+#[derive(Clone)]
+pub struct UpstreamHttp {
+    gw: Weak<Gateway>,
+    user: UserId,
+    slug: Arc<str>,
+}
+
+impl UpstreamHttp {
+    /// Sends one request to the route's target with the current credential; on a 401 from
+    /// an OAuth upstream, refreshes (shared with concurrent callers) and retries once.
+    async fn send(
+        &self,
+        method: reqwest::Method,
+        headers: axum::http::HeaderMap,
+        body: Option<Vec<u8>>,
+    ) -> Result<reqwest::Response, HttpError> {
+        let gw = self
+            .gw
+            .upgrade()
+            .ok_or(StreamableHttpError::Client(UpstreamError::Gone))?;
+        let route =
+            match crate::gateway::route::route(&gw, self.user, &self.slug).await {
+                Ok(route) => route,
+                Err(RouteError::NotFound) => {
+                    return Err(StreamableHttpError::Client(UpstreamError::Gone))
+                }
+                Err(RouteError::Undecryptable) => return Err(unavailable(
+                    "its stored URL or credential cannot be decrypted (check the encryption keys)",
+                )),
+                Err(RouteError::Internal(err)) => return Err(unavailable(err)),
+            };
+        let core = &gw.core;
+        let mut token = match &route.auth {
+            Auth::None => None,
+            Auth::Static(secret) => Some(secret.clone()),
+            Auth::Vault => Some(
+                refresh::credential(core, self.user, route.server_id)
+                    .await
+                    .map_err(credential_error)?
+                    .token,
+            ),
+        };
+        let mut retried = false;
+        loop {
+            let mut request = gw
+                .http
+                .request(method.clone(), route.target.clone())
+                .await
+                .map_err(|err| unavailable(err.to_string()))?
+                .headers(headers.clone());
+            if let Some(token) = &token {
+                let mut value = HeaderValue::from_str(&format!("Bearer {}", token.expose_secret()))
+                    .map_err(|_| unavailable("its credential is not a valid header value"))?;
+                value.set_sensitive(true);
+                request = request.header(header::AUTHORIZATION, value);
+            }
+            if let Some(body) = &body {
+                request = request.body(body.clone());
+            }
+            let response = request.send().await.map_err(|err| {
+                unavailable(if err.is_timeout() {
+                    "it did not answer in time".to_owned()
+                } else if err.is_connect() {
+                    "cannot connect to it".to_owned()
+                } else {
+                    crate::net::cause(&err)
+                })
+            })?;
+            if response.status() != StatusCode::UNAUTHORIZED {
+                return Ok(response);
+            }
+            match (&route.auth, token, retried) {
+                (Auth::Vault, Some(rejected), false) => {
+                    crate::telemetry::upstream_401_retry();
+                    let need = Need::IfStill(rejected);
+                    let fresh = refresh::credential_with(core, self.user, route.server_id, need)
+                        .await
+                        .map_err(credential_error)?;
+                    token = Some(fresh.token);
+                    retried = true;
+                }
+                (Auth::Vault, _, _) => {
+                    return Err(StreamableHttpError::Client(UpstreamError::NeedsReauth))
+                }
+                _ => {
+                    return Err(unavailable(
+                        "it refused the credential stored for it (update it on the Servers page)",
+                    ))
+                }
+            }
+        }
+    }
+}
+
+fn credential_error(err: CredentialError) -> HttpError {
+    StreamableHttpError::Client(match err {
+        CredentialError::NotConnected | CredentialError::NeedsReauth => UpstreamError::NeedsReauth,
+        CredentialError::Provider(msg) => {
+            UpstreamError::Unavailable(format!("refreshing its sign-in failed ({msg})"))
+        }
+        CredentialError::Internal(err) => UpstreamError::Unavailable(err.to_string()),
+    })
+}
+
+fn headers(
+    accept: &'static str,
+    session: Option<&str>,
+    extra: HashMap<HeaderName, HeaderValue>,
+) -> axum::http::HeaderMap {
+    let mut out = axum::http::HeaderMap::new();
+    out.insert(header::ACCEPT, HeaderValue::from_static(accept));
+    if let Some(Ok(value)) = session.map(HeaderValue::from_str) {
+        out.insert(HeaderName::from_static("mcp-session-id"), value);
+    }
+    // rmcp's own protocol headers (MCP-Protocol-Version, Mcp-Method, …); never a credential.
+    for (name, value) in extra {
+        if name != header::AUTHORIZATION && name != header::COOKIE {
+            out.insert(name, value);
+        }
+    }
+    out
+}
+
+fn session_of(response: &reqwest::Response) -> Option<String> {
+    response
+        .headers()
+        .get("mcp-session-id")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned)
+}
+
+fn is(response: &reqwest::Response, media_type: &str) -> bool {
+    response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| {
+            v.split(';')
+                .next()
+                .is_some_and(|t| t.trim().eq_ignore_ascii_case(media_type))
+        })
+}
+
+async fn bounded_body(response: reqwest::Response) -> Result<Vec<u8>, HttpError> {
+    let mut body = Vec::new();
+    let mut chunks = response.bytes_stream();
+    while let Some(chunk) = chunks.next().await {
+        let chunk = chunk.map_err(|err| unavailable(crate::net::cause(&err)))?;
+        if body.len() + chunk.len() > MAX_JSON {
+            return Err(StreamableHttpError::ResponseBodyTooLarge { max_size: MAX_JSON });
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
+}
+
+fn sse(response: reqwest::Response) -> BoxStream<'static, Result<Sse, SseError>> {
+    SseStream::from_bytes_stream(response.bytes_stream()).boxed()
+}
+
+impl StreamableHttpClient for UpstreamHttp {
+    type Error = UpstreamError;
+
+    async fn post_message(
+        &self,
+        _uri: Arc<str>,
+        message: ClientJsonRpcMessage,
+        session_id: Option<Arc<str>>,
+        _auth_header: Option<String>,
+        custom_headers: HashMap<HeaderName, HeaderValue>,
+    ) -> Result<StreamableHttpPostResponse, HttpError> {
+        let mut headers = headers(
+            "application/json, text/event-stream",
+            session_id.as_deref(),
+            custom_headers,
+        );
+        headers.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        );
+        let body = serde_json::to_vec(&message)?;
+        let response = self
+            .send(reqwest::Method::POST, headers, Some(body))
+            .await?;
+        let status = response.status();
+        if matches!(status, StatusCode::ACCEPTED | StatusCode::NO_CONTENT) {
+            return Ok(StreamableHttpPostResponse::Accepted);
+        }
+        if status == StatusCode::NOT_FOUND && session_id.is_some() {
+            return Err(StreamableHttpError::SessionExpired);
+        }
+        let session = session_of(&response);
+        if status.is_success() && is(&response, "text/event-stream") {
+            return Ok(StreamableHttpPostResponse::Sse(sse(response), session));
+        }
+        let json = is(&response, "application/json");
+        let body = bounded_body(response).await?;
+        match serde_json::from_slice::<ServerJsonRpcMessage>(&body) {
+            // A JSON-RPC answer, also an error one on a 4xx.
+            Ok(message) if json => Ok(StreamableHttpPostResponse::Json(message, session)),
+            _ => Err(unavailable(format!("it answered HTTP {}", status.as_u16()))),
+        }
+    }
+
+    async fn delete_session(
+        &self,
+        _uri: Arc<str>,
+        session_id: Arc<str>,
+        _auth_header: Option<String>,
+        custom_headers: HashMap<HeaderName, HeaderValue>,
+    ) -> Result<(), HttpError> {
+        let headers = headers("*/*", Some(&session_id), custom_headers);
+        self.send(reqwest::Method::DELETE, headers, None).await?;
+        Ok(())
+    }
+
+    async fn get_stream(
+        &self,
+        _uri: Arc<str>,
+        session_id: Option<Arc<str>>,
+        last_event_id: Option<String>,
+        _auth_header: Option<String>,
+        custom_headers: HashMap<HeaderName, HeaderValue>,
+    ) -> Result<BoxStream<'static, Result<Sse, SseError>>, HttpError> {
+        let mut headers = headers("text/event-stream", session_id.as_deref(), custom_headers);
+        if let Some(Ok(value)) = last_event_id.as_deref().map(HeaderValue::from_str) {
+            headers.insert(HeaderName::from_static("last-event-id"), value);
+        }
+        let response = self.send(reqwest::Method::GET, headers, None).await?;
+        if response.status() == StatusCode::METHOD_NOT_ALLOWED {
+            return Err(StreamableHttpError::ServerDoesNotSupportSse);
+        }
+        if !response.status().is_success() || !is(&response, "text/event-stream") {
+            return Err(unavailable(format!(
+                "its event stream answered HTTP {}",
+                response.status().as_u16()
+            )));
+        }
+        Ok(sse(response))
+    }
+}
+
+/// What an upstream session tells Gatehouse: list changes and progress, passed on to the
+/// user's clients.
+pub struct UpstreamEvents {
+    relay: Weak<Relay>,
+    user: UserId,
+    slug: Arc<str>,
+}
+
+impl ClientHandler for UpstreamEvents {
+    fn get_info(&self) -> ClientConfig {
+        let mut info = ClientConfig::default();
+        info.client_info.name = "gatehouse".into();
+        info.client_info.version = env!("CARGO_PKG_VERSION").into();
+        info
+    }
+
+    async fn on_tool_list_changed(&self, _context: NotificationContext<RoleClient>) {
+        if let Some(relay) = self.relay.upgrade() {
+            relay
+                .changed(self.user, &self.slug, super::Kind::Tools)
+                .await;
+        }
+    }
+
+    async fn on_prompt_list_changed(&self, _context: NotificationContext<RoleClient>) {
+        if let Some(relay) = self.relay.upgrade() {
+            relay
+                .changed(self.user, &self.slug, super::Kind::Prompts)
+                .await;
+        }
+    }
+
+    async fn on_resource_list_changed(&self, _context: NotificationContext<RoleClient>) {
+        if let Some(relay) = self.relay.upgrade() {
+            relay
+                .changed(self.user, &self.slug, super::Kind::Resources)
+                .await;
+        }
+    }
+
+    async fn on_progress(
+        &self,
+        params: ProgressNotificationParam,
+        _context: NotificationContext<RoleClient>,
+    ) {
+        if let Some(relay) = self.relay.upgrade() {
+            relay.progress(params).await;
+        }
+    }
+}
+
+pub type Session = RunningService<RoleClient, UpstreamEvents>;
+
+/// A (user, server)'s open session, if any; its lock is held while one is opened.
+type Slot = Arc<tokio::sync::Mutex<Option<Arc<Session>>>>;
+
+/// The open upstream sessions, one per (user, server); a slot's lock makes opening single-
+/// flight, so concurrent first calls share one `initialize`.
+#[derive(Default)]
+pub struct Sessions {
+    slots: Mutex<HashMap<(UserId, String), Slot>>,
+}
+
+impl Sessions {
+    fn slot(&self, user: UserId, slug: &str) -> Slot {
+        let mut slots = self.slots.lock().unwrap_or_else(|p| p.into_inner());
+        slots.entry((user, slug.to_owned())).or_default().clone()
+    }
+
+    /// The open session to the user's server, opening one if there is none (or it ended).
+    pub async fn get(
+        &self,
+        gw: &Arc<Gateway>,
+        relay: &Arc<Relay>,
+        user: UserId,
+        slug: &str,
+    ) -> Result<Arc<Session>, UpstreamError> {
+        let slot = self.slot(user, slug);
+        let mut open = slot.lock().await;
+        if let Some(session) = open.as_ref().filter(|s| !s.is_closed()) {
+            return Ok(session.clone());
+        }
+        let slug: Arc<str> = slug.into();
+        let http = UpstreamHttp {
+            gw: Arc::downgrade(gw),
+            user,
+            slug: slug.clone(),
+        };
+        let config = StreamableHttpClientTransportConfig::with_uri(slug.clone());
+        let transport = StreamableHttpClientTransport::with_client(http, config);
+        let events = UpstreamEvents {
+            relay: Arc::downgrade(relay),
+            user,
+            slug,
+        };
+        let session = match tokio::time::timeout(OPEN_TIMEOUT, events.serve(transport)).await {
+            Ok(Ok(session)) => Arc::new(session),
+            Ok(Err(err)) => return Err(open_error(&err)),
+            Err(_) => {
+                return Err(UpstreamError::Unavailable(
+                    "it did not answer in time".into(),
+                ))
+            }
+        };
+        *open = Some(session.clone());
+        Ok(session)
+    }
+
+    /// Forgets the session to the user's server (it ended, or failed mid-call): the next call
+    /// opens a new one.
+    pub async fn drop_session(&self, user: UserId, slug: &str) {
+        let slot = self.slot(user, slug);
+        let taken = slot.lock().await.take();
+        drop(taken);
+    }
+}
+
+fn open_error(err: &rmcp::service::ClientInitializeError) -> UpstreamError {
+    UpstreamError::behind(err).unwrap_or_else(|| UpstreamError::Unavailable(err.to_string()))
+}
