@@ -262,6 +262,8 @@ pub struct GrantView {
     pub verified: bool,
     pub redirect_host: String,
     pub servers: String,
+    /// The slugs the grant covers (ticked in its *Change servers* form).
+    pub slugs: Vec<String>,
     pub granted: String,
     pub last_used: String,
 }
@@ -270,6 +272,8 @@ pub struct GrantView {
 pub struct ClientsData {
     pub ctx: PageContext,
     pub grants: Vec<GrantView>,
+    /// The user's servers: (slug, name), to change what a grant covers.
+    pub servers: Vec<(String, String)>,
     /// The user's API keys (clients without OAuth), managed on the API keys page.
     pub keys: Vec<KeyView>,
 }

@@ -9,7 +9,7 @@ use crate::clock;
 use crate::domain::SecretHash;
 use crate::oauth::error::{ErrorCode, OAuthError};
 use crate::state::Core;
-use crate::store::{self, clients, grants, tokens};
+use crate::store::{self, clients, grants, servers, tokens};
 
 /// RFC 7009 §2: unknown tokens and other clients' tokens answer 200 and change nothing (the
 /// answer must not reveal whether a token exists). A refresh token takes its whole family —
@@ -173,6 +173,49 @@ pub async fn revoke_grant(core: &Core, actor: &Actor, grant_id: i64) -> Result<(
         Some(user),
         "grant.revoked",
         format!("grant {grant_id}"),
+        now,
+    )
+    .await?;
+    tx.commit().await?;
+    core.bearer_cache.clear();
+    Ok(())
+}
+
+/// Changes which of the user's servers a grant covers (the *AI clients* page). Takes effect
+/// at once: the bearer cache is cleared, and `/mcp` lists what the grant covers on each call.
+pub async fn set_grant_servers(
+    core: &Core,
+    actor: &Actor,
+    grant_id: i64,
+    slugs: &[String],
+) -> Result<(), ServiceError> {
+    let user = actor.own_account()?;
+    let mine = servers::list_for_user(&core.pool, user).await?;
+    if slugs.is_empty()
+        || slugs
+            .iter()
+            .any(|slug| !mine.iter().any(|s| &s.slug == slug))
+    {
+        return Err(ServiceError::Invalid(
+            "choose at least one of your servers".into(),
+        ));
+    }
+    let ids: Vec<i64> = mine
+        .iter()
+        .filter(|s| slugs.contains(&s.slug))
+        .map(|s| s.id)
+        .collect();
+    let now = clock::now();
+    let mut tx = store::begin_write(&core.pool).await?;
+    if !grants::set_servers(&mut tx, user, grant_id, &ids).await? {
+        return Err(ServiceError::NotFound);
+    }
+    activity::record(
+        &mut tx,
+        actor,
+        Some(user),
+        "grant.changed",
+        format!("grant {grant_id} → {}", slugs.join(", ")),
         now,
     )
     .await?;

@@ -95,14 +95,48 @@ pub async fn insert_grant(
         .bind(now)
         .fetch_one(&mut *conn)
         .await?;
+    add_servers(conn, id, server_ids).await?;
+    Ok(id)
+}
+
+async fn add_servers(
+    conn: &mut SqliteConnection,
+    grant_id: i64,
+    server_ids: &[i64],
+) -> Result<(), sqlx::Error> {
     for server in server_ids {
         sqlx::query("INSERT INTO grant_servers (grant_id, server_id) VALUES (?, ?)")
-            .bind(id)
+            .bind(grant_id)
             .bind(server)
             .execute(&mut *conn)
             .await?;
     }
-    Ok(id)
+    Ok(())
+}
+
+/// Replaces the servers of one of the user's active grants; false if there is no such grant.
+pub async fn set_servers(
+    conn: &mut SqliteConnection,
+    user: UserId,
+    grant_id: i64,
+    server_ids: &[i64],
+) -> Result<bool, sqlx::Error> {
+    let active: Option<i64> = sqlx::query_scalar(
+        "SELECT id FROM grants WHERE id = ? AND user_id = ? AND revoked_at IS NULL",
+    )
+    .bind(grant_id)
+    .bind(user)
+    .fetch_optional(&mut *conn)
+    .await?;
+    if active.is_none() {
+        return Ok(false);
+    }
+    sqlx::query("DELETE FROM grant_servers WHERE grant_id = ?")
+        .bind(grant_id)
+        .execute(&mut *conn)
+        .await?;
+    add_servers(conn, grant_id, server_ids).await?;
+    Ok(true)
 }
 
 pub struct NewCode<'a> {

@@ -28,6 +28,11 @@ pub async fn clients_page() -> Result<ClientsData, AppError> {
                 redirect_host: RedirectUri::parse(&g.redirect_uri)
                     .map(|r| r.display_host())
                     .unwrap_or_default(),
+                slugs: g
+                    .servers
+                    .as_deref()
+                    .map(|list| list.split(", ").map(str::to_owned).collect())
+                    .unwrap_or_default(),
                 servers: g.servers.unwrap_or_else(|| "(none left)".into()),
                 granted: format_utc(g.created_at),
                 last_used: g
@@ -42,7 +47,37 @@ pub async fn clients_page() -> Result<ClientsData, AppError> {
         .into_iter()
         .map(crate::api::keys::key_view)
         .collect();
-    Ok(ClientsData { ctx, grants, keys })
+    let servers = gatehouse::service::servers::list(&core, &actor)
+        .await?
+        .into_iter()
+        .map(|s| (s.slug, s.name))
+        .collect();
+    Ok(ClientsData {
+        ctx,
+        grants,
+        servers,
+        keys,
+    })
+}
+
+/// Changes which servers one of the user's grants covers, at once.
+#[server(endpoint = "set_grant_servers")]
+pub async fn set_grant_servers(
+    #[server(rename = "_csrf")]
+    #[server(default)]
+    csrf: String,
+    grant: i64,
+    #[server(default)] servers: Vec<String>,
+) -> Result<String, AppError> {
+    let outcome = async {
+        let (core, _, _, actor) = crate::ssr::signed_in_action(&csrf).await?;
+        gatehouse::service::token_admin::set_grant_servers(&core, &actor, grant, &servers).await?;
+        Ok(format!(
+            "Saved: the app may now use {}.",
+            servers.join(", ")
+        ))
+    };
+    crate::ssr::finish("/clients", outcome.await).await
 }
 
 /// Ends one of the user's grants: every token issued under it stops working at once.

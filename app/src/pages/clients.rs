@@ -2,15 +2,22 @@
 
 use leptos::prelude::*;
 
-use crate::api::clients::{clients_page, RevokeGrant};
+use crate::api::clients::{clients_page, RevokeGrant, SetGrantServers};
 use crate::components::{live_flash, page_view, CsrfField, Layout};
 use crate::dto::ClientsData;
 
 #[component]
 pub fn ClientsPage() -> impl IntoView {
     let revoke = ServerAction::<RevokeGrant>::new();
-    let live = live_flash(vec![Signal::derive(move || revoke.value().get())]);
-    let data = Resource::new(move || revoke.version().get(), |_| clients_page());
+    let change = ServerAction::<SetGrantServers>::new();
+    let live = live_flash(vec![
+        Signal::derive(move || revoke.value().get()),
+        Signal::derive(move || change.value().get()),
+    ]);
+    let data = Resource::new(
+        move || (revoke.version().get(), change.version().get()),
+        |_| clients_page(),
+    );
     page_view(data, move |d: ClientsData| {
         let csrf = d.ctx.csrf.clone();
         view! {
@@ -25,12 +32,29 @@ pub fn ClientsPage() -> impl IntoView {
                             <tbody>
                                 {d.grants.iter().cloned().map(|g| {
                                     let csrf = csrf.clone();
+                                    let change_csrf = csrf.clone();
                                     let label = format!("Revoke {}", g.client);
+                                    let choices = d.servers.iter().cloned().map(|(slug, name)| {
+                                        let ticked = g.slugs.contains(&slug);
+                                        view! { <label class="check"><input type="checkbox" name="servers[]" value=slug.clone() checked=ticked/>" " {name} " " <code>{slug}</code></label> }
+                                    }).collect_view();
+                                    let change_label = format!("Change the servers of {}", g.client);
                                     view! {
                                         <tr data-grant=g.id.to_string()>
                                             <th scope="row">{g.client}{(!g.verified).then(|| view! { " " <span class="badge warn">"unverified"</span> })}</th>
                                             <td>{g.redirect_host}</td>
-                                            <td><code>{g.servers}</code></td>
+                                            <td>
+                                                <code>{g.servers}</code>
+                                                <details class="change-servers">
+                                                    <summary aria-label=change_label>"Change"</summary>
+                                                    <ActionForm action=change>
+                                                        <CsrfField token=change_csrf/>
+                                                        <input type="hidden" name="grant" value=g.id.to_string()/>
+                                                        {choices}
+                                                        <button type="submit">"Save servers"</button>
+                                                    </ActionForm>
+                                                </details>
+                                            </td>
                                             <td>{g.granted}</td>
                                             <td>{g.last_used}</td>
                                             <td>

@@ -456,3 +456,51 @@ async fn the_stateless_era_is_served_without_a_session() {
         "{out}"
     );
 }
+
+#[tokio::test]
+async fn the_ai_clients_page_changes_what_a_grant_covers_at_once() {
+    let a = agg().await;
+    let token = token_for(&a, &aggregate_url(&a), &["gmail"]).await;
+    let session = open(&a, &token).await;
+    let page = a.s.admin.page("/clients").await;
+    let grant = regex_lite::Regex::new(r#"data-grant="(\d+)""#)
+        .unwrap()
+        .captures(&page)
+        .expect("the grant's row")[1]
+        .to_owned();
+    let change = |servers: &'static [&'static str]| {
+        let grant = grant.clone();
+        let admin = &a.s.admin;
+        async move {
+            let mut form = vec![("grant", grant.as_str())];
+            form.extend(servers.iter().map(|s| ("servers[]", *s)));
+            admin
+                .submit("/clients", "/api/set_grant_servers", &form)
+                .await
+        }
+    };
+    let res = change(&["gmail", "notes"]).await;
+    assert_eq!(
+        a.s.admin.flash_after(res).await.as_deref(),
+        Some("Saved: the app may now use gmail, notes.")
+    );
+    let (names, _) = all_tools(&a, &token, &session).await;
+    assert_eq!(
+        names,
+        ["gmail__echo", "gmail__wait", "notes__echo", "notes__wait"]
+    );
+
+    change(&["notes"]).await;
+    let (names, _) = all_tools(&a, &token, &session).await;
+    assert_eq!(names, ["notes__echo", "notes__wait"]);
+    // Nothing ticked, or a server that is not the user's, changes nothing.
+    for bad in [&[][..], &["gmail", "someone-elses"][..]] {
+        let res = change(bad).await;
+        assert_eq!(
+            a.s.admin.flash_after(res).await.as_deref(),
+            Some("Choose at least one of your servers")
+        );
+    }
+    let (names, _) = all_tools(&a, &token, &session).await;
+    assert_eq!(names, ["notes__echo", "notes__wait"]);
+}
