@@ -263,6 +263,11 @@ impl Server {
         stop: impl std::future::Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
         let config = &self.core.config;
+        let gateway = self.gateway.clone();
+        let stop = async move {
+            stop.await;
+            gateway.close();
+        };
         crate::serve::serve(
             self.listener,
             self.router,

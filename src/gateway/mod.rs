@@ -45,6 +45,9 @@ pub struct Gateway {
     upstreams: aggregate::upstream::Sessions,
     /// Notifications from those sessions to the aggregated endpoint's clients.
     relay: Arc<aggregate::Relay>,
+    /// Cancelled when the server stops: the aggregated endpoint's standing streams end, so
+    /// a graceful shutdown does not wait for clients to hang up.
+    pub(crate) closing: tokio_util::sync::CancellationToken,
 }
 
 pub type SharedGateway = Arc<Gateway>;
@@ -69,6 +72,7 @@ impl Gateway {
             audit: Default::default(),
             upstreams: Default::default(),
             relay: Default::default(),
+            closing: Default::default(),
         })
     }
 
@@ -86,6 +90,11 @@ impl Gateway {
         self.hosts
             .iter()
             .any(|allowed| *allowed == host || (!allowed.contains(':') && allowed == name))
+    }
+
+    /// The server is stopping: ends the aggregated endpoint's open streams.
+    pub fn close(&self) {
+        self.closing.cancel();
     }
 
     /// Whether the user has a server with this slug (the route cache answers).

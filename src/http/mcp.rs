@@ -157,8 +157,9 @@ type AggregateService = StreamableHttpService<Aggregator, LocalSessionManager>;
 /// for the `initialize` era, so list changes reach clients on their standing stream). The
 /// `Host` is checked before it, by us.
 fn aggregate_service(gw: &SharedGateway) -> AggregateService {
+    let mut config = StreamableHttpServerConfig::default().disable_allowed_hosts();
+    config.cancellation_token = gw.closing.clone();
     let gw = Arc::downgrade(gw);
-    let config = StreamableHttpServerConfig::default().disable_allowed_hosts();
     StreamableHttpService::new(
         move || {
             gw.upgrade()

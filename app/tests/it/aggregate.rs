@@ -201,8 +201,10 @@ async fn tools_of_several_upstreams_are_merged_prefixed_and_routed() {
     let token = token_for(&a, &aggregate_url(&a), &["gmail", "notes", "down"]).await;
     let session = open(&a, &token).await;
 
-    // The same tool names on two servers, two prefixed names each; `down` is left out.
-    let (mut names, _) = all_tools(&a, &token, &session).await;
+    // The same tool names on two servers, two prefixed names each, in one page (clients that
+    // read only the first page see everything); `down` is left out.
+    let (mut names, pages) = all_tools(&a, &token, &session).await;
+    assert_eq!(pages, 1);
     names.sort();
     assert_eq!(
         names,
@@ -373,7 +375,8 @@ async fn pagination_runs_across_upstreams() {
         names,
         ["gmail__echo", "gmail__wait", "notes__echo", "notes__wait"]
     );
-    assert_eq!(pages, 4, "one upstream page per page");
+    // Pages end where an upstream paginates: [gmail echo], [gmail wait, notes echo], [notes wait].
+    assert_eq!(pages, 3);
     // A cursor that is not ours is an error, not a silent first page.
     let body =
         json!({"jsonrpc": "2.0", "id": 9, "method": "tools/list", "params": {"cursor": "bm9wZQ"}});
@@ -503,4 +506,25 @@ async fn the_ai_clients_page_changes_what_a_grant_covers_at_once() {
     }
     let (names, _) = all_tools(&a, &token, &session).await;
     assert_eq!(names, ["notes__echo", "notes__wait"]);
+}
+
+#[tokio::test]
+async fn stopping_the_server_ends_open_aggregate_streams() {
+    let a = agg().await;
+    let token = token_for(&a, &aggregate_url(&a), &["gmail"]).await;
+    let session = open(&a, &token).await;
+    let stream = browser_client()
+        .get(aggregate_url(&a))
+        .bearer_auth(&token)
+        .header("accept", "text/event-stream")
+        .header("mcp-session-id", &session)
+        .header("mcp-protocol-version", "2025-11-25")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(stream.status(), StatusCode::OK);
+    // A graceful stop waits for open connections: the standing stream must end, not the
+    // client hang up.
+    assert!(a.s.app.stops_within(Duration::from_secs(10)).await);
+    drop(stream);
 }

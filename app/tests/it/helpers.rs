@@ -21,6 +21,16 @@ pub struct TestApp {
     pub data_dir: std::path::PathBuf,
     _dir: Option<TempDir>,
     _stop: oneshot::Sender<()>,
+    server: tokio::task::JoinHandle<std::io::Result<()>>,
+}
+
+impl TestApp {
+    /// Stops the server as SIGTERM does; true when it finished within `limit`.
+    pub async fn stops_within(self, limit: std::time::Duration) -> bool {
+        let TestApp { _stop, server, .. } = self;
+        drop(_stop);
+        tokio::time::timeout(limit, server).await.is_ok()
+    }
 }
 
 /// The configuration of a test server in `data_dir` with `extra` settings.
@@ -78,7 +88,7 @@ async fn start_app(config: Config, data_dir: &std::path::Path) -> TestApp {
     let gateway = server.gateway.clone();
     let setup_code = server.setup_code.as_ref().map(|c| c.expose().to_owned());
     let (stop, stopped) = oneshot::channel::<()>();
-    tokio::spawn(server.run_until(async move {
+    let server = tokio::spawn(server.run_until(async move {
         let _ = stopped.await;
     }));
     TestApp {
@@ -89,6 +99,7 @@ async fn start_app(config: Config, data_dir: &std::path::Path) -> TestApp {
         data_dir: data_dir.to_owned(),
         _dir: None,
         _stop: stop,
+        server,
     }
 }
 

@@ -102,8 +102,9 @@ impl Aggregator {
         }
     }
 
-    /// One page of a merged list. The cursor names the server whose page comes next; a
-    /// server that fails is left out (and logged), the others still list.
+    /// One page of a merged list: the servers' first pages merged (fetched concurrently),
+    /// up to the first server that paginates; the cursor then names that server and its
+    /// own cursor. A server that fails is left out (and logged); the others still list.
     async fn page<T, F, Fut>(
         &self,
         principal: &Principal,
@@ -118,7 +119,7 @@ impl Aggregator {
     {
         let servers = &principal.servers;
         let bad_cursor = || ErrorData::invalid_params("unknown or expired cursor", None);
-        let (mut index, mut cursor) = match params.and_then(|p| p.cursor) {
+        let (start, cursor) = match params.and_then(|p| p.cursor) {
             None => (0, None),
             Some(text) => {
                 let at = Cursor::decode(&text).ok_or_else(bad_cursor)?;
@@ -129,21 +130,28 @@ impl Aggregator {
                 (index, at.upstream)
             }
         };
-        while let Some(slug) = servers.get(index) {
-            let fetched = self
-                .with_upstream(principal.user, slug, |session| {
-                    let cursor = cursor.clone();
-                    let offers = offers(&session, kind);
-                    let fetching = fetch(session, cursor);
+        let pages = servers.iter().enumerate().skip(start).map(|(i, slug)| {
+            // Only the first server resumes at the client's cursor; the rest start afresh.
+            let cursor = if i == start { cursor.clone() } else { None };
+            let fetch = &fetch;
+            async move {
+                self.with_upstream(principal.user, slug, |session| {
+                    let offered = offers(&session, kind);
+                    let fetching = fetch(session, cursor.clone());
                     async move {
-                        match offers {
+                        match offered {
                             true => fetching.await,
                             false => Ok((Vec::new(), None)),
                         }
                     }
                 })
-                .await;
-            let (mut items, next) = match fetched {
+                .await
+            }
+        });
+        let pages = futures_util::future::join_all(pages).await;
+        let mut merged = Vec::new();
+        for (slug, page) in servers.iter().skip(start).zip(pages) {
+            let (mut items, next) = match page {
                 Ok(page) => page,
                 Err(failure) => {
                     tracing::warn!(server = %slug, reason = %failure.reason(), "left out of the merged list");
@@ -153,23 +161,16 @@ impl Aggregator {
             for item in &mut items {
                 rename(slug, item);
             }
-            match next {
-                Some(next) => cursor = Some(next),
-                None => {
-                    index += 1;
-                    cursor = None;
-                }
-            }
-            let more = servers.get(index).map(|slug| Cursor {
-                slug: slug.clone(),
-                upstream: cursor.clone(),
-            });
-            // An empty page is skipped rather than returned with a cursor.
-            if !items.is_empty() || more.is_none() {
-                return Ok((items, more.map(|c| c.encode())));
+            merged.append(&mut items);
+            if let Some(next) = next {
+                let more = Cursor {
+                    slug: slug.clone(),
+                    upstream: Some(next),
+                };
+                return Ok((merged, Some(more.encode())));
             }
         }
-        Ok((Vec::new(), None))
+        Ok((merged, None))
     }
 
     /// The server and upstream name of a merged name the principal may use.
