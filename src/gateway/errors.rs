@@ -34,11 +34,26 @@ fn reply(call: &Call, status: StatusCode, code: i64, message: String, data: Valu
     response
 }
 
+/// What the user must do when an upstream account needs a new sign-in.
+pub fn reauth_message(server: &str, url: &str) -> String {
+    format!(
+        "The upstream server '{server}' needs you to sign in again: open {url} and click Authenticate (or Reconnect), then retry."
+    )
+}
+
+pub fn wider_scope_message(server: &str, url: &str, scopes: &str) -> String {
+    format!(
+        "The upstream server '{server}' needs more access ({scopes}) for this request: open {url} and click Authenticate to grant it, then retry."
+    )
+}
+
+pub fn unavailable_message(server: &str, reason: &str) -> String {
+    format!("The upstream server '{server}' is unavailable: {reason}")
+}
+
 /// The user must (re)connect the upstream account at `url` (the Servers page).
 pub fn needs_reauth(call: &Call, server: &str, url: &str, elicitation_id: &str) -> Response {
-    let message = format!(
-        "The upstream server '{server}' needs you to sign in again: open {url} and click Authenticate (or Reconnect), then retry."
-    );
+    let message = reauth_message(server, url);
     sign_in_reply(call, server, url, elicitation_id, message)
 }
 
@@ -51,9 +66,7 @@ pub fn needs_wider_scope(
     elicitation_id: &str,
     scopes: &str,
 ) -> Response {
-    let message = format!(
-        "The upstream server '{server}' needs more access ({scopes}) for this request: open {url} and click Authenticate to grant it, then retry."
-    );
+    let message = wider_scope_message(server, url, scopes);
     sign_in_reply(call, server, url, elicitation_id, message)
 }
 
@@ -105,7 +118,7 @@ pub fn upstream_unavailable(call: &Call, server: &str, reason: &str) -> Response
         call,
         StatusCode::BAD_GATEWAY,
         UPSTREAM_UNAVAILABLE,
-        format!("The upstream server '{server}' is unavailable: {reason}"),
+        unavailable_message(server, reason),
         json!({ "server": server }),
     )
 }

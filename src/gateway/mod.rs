@@ -45,6 +45,10 @@ pub struct Gateway {
     upstreams: aggregate::upstream::Sessions,
     /// Notifications from those sessions to the aggregated endpoint's clients.
     relay: Arc<aggregate::Relay>,
+    /// Which server listed a resource URI (reads go there only).
+    resources: aggregate::ResourceIndex,
+    /// Who opened each session of the aggregated `/mcp`.
+    pub(crate) aggregate_sessions: aggregate::SessionOwners,
     /// Cancelled when the server stops: the aggregated endpoint's standing streams end, so
     /// a graceful shutdown does not wait for clients to hang up.
     pub(crate) closing: tokio_util::sync::CancellationToken,
@@ -72,6 +76,8 @@ impl Gateway {
             audit: Default::default(),
             upstreams: Default::default(),
             relay: Default::default(),
+            resources: Default::default(),
+            aggregate_sessions: Default::default(),
             closing: Default::default(),
         })
     }
@@ -90,6 +96,12 @@ impl Gateway {
         self.hosts
             .iter()
             .any(|allowed| *allowed == host || (!allowed.contains(':') && allowed == name))
+    }
+
+    /// A place among the user's requests in flight, held until the response ends; `None` at
+    /// the cap.
+    pub(crate) fn stream_slot(&self, user: UserId) -> Option<streams::Slot> {
+        self.streams.acquire(user, streams::PER_USER_LIMIT)
     }
 
     /// The server is stopping: ends the aggregated endpoint's open streams.

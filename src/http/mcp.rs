@@ -13,6 +13,7 @@ use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::any;
 use axum::{Json, Router};
+use futures_util::StreamExt;
 use rmcp::transport::streamable_http_server::session::local::LocalSessionManager;
 use rmcp::transport::{StreamableHttpServerConfig, StreamableHttpService};
 use tower::ServiceExt;
@@ -22,7 +23,9 @@ use crate::domain::scope::MCP_SCOPE;
 use crate::domain::{Principal, ResourceUri, ServerSlug};
 use crate::gateway::aggregate::{names, Aggregator};
 use crate::gateway::auth::{authenticate, AuthFailure};
+use crate::gateway::errors;
 use crate::gateway::forward::{forward, Caller, Inbound};
+use crate::gateway::headers::session_id;
 use crate::gateway::SharedGateway;
 use crate::oauth::metadata::bearer_challenge;
 use crate::state::Core;
@@ -171,8 +174,8 @@ fn aggregate_service(gw: &SharedGateway) -> AggregateService {
     )
 }
 
-/// `/mcp`: the same front door, then the step-up check, then rmcp with the principal in the
-/// request's extensions (the `Aggregator` reads it there).
+/// `/mcp`: the same front door, then the session's owner, the step-up check, a stream slot,
+/// and rmcp with the principal in the request's extensions (the `Aggregator` reads it there).
 async fn aggregate(gw: SharedGateway, service: AggregateService, request: Request) -> Response {
     if let Some(refusal) = misdirected(&gw, &request) {
         return refusal;
@@ -181,15 +184,48 @@ async fn aggregate(gw: SharedGateway, service: AggregateService, request: Reques
         Ok(admitted) => admitted,
         Err(refusal) => return refusal,
     };
+    let user = principal.user;
+    let session = match session_id(&parts.headers) {
+        Ok(session) => session.map(str::to_owned),
+        Err(_) => return errors::bad_session_header(),
+    };
+    if let Some(id) = &session {
+        if !gw.aggregate_sessions.owned_by(id, user) {
+            return errors::unknown_session();
+        }
+    }
     if let Some(refusal) = step_up(&gw, &principal, &body).await {
         return refusal;
     }
+    let Some(slot) = gw.stream_slot(user) else {
+        return json_error(
+            StatusCode::TOO_MANY_REQUESTS,
+            "too_many_requests",
+            "too many open requests through Gatehouse for your account; close some and retry",
+        );
+    };
+    let deleting = parts.method == axum::http::Method::DELETE;
     parts.extensions.insert(principal);
     let request = Request::from_parts(parts, Body::from(body));
-    match service.oneshot(request).await {
-        Ok(response) => response.map(Body::new),
-        Err(never) => match never {},
+    let Ok(response) = service.oneshot(request).await;
+    match (&session, response.headers().get("mcp-session-id")) {
+        (Some(id), _) if deleting && response.status().is_success() => {
+            gw.aggregate_sessions.closed(id)
+        }
+        (None, Some(opened)) => {
+            if let Ok(opened) = opened.to_str() {
+                gw.aggregate_sessions.opened(opened, user);
+            }
+        }
+        _ => {}
     }
+    // The slot is held until the response (an SSE stream, perhaps) ends.
+    response.map(|body| {
+        Body::from_stream(Body::new(body).into_data_stream().map(move |chunk| {
+            let _held = &slot;
+            chunk
+        }))
+    })
 }
 
 /// A call to a tool or prompt of one of the user's servers that the grant does not cover:

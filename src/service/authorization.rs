@@ -329,12 +329,18 @@ pub async fn decide(
     )
     .await?;
     let code = SecretToken::generate("gh_ac_");
-    // The code's resources: the granted servers, and `/mcp` when asked for (the grant's
-    // servers are what `/mcp` presents).
-    let mut resources = slugs.clone();
-    if aggregate {
-        resources.push(AGGREGATE.to_owned());
-    }
+    // The code's resources (RFC 8707): `/mcp` alone when only it was asked for (the grant's
+    // servers are what it presents; its token must not open `/mcp/{slug}` too); otherwise
+    // the granted servers, and `/mcp` beside them when it was asked for as well.
+    let resources = match (aggregate, requested.is_empty()) {
+        (true, true) => vec![AGGREGATE.to_owned()],
+        (true, false) => slugs
+            .iter()
+            .cloned()
+            .chain([AGGREGATE.to_owned()])
+            .collect(),
+        (false, _) => slugs.clone(),
+    };
     let new_code = grants::NewCode {
         grant_id,
         client_id: &req.client_id,

@@ -63,9 +63,9 @@ pub async fn check(
     sqlx::query_as(
         "SELECT k.id, k.user_id, k.name, k.expires_at,
                 (k.revoked_at IS NOT NULL OR u.disabled_at IS NOT NULL) AS stopped,
-                (SELECT json_group_array(s.slug) FROM mcp_servers s WHERE s.user_id = k.user_id
+                (SELECT json_group_array(slug) FROM (SELECT s.slug FROM mcp_servers s WHERE s.user_id = k.user_id
                  AND (k.limited = 0 OR EXISTS (SELECT 1 FROM api_key_servers ks
-                      WHERE ks.key_id = k.id AND ks.server_id = s.id))) AS covered
+                      WHERE ks.key_id = k.id AND ks.server_id = s.id)) ORDER BY s.slug)) AS covered
          FROM api_keys k JOIN users u ON u.id = k.user_id
          WHERE k.key_hash = ?1",
     )

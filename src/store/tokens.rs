@@ -184,8 +184,8 @@ pub struct AccessRow {
     pub resources: String,
     pub expires_at: UnixTime,
     pub revoked: bool,
-    /// The slugs of the user's servers the grant still covers (a JSON array; deleted servers
-    /// drop out).
+    /// The slugs of the user's servers the grant still covers (a JSON array in slug order, so
+    /// list cursors keep their place; deleted servers drop out).
     pub granted: String,
 }
 
@@ -199,8 +199,8 @@ pub async fn get_access(
                 (f.revoked_at IS NOT NULL OR g.revoked_at IS NOT NULL OR a.superseded_at IS NOT NULL
                  OR EXISTS (SELECT 1 FROM oauth_clients c WHERE c.client_id = g.client_id AND c.disabled = 1)
                  OR EXISTS (SELECT 1 FROM users u WHERE u.id = g.user_id AND u.disabled_at IS NOT NULL)) AS revoked,
-                (SELECT json_group_array(s.slug) FROM grant_servers gs JOIN mcp_servers s ON s.id = gs.server_id
-                 WHERE gs.grant_id = g.id) AS granted
+                (SELECT json_group_array(slug) FROM (SELECT s.slug FROM grant_servers gs JOIN mcp_servers s ON s.id = gs.server_id
+                 WHERE gs.grant_id = g.id ORDER BY s.slug)) AS granted
          FROM access_tokens a JOIN token_families f ON f.id = a.family_id JOIN grants g ON g.id = f.grant_id
          WHERE a.token_hash = ?1",
     )

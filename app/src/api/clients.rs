@@ -73,7 +73,7 @@ pub async fn set_grant_servers(
         let (core, _, _, actor) = crate::ssr::signed_in_action(&csrf).await?;
         gatehouse::service::token_admin::set_grant_servers(&core, &actor, grant, &servers).await?;
         Ok(format!(
-            "Saved: the app may now use {}.",
+            "Saved: the app's access covers {}.",
             servers.join(", ")
         ))
     };

@@ -208,7 +208,14 @@ async fn tools_of_several_upstreams_are_merged_prefixed_and_routed() {
     names.sort();
     assert_eq!(
         names,
-        ["gmail__echo", "gmail__wait", "notes__echo", "notes__wait"]
+        [
+            "gmail__echo",
+            "gmail__progress",
+            "gmail__wait",
+            "notes__echo",
+            "notes__progress",
+            "notes__wait"
+        ]
     );
 
     // Each call reaches its own server with that server's credential.
@@ -256,12 +263,7 @@ async fn tools_of_several_upstreams_are_merged_prefixed_and_routed() {
     assert_eq!(out["result"]["content"][0]["text"], "echo: still", "{out}");
 
     // The activity log has each call under the real server and tool.
-    a.s.app.gateway.flush_activity().await;
-    let details: Vec<String> =
-        sqlx::query_scalar("SELECT detail FROM audit_events WHERE kind = 'mcp.call' ORDER BY id")
-            .fetch_all(&a.s.app.core.pool)
-            .await
-            .unwrap();
+    let details = a.s.app.call_details().await;
     assert!(
         details[0].starts_with("notes: tools/call echo → 200"),
         "{details:?}"
@@ -282,7 +284,7 @@ async fn a_grant_limited_to_one_server_lists_only_it_and_steps_up_for_the_other(
     let token = token_for(&a, &aggregate_url(&a), &["gmail"]).await;
     let session = open(&a, &token).await;
     let (names, _) = all_tools(&a, &token, &session).await;
-    assert_eq!(names, ["gmail__echo", "gmail__wait"]);
+    assert_eq!(names, ["gmail__echo", "gmail__wait", "gmail__progress"]);
 
     let body = json!({"jsonrpc": "2.0", "id": 7, "method": "tools/call",
         "params": {"name": "notes__echo", "arguments": {"text": "x"}}});
@@ -373,10 +375,18 @@ async fn pagination_runs_across_upstreams() {
     let (names, pages) = all_tools(&a, &token, &session).await;
     assert_eq!(
         names,
-        ["gmail__echo", "gmail__wait", "notes__echo", "notes__wait"]
+        [
+            "gmail__echo",
+            "gmail__wait",
+            "gmail__progress",
+            "notes__echo",
+            "notes__wait",
+            "notes__progress"
+        ]
     );
-    // Pages end where an upstream paginates: [gmail echo], [gmail wait, notes echo], [notes wait].
-    assert_eq!(pages, 3);
+    // A page ends where an upstream paginates (one tool per page here): [gmail echo],
+    // [gmail wait], [gmail progress, notes echo], [notes wait], [notes progress].
+    assert_eq!(pages, 5);
     // A cursor that is not ours is an error, not a silent first page.
     let body =
         json!({"jsonrpc": "2.0", "id": 9, "method": "tools/list", "params": {"cursor": "bm9wZQ"}});
@@ -389,33 +399,13 @@ async fn a_list_change_upstream_reaches_the_client() {
     let a = agg().await;
     let token = token_for(&a, &aggregate_url(&a), &["gmail", "notes"]).await;
     let session = open(&a, &token).await;
-    // The standing stream of the client's session.
-    let stream = browser_client()
-        .get(aggregate_url(&a))
-        .bearer_auth(&token)
-        .header("accept", "text/event-stream")
-        .header("mcp-session-id", &session)
-        .header("mcp-protocol-version", "2025-11-25")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(stream.status(), StatusCode::OK);
+    let mut events = Events::of(standing_stream(&a, &token, &session).await);
     // Listing opens the upstream session to gmail; then gmail's tools change.
     all_tools(&a, &token, &session).await;
     a.gmail.tools_changed().await;
-    let mut body = stream.bytes_stream();
-    let mut seen = String::new();
-    let found = tokio::time::timeout(Duration::from_secs(10), async {
-        while let Some(chunk) = body.next().await {
-            seen.push_str(&String::from_utf8_lossy(&chunk.unwrap()));
-            if seen.contains("notifications/tools/list_changed") {
-                return true;
-            }
-        }
-        false
-    })
-    .await;
-    assert_eq!(found, Ok(true), "stream so far: {seen}");
+    events
+        .until(is_method("notifications/tools/list_changed"))
+        .await;
 }
 
 #[tokio::test]
@@ -424,7 +414,7 @@ async fn an_api_key_sees_the_servers_it_is_limited_to() {
     let key = crate::api_keys::create_key(&a.s.admin, "laptop", "never", &["notes"]).await;
     let session = open(&a, &key).await;
     let (names, _) = all_tools(&a, &key, &session).await;
-    assert_eq!(names, ["notes__echo", "notes__wait"]);
+    assert_eq!(names, ["notes__echo", "notes__wait", "notes__progress"]);
     let out = call(&a, &key, &session, 2, "notes__echo", "by key").await;
     assert_eq!(out["result"]["content"][0]["text"], "echo: by key", "{out}");
 }
@@ -485,17 +475,24 @@ async fn the_ai_clients_page_changes_what_a_grant_covers_at_once() {
     let res = change(&["gmail", "notes"]).await;
     assert_eq!(
         a.s.admin.flash_after(res).await.as_deref(),
-        Some("Saved: the app may now use gmail, notes.")
+        Some("Saved: the app's access covers gmail, notes.")
     );
     let (names, _) = all_tools(&a, &token, &session).await;
     assert_eq!(
         names,
-        ["gmail__echo", "gmail__wait", "notes__echo", "notes__wait"]
+        [
+            "gmail__echo",
+            "gmail__wait",
+            "gmail__progress",
+            "notes__echo",
+            "notes__wait",
+            "notes__progress"
+        ]
     );
 
     change(&["notes"]).await;
     let (names, _) = all_tools(&a, &token, &session).await;
-    assert_eq!(names, ["notes__echo", "notes__wait"]);
+    assert_eq!(names, ["notes__echo", "notes__wait", "notes__progress"]);
     // Nothing ticked, or a server that is not the user's, changes nothing.
     for bad in [&[][..], &["gmail", "someone-elses"][..]] {
         let res = change(bad).await;
@@ -505,7 +502,7 @@ async fn the_ai_clients_page_changes_what_a_grant_covers_at_once() {
         );
     }
     let (names, _) = all_tools(&a, &token, &session).await;
-    assert_eq!(names, ["notes__echo", "notes__wait"]);
+    assert_eq!(names, ["notes__echo", "notes__wait", "notes__progress"]);
 }
 
 #[tokio::test]
@@ -513,18 +510,244 @@ async fn stopping_the_server_ends_open_aggregate_streams() {
     let a = agg().await;
     let token = token_for(&a, &aggregate_url(&a), &["gmail"]).await;
     let session = open(&a, &token).await;
-    let stream = browser_client()
-        .get(aggregate_url(&a))
-        .bearer_auth(&token)
-        .header("accept", "text/event-stream")
-        .header("mcp-session-id", &session)
-        .header("mcp-protocol-version", "2025-11-25")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(stream.status(), StatusCode::OK);
+    let stream = standing_stream(&a, &token, &session).await;
     // A graceful stop waits for open connections: the standing stream must end, not the
     // client hang up.
     assert!(a.s.app.stops_within(Duration::from_secs(10)).await);
     drop(stream);
+}
+
+/// The JSON-RPC messages of an SSE response, read as they arrive.
+struct Events {
+    body: std::pin::Pin<
+        Box<dyn futures_util::Stream<Item = reqwest::Result<axum::body::Bytes>> + Send>,
+    >,
+    text: String,
+}
+
+impl Events {
+    fn of(res: Response) -> Events {
+        Events {
+            body: Box::pin(res.bytes_stream()),
+            text: String::new(),
+        }
+    }
+
+    /// The messages up to and including the first for which `done` holds (≤ 10 s).
+    async fn until(&mut self, done: impl Fn(&Value) -> bool) -> Vec<Value> {
+        let mut seen = Vec::new();
+        let finished = tokio::time::timeout(Duration::from_secs(10), async {
+            loop {
+                while let Some(end) = self.text.find("\n\n") {
+                    let event: String = self.text.drain(..end + 2).collect();
+                    for data in event.lines().filter_map(|l| l.strip_prefix("data:")) {
+                        if let Ok(message) = serde_json::from_str::<Value>(data.trim()) {
+                            let last = done(&message);
+                            seen.push(message);
+                            if last {
+                                return;
+                            }
+                        }
+                    }
+                }
+                match self.body.next().await {
+                    Some(chunk) => self
+                        .text
+                        .push_str(&String::from_utf8_lossy(&chunk.unwrap())),
+                    None => panic!("the stream ended"),
+                }
+            }
+        })
+        .await;
+        assert!(finished.is_ok(), "timed out; so far: {seen:?}");
+        seen
+    }
+}
+
+fn is_method(name: &'static str) -> impl Fn(&Value) -> bool {
+    move |m| m["method"] == name
+}
+
+/// The standing stream (GET) of a client session.
+async fn standing_stream(a: &Agg, token: &str, session: &str) -> Response {
+    let res = browser_client()
+        .get(aggregate_url(a))
+        .bearer_auth(token)
+        .header("accept", "text/event-stream")
+        .header("mcp-session-id", session)
+        .header("mcp-protocol-version", "2025-11-25")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    res
+}
+
+#[tokio::test]
+async fn progress_comes_back_under_the_clients_token() {
+    let a = agg().await;
+    let token = token_for(&a, &aggregate_url(&a), &["gmail", "notes"]).await;
+    let session = open(&a, &token).await;
+    let body = json!({"jsonrpc": "2.0", "id": 11, "method": "tools/call", "params": {
+        "name": "notes__progress", "arguments": {"text": "x"}, "_meta": {"progressToken": "mine-1"}}});
+    let res = post(&a, &token, Some(&session), &body).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let seen = Events::of(res).until(|m| m["id"] == 11).await;
+    let progress: Vec<&Value> = seen
+        .iter()
+        .filter(|m| m["method"] == "notifications/progress")
+        .collect();
+    assert_eq!(progress.len(), 1, "{seen:?}");
+    assert_eq!(progress[0]["params"]["progressToken"], "mine-1");
+    assert_eq!(progress[0]["params"]["message"], "halfway: x");
+    assert_eq!(
+        seen.last().unwrap()["result"]["content"][0]["text"],
+        "progressed"
+    );
+}
+
+#[tokio::test]
+async fn a_cancelled_call_is_cancelled_upstream() {
+    let a = agg().await;
+    let token = token_for(&a, &aggregate_url(&a), &["gmail"]).await;
+    let session = open(&a, &token).await;
+    let body = json!({"jsonrpc": "2.0", "id": 12, "method": "tools/call",
+        "params": {"name": "gmail__wait", "arguments": {"text": "x"}}});
+    let call = tokio::spawn({
+        let req = browser_client()
+            .post(aggregate_url(&a))
+            .bearer_auth(&token)
+            .header("accept", "application/json, text/event-stream")
+            .header("mcp-session-id", &session)
+            .header("mcp-protocol-version", "2025-11-25")
+            .json(&body);
+        async move { req.send().await.unwrap().text().await }
+    });
+    // Once gmail runs the tool, the client cancels it (`notify_one` keeps a permit: no
+    // wake-up is lost whichever side comes first).
+    tokio::time::timeout(Duration::from_secs(10), a.gmail.recorded.started.notified())
+        .await
+        .expect("the call reached gmail");
+    let cancel = json!({"jsonrpc": "2.0", "method": "notifications/cancelled",
+        "params": {"requestId": 12, "reason": "user pressed stop"}});
+    let res = post(&a, &token, Some(&session), &cancel).await;
+    assert_eq!(res.status(), StatusCode::ACCEPTED);
+    assert!(
+        tokio::time::timeout(
+            Duration::from_secs(10),
+            a.gmail.recorded.cancelled.notified()
+        )
+        .await
+        .is_ok(),
+        "gmail's tool was not cancelled"
+    );
+    call.abort();
+}
+
+fn stateless_meta() -> Value {
+    json!({
+        "io.modelcontextprotocol/protocolVersion": "2026-07-28",
+        "io.modelcontextprotocol/clientCapabilities": {},
+        "io.modelcontextprotocol/clientInfo": {"name": "aggregate-test", "version": "1"}
+    })
+}
+
+async fn stateless(a: &Agg, token: &str, body: &Value) -> Response {
+    browser_client()
+        .post(aggregate_url(a))
+        .bearer_auth(token)
+        .header("accept", "application/json, text/event-stream")
+        .header("mcp-protocol-version", "2026-07-28")
+        .header("mcp-method", body["method"].as_str().unwrap())
+        .json(body)
+        .send()
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn a_list_change_reaches_a_2026_07_28_listener() {
+    let a = agg().await;
+    let token = token_for(&a, &aggregate_url(&a), &["gmail", "notes"]).await;
+    // Opens the upstream session to gmail.
+    let list = json!({"jsonrpc": "2.0", "id": 1, "method": "tools/list", "params": {"_meta": stateless_meta()}});
+    assert_eq!(stateless(&a, &token, &list).await.status(), StatusCode::OK);
+    let listen = json!({"jsonrpc": "2.0", "id": 2, "method": "subscriptions/listen", "params": {
+        "notifications": {"toolsListChanged": true}, "_meta": stateless_meta()}});
+    let stream = stateless(&a, &token, &listen).await;
+    assert_eq!(stream.status(), StatusCode::OK);
+    let mut events = Events::of(stream);
+    events
+        .until(is_method("notifications/subscriptions/acknowledged"))
+        .await;
+    // Listening: one more round trip, then gmail's tools change.
+    assert_eq!(stateless(&a, &token, &list).await.status(), StatusCode::OK);
+    a.gmail.tools_changed().await;
+    events
+        .until(is_method("notifications/tools/list_changed"))
+        .await;
+}
+
+#[tokio::test]
+async fn a_session_belongs_to_the_user_who_opened_it() {
+    let a = agg().await;
+    let token = token_for(&a, &aggregate_url(&a), &["gmail", "notes"]).await;
+    let session = open(&a, &token).await;
+    // Bob, with a valid credential of his own for /mcp, presents alice's session: 404, as
+    // for a session that does not exist; so does an id nobody was given.
+    let bob = a.s.app.user(&a.s.admin, "bob").await;
+    let bobs_key = crate::api_keys::create_key(&bob, "bob", "never", &[]).await;
+    let list = json!({"jsonrpc": "2.0", "id": 3, "method": "tools/list"});
+    for (who, id) in [(&bobs_key, session.as_str()), (&token, "made-up-session")] {
+        let res = post(&a, who, Some(id), &list).await;
+        assert_eq!(res.status(), StatusCode::NOT_FOUND, "{id}");
+    }
+    // Bob cannot end it either; alice still can use it.
+    let res = browser_client()
+        .delete(aggregate_url(&a))
+        .bearer_auth(&bobs_key)
+        .header("mcp-session-id", &session)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::NOT_FOUND);
+    let (names, _) = all_tools(&a, &token, &session).await;
+    assert_eq!(names.len(), 6);
+}
+
+#[tokio::test]
+async fn a_code_for_mcp_alone_never_opens_a_single_server() {
+    let a = agg().await;
+    let p = pkce();
+    let resource = aggregate_url(&a);
+    let res =
+        a.s.admin
+            .get(&authorize_url(
+                &a.s.app,
+                &a.client.id,
+                Some(&p),
+                &[("resource", &resource)],
+            ))
+            .await;
+    let consent = location(&res);
+    let csrf = a.s.admin.csrf(&consent).await;
+    let form = [
+        ("_csrf", csrf.as_str()),
+        ("decision", "approve"),
+        ("server", "gmail"),
+        ("server", "notes"),
+    ];
+    let to = location(&a.s.admin.post(&consent, &form).await);
+    let code = query_of(&to)["code"].clone();
+    // No `resource` at /token: the token gets everything the code names — only /mcp.
+    let (status, body) =
+        crate::oauth_helpers::exchange(&a.s.app, &a.client, &code, &p.verifier).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let token = body["access_token"].as_str().unwrap();
+    assert_eq!(
+        crate::oauth_helpers::mcp_status(&a.s.app, "gmail", token).await,
+        StatusCode::UNAUTHORIZED
+    );
+    let session = open(&a, token).await;
+    assert_eq!(all_tools(&a, token, &session).await.0.len(), 6);
 }

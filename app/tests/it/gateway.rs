@@ -146,7 +146,7 @@ async fn tools_list_and_call_with_initialize_and_session() {
         .iter()
         .map(|t| t["name"].as_str().unwrap())
         .collect();
-    assert_eq!(names, ["echo", "wait"]);
+    assert_eq!(names, ["echo", "wait", "progress"]);
 
     let res = post(&gw, "gmail", &gw.token, &call(3, "echo", "hello"), &headers).await;
     assert_eq!(
@@ -160,12 +160,7 @@ async fn tools_list_and_call_with_initialize_and_session() {
         assert!(auth.starts_with("Bearer upstream-at-"), "{auth}");
     }
     // Each call is in the activity log with method and tool, never the arguments.
-    gw.s.app.gateway.flush_activity().await;
-    let details: Vec<String> =
-        sqlx::query_scalar("SELECT detail FROM audit_events WHERE kind = 'mcp.call' ORDER BY id")
-            .fetch_all(&gw.s.app.core.pool)
-            .await
-            .unwrap();
+    let details = gw.s.app.call_details().await;
     assert_eq!(details.len(), 4, "{details:?}");
     assert!(
         details[0].starts_with("gmail: initialize → 200 in "),

@@ -166,6 +166,15 @@ impl TestApp {
         user
     }
 
+    /// The activity log's gateway calls, oldest first, once every recorded call is in.
+    pub async fn call_details(&self) -> Vec<String> {
+        self.gateway.flush_activity().await;
+        sqlx::query_scalar("SELECT detail FROM audit_events WHERE kind = 'mcp.call' ORDER BY id")
+            .fetch_all(&self.core.pool)
+            .await
+            .unwrap()
+    }
+
     pub async fn count(&self, sql: &str) -> i64 {
         sqlx::query_scalar(sql)
             .fetch_one(&self.core.pool)

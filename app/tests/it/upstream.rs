@@ -28,6 +28,10 @@ pub struct Recorded {
     pub release: Notify,
     /// Lists tools one per page (cursor = the index of the next).
     pub paginate: std::sync::atomic::AtomicBool,
+    /// A `wait` started running.
+    pub started: Notify,
+    /// A running `wait` was cancelled by its client.
+    pub cancelled: Notify,
     /// The peers of initialized sessions (to send them notifications).
     pub peers: Mutex<Vec<rmcp::service::Peer<RoleServer>>>,
 }
@@ -66,8 +70,9 @@ impl ServerHandler for Tools {
             Tool::new(
                 "wait",
                 "Logs a line, then waits until the test releases it",
-                text,
+                text.clone(),
             ),
+            Tool::new("progress", "Reports progress, then answers", text),
         ];
         if !self.0.paginate.load(std::sync::atomic::Ordering::SeqCst) {
             return Ok(ListToolsResult::with_all_items(tools));
@@ -80,7 +85,7 @@ impl ServerHandler for Tools {
         };
         let page = tools.into_iter().skip(at).take(1).collect();
         Ok(ListToolsResult {
-            next_cursor: (at + 1 < 2).then(|| (at + 1).to_string()),
+            next_cursor: (at + 1 < 3).then(|| (at + 1).to_string()),
             ..ListToolsResult::with_all_items(page)
         })
     }
@@ -114,8 +119,25 @@ impl ServerHandler for Tools {
                         json!("started"),
                     ))
                     .await;
-                self.0.release.notified().await;
+                self.0.started.notify_one();
+                tokio::select! {
+                    () = self.0.release.notified() => {}
+                    () = context.ct.cancelled() => {
+                        self.0.cancelled.notify_one();
+                        return Err(ErrorData::internal_error("cancelled", None));
+                    }
+                }
                 Ok(CallToolResult::success(vec![ContentBlock::text("finished")]).into())
+            }
+            "progress" => {
+                // Reports progress under the caller's token, then answers.
+                if let Some(token) = context.meta.get_progress_token() {
+                    let mut step = ProgressNotificationParam::new(token, 1.0);
+                    step.total = Some(2.0);
+                    step.message = Some(format!("halfway: {text}"));
+                    let _ = context.peer.notify_progress(step).await;
+                }
+                Ok(CallToolResult::success(vec![ContentBlock::text("progressed")]).into())
             }
             _ => Err(ErrorData::invalid_params("unknown tool", None)),
         }

@@ -7,7 +7,9 @@
 //! names it and the fix; the others keep working.
 
 pub mod names;
+mod owners;
 mod relay;
+mod resources;
 pub mod upstream;
 
 use std::future::Future;
@@ -15,17 +17,31 @@ use std::sync::{Arc, OnceLock};
 use std::time::Instant;
 
 use rmcp::model::*;
-use rmcp::service::{NotificationContext, RequestContext};
+use rmcp::service::{NotificationContext, PeerRequestOptions, RequestContext, SubscriptionContext};
 use rmcp::{ErrorData, RoleServer, ServerHandler};
 use serde_json::json;
 
 use self::names::Cursor;
+pub use self::owners::SessionOwners;
 pub use self::relay::Relay;
+pub use self::resources::ResourceIndex;
 use self::upstream::{Session, UpstreamError};
 use super::audit::CallRecord;
-use super::errors::{UPSTREAM_AUTH_REQUIRED, UPSTREAM_UNAVAILABLE};
+use super::errors::{self, UPSTREAM_AUTH_REQUIRED, UPSTREAM_UNAVAILABLE};
 use super::SharedGateway;
 use crate::domain::{Principal, UserId};
+
+/// Whether a request may be sent again on a new session after its session failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Again {
+    /// Lists: asking twice changes nothing.
+    Idempotent,
+    /// Calls: the upstream may have acted on the first one.
+    Never,
+}
+
+/// How long one upstream may take to answer a list before it is left out of the merge.
+const LIST_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(15);
 
 /// What a merged list is made of.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -67,9 +83,16 @@ impl Aggregator {
         }
     }
 
-    /// Runs `op` on the open session to the user's server; a session that ended is opened
-    /// again once.
-    async fn with_upstream<T, F, Fut>(&self, user: UserId, slug: &str, op: F) -> Result<T, Failure>
+    /// Runs `op` on the open session to the user's server. A session that failed is
+    /// forgotten (the next call opens a new one); `op` is sent again on a new session only
+    /// when it is `Idempotent` — a tool call that may have run is never repeated.
+    async fn with_upstream<T, F, Fut>(
+        &self,
+        user: UserId,
+        slug: &str,
+        again: Again,
+        op: F,
+    ) -> Result<T, Failure>
     where
         F: Fn(Arc<Session>) -> Fut,
         Fut: Future<Output = Result<T, rmcp::ServiceError>>,
@@ -77,25 +100,25 @@ impl Aggregator {
         let gw = &self.gw;
         let mut reopened = false;
         loop {
-            let session = gw
+            let opened = gw
                 .upstreams
                 .get(gw, &gw.relay, user, slug)
                 .await
                 .map_err(Failure::Upstream)?;
-            match op(session).await {
+            match op(opened.session.clone()).await {
                 Ok(value) => return Ok(value),
                 Err(rmcp::ServiceError::McpError(err)) => return Err(Failure::Answered(err)),
                 Err(err) => {
+                    gw.upstreams.drop_session(user, &opened).await;
                     let cause = UpstreamError::behind(&err);
-                    gw.upstreams.drop_session(user, slug).await;
-                    match cause {
-                        Some(cause) => return Err(Failure::Upstream(cause)),
-                        None if reopened => {
+                    match (cause, again) {
+                        (Some(cause), _) => return Err(Failure::Upstream(cause)),
+                        (None, Again::Idempotent) if !reopened => reopened = true,
+                        (None, _) => {
                             return Err(Failure::Upstream(UpstreamError::Unavailable(
                                 err.to_string(),
                             )))
                         }
-                        None => reopened = true,
                     }
                 }
             }
@@ -111,7 +134,7 @@ impl Aggregator {
         kind: Kind,
         params: Option<PaginatedRequestParams>,
         fetch: F,
-        rename: fn(&str, &mut T),
+        rename: impl Fn(&str, &mut T),
     ) -> Result<(Vec<T>, Option<String>), ErrorData>
     where
         F: Fn(Arc<Session>, Option<String>) -> Fut,
@@ -134,8 +157,8 @@ impl Aggregator {
             // Only the first server resumes at the client's cursor; the rest start afresh.
             let cursor = if i == start { cursor.clone() } else { None };
             let fetch = &fetch;
-            async move {
-                self.with_upstream(principal.user, slug, |session| {
+            let listing =
+                self.with_upstream(principal.user, slug, Again::Idempotent, move |session| {
                     let offered = offers(&session, kind);
                     let fetching = fetch(session, cursor.clone());
                     async move {
@@ -144,8 +167,16 @@ impl Aggregator {
                             false => Ok((Vec::new(), None)),
                         }
                     }
-                })
-                .await
+                });
+            // A stuck server must not hold up the others' lists.
+            async move {
+                tokio::time::timeout(LIST_TIMEOUT, listing)
+                    .await
+                    .unwrap_or_else(|_| {
+                        Err(Failure::Upstream(UpstreamError::Unavailable(
+                            "it did not list in time".into(),
+                        )))
+                    })
             }
         });
         let pages = futures_util::future::join_all(pages).await;
@@ -196,34 +227,95 @@ impl Aggregator {
         }
     }
 
-    fn failure(&self, slug: &str, failure: Failure) -> ErrorData {
+    /// The client's answer to a failed call, and how the activity log records it (the
+    /// upstream's own errors are its answer; Gatehouse's say why, as at `/mcp/{slug}`).
+    fn failure(&self, slug: &str, failure: Failure) -> (ErrorData, Outcome) {
         match failure {
-            Failure::Answered(err) => err,
+            Failure::Answered(err) => (
+                err,
+                Outcome {
+                    status: 200,
+                    note: Some("upstream error"),
+                },
+            ),
             Failure::Upstream(UpstreamError::NeedsReauth) => {
                 let url = self.gw.core.public_url.join("/servers");
-                ErrorData::new(
+                let error = ErrorData::new(
                     ErrorCode(UPSTREAM_AUTH_REQUIRED as i32),
-                    format!("The upstream server '{slug}' needs you to sign in again: open {url} and click Authenticate (or Reconnect), then retry."),
+                    errors::reauth_message(slug, &url),
                     Some(json!({ "server": slug, "url": url })),
+                );
+                (
+                    error,
+                    Outcome {
+                        status: 502,
+                        note: Some("needs re-authentication"),
+                    },
                 )
             }
-            Failure::Upstream(other) => ErrorData::new(
-                ErrorCode(UPSTREAM_UNAVAILABLE as i32),
-                format!("The upstream server '{slug}' is unavailable: {other}"),
-                Some(json!({ "server": slug })),
+            Failure::Upstream(UpstreamError::NeedsScope(scopes)) => {
+                let url = self.gw.core.public_url.join("/servers");
+                let error = ErrorData::new(
+                    ErrorCode(UPSTREAM_AUTH_REQUIRED as i32),
+                    errors::wider_scope_message(slug, &url, &scopes),
+                    Some(json!({ "server": slug, "url": url })),
+                );
+                (
+                    error,
+                    Outcome {
+                        status: 502,
+                        note: Some("insufficient_scope"),
+                    },
+                )
+            }
+            Failure::Upstream(UpstreamError::Gone) => (
+                ErrorData::invalid_params(format!("there is no server '{slug}'"), None),
+                Outcome {
+                    status: 404,
+                    note: Some("no such server"),
+                },
+            ),
+            Failure::Upstream(UpstreamError::Unavailable(reason)) => (
+                ErrorData::new(
+                    ErrorCode(UPSTREAM_UNAVAILABLE as i32),
+                    errors::unavailable_message(slug, &reason),
+                    Some(json!({ "server": slug })),
+                ),
+                Outcome {
+                    status: 502,
+                    note: Some("upstream unavailable"),
+                },
             ),
         }
     }
 
-    fn record(
+    /// Runs a call on the upstream and records it in the activity log under the real server.
+    async fn call<T, F, Fut>(
         &self,
         principal: &Principal,
         slug: &str,
-        method: &str,
-        tool: Option<&str>,
-        outcome: Result<(), &ErrorData>,
-        started: Instant,
-    ) {
+        (method, name): (&str, Option<&str>),
+        again: Again,
+        op: F,
+    ) -> Result<T, ErrorData>
+    where
+        F: Fn(Arc<Session>) -> Fut,
+        Fut: Future<Output = Result<T, rmcp::ServiceError>>,
+    {
+        let started = Instant::now();
+        let (answer, outcome) = match self.with_upstream(principal.user, slug, again, op).await {
+            Ok(answer) => (
+                Ok(answer),
+                Outcome {
+                    status: 200,
+                    note: None,
+                },
+            ),
+            Err(failure) => {
+                let (error, outcome) = self.failure(slug, failure);
+                (Err(error), outcome)
+            }
+        };
         self.gw.audit.record(
             &self.gw.core,
             CallRecord {
@@ -231,13 +323,35 @@ impl Aggregator {
                 client: principal.client_id.clone(),
                 server: slug.to_owned(),
                 method: Some(method.to_owned()),
-                tool: tool.map(str::to_owned),
-                status: if outcome.is_ok() { 200 } else { 502 },
+                tool: name.map(str::to_owned),
+                status: outcome.status,
                 duration_ms: started.elapsed().as_millis(),
-                note: outcome.err().map(|_| "error"),
+                note: outcome.note,
             },
         );
+        answer
     }
+}
+
+/// Sends `notifications/cancelled` for an upstream request dropped before its answer.
+struct CancelOnDrop(Option<(rmcp::service::Peer<rmcp::RoleClient>, RequestId)>);
+
+impl Drop for CancelOnDrop {
+    fn drop(&mut self) {
+        if let Some((peer, id)) = self.0.take() {
+            let cancel =
+                CancelledNotificationParam::new(Some(id), Some("cancelled by the client".into()));
+            tokio::spawn(async move {
+                let _ = peer.notify_cancelled(cancel).await;
+            });
+        }
+    }
+}
+
+/// How a call ended, for the activity log.
+struct Outcome {
+    status: u16,
+    note: Option<&'static str>,
 }
 
 /// Why a call to an upstream failed: it answered with an error of its own (passed through),
@@ -302,6 +416,28 @@ impl ServerHandler for Aggregator {
         }
     }
 
+    /// 2026-07-28 clients ask for list changes with `subscriptions/listen`.
+    fn accepted_subscription_filter(
+        &self,
+        requested: &SubscriptionFilter,
+    ) -> Option<SubscriptionFilter> {
+        let mut accepted = SubscriptionFilter::new();
+        accepted.tools_list_changed = requested.tools_list_changed;
+        accepted.prompts_list_changed = requested.prompts_list_changed;
+        accepted.resources_list_changed = requested.resources_list_changed;
+        Some(accepted)
+    }
+
+    async fn listen(&self, context: SubscriptionContext) -> Result<(), ErrorData> {
+        let principal = self.principal(&context.request_context().extensions)?;
+        let _listening = self
+            .gw
+            .relay
+            .subscribe(principal.user, context.sink().clone());
+        context.cancelled().await;
+        Ok(())
+    }
+
     async fn list_tools(
         &self,
         params: Option<PaginatedRequestParams>,
@@ -335,38 +471,52 @@ impl ServerHandler for Aggregator {
     ) -> Result<CallToolResponse, ErrorData> {
         let principal = self.principal(&ctx.extensions)?;
         let (slug, tool) = self.route(&principal, &request.name)?;
-        let started = Instant::now();
         let mut upstream = request.clone();
         upstream.name = tool.to_owned().into();
-        // Progress passes through under a token of our own (several clients of one user share
-        // the upstream session); the relay maps it back.
-        let progress = ctx
-            .meta
-            .get_progress_token()
-            .map(|token| self.gw.relay.track_progress(ctx.peer.clone(), token));
-        upstream.meta = progress.as_ref().map(|p| {
-            let mut meta = RequestMetaObject::default();
-            meta.set_progress_token(p.token());
-            meta
-        });
-        let answer = tokio::select! {
-            answer = self.with_upstream(principal.user, &slug, |s| {
-                let call = upstream.clone();
-                async move { s.peer().call_tool_once(call).await }
-            }) => answer.map_err(|f| self.failure(&slug, f)),
-            // The client cancelled: dropping the upstream call cancels it there too.
-            () = ctx.ct.cancelled() => Err(ErrorData::internal_error("cancelled", None)),
-        };
-        drop(progress);
-        self.record(
+        upstream.meta = None;
+        // Progress passes through: rmcp gives the upstream request a token of its own, the
+        // relay maps it back to the client's (several clients of a user share the session).
+        let theirs = ctx.meta.get_progress_token();
+        let (relay, user, peer) = (&self.gw.relay, principal.user, &ctx.peer);
+        let slug_ref = slug.as_str();
+        let calling = self.call(
             &principal,
             &slug,
-            "tools/call",
-            Some(tool),
-            answer.as_ref().map(|_| ()),
-            started,
+            ("tools/call", Some(tool)),
+            Again::Never,
+            |s| {
+                let call = upstream.clone();
+                let theirs = theirs.clone();
+                async move {
+                    let request = ClientRequest::CallToolRequest(CallToolRequest::new(call));
+                    let handle = s
+                        .peer()
+                        .send_request_with_option(request, PeerRequestOptions::no_options())
+                        .await?;
+                    let _progress = theirs.map(|theirs| {
+                        let key = (user, slug_ref, handle.progress_token.clone());
+                        relay.track_progress(key, peer.clone(), theirs)
+                    });
+                    // Dropped before the answer (the client cancelled): cancel it upstream too.
+                    let mut pending = CancelOnDrop(Some((s.peer().clone(), handle.id.clone())));
+                    let answer = handle.await_response().await;
+                    pending.0 = None;
+                    match answer? {
+                        ServerResult::CallToolResult(r) => Ok(CallToolResponse::Complete(r)),
+                        ServerResult::InputRequiredResult(r) => {
+                            Ok(CallToolResponse::InputRequired(r))
+                        }
+                        ServerResult::CreateTaskResult(r) => Ok(CallToolResponse::Task(r)),
+                        _ => Err(rmcp::ServiceError::UnexpectedResponse),
+                    }
+                }
+            },
         );
-        answer
+        tokio::select! {
+            answer = calling => answer,
+            // The client cancelled: dropping the upstream call cancels it there too.
+            () = ctx.ct.cancelled() => Err(ErrorData::internal_error("cancelled by the client", None)),
+        }
     }
 
     async fn list_prompts(
@@ -402,26 +552,20 @@ impl ServerHandler for Aggregator {
     ) -> Result<GetPromptResponse, ErrorData> {
         let principal = self.principal(&ctx.extensions)?;
         let (slug, name) = self.route(&principal, &request.name)?;
-        let started = Instant::now();
         let mut upstream = request.clone();
         upstream.name = name.to_owned();
         upstream.meta = None;
-        let answer = self
-            .with_upstream(principal.user, &slug, |s| {
-                let get = upstream.clone();
-                async move { s.peer().get_prompt_once(get).await }
-            })
-            .await
-            .map_err(|f| self.failure(&slug, f));
-        self.record(
+        self.call(
             &principal,
             &slug,
-            "prompts/get",
-            Some(name),
-            answer.as_ref().map(|_| ()),
-            started,
-        );
-        answer
+            ("prompts/get", Some(name)),
+            Again::Idempotent,
+            |s| {
+                let get = upstream.clone();
+                async move { s.peer().get_prompt_once(get).await }
+            },
+        )
+        .await
     }
 
     async fn list_resources(
@@ -430,6 +574,7 @@ impl ServerHandler for Aggregator {
         ctx: RequestContext<RoleServer>,
     ) -> Result<ListResourcesResult, ErrorData> {
         let principal = self.principal(&ctx.extensions)?;
+        let index = &self.gw.resources;
         let (resources, next) = self
             .page(
                 &principal,
@@ -441,7 +586,10 @@ impl ServerHandler for Aggregator {
                         .await
                         .map(|r| (r.resources, r.next_cursor))
                 },
-                |slug, r: &mut Resource| r.name = names::prefixed(slug, &r.name),
+                |slug, r: &mut Resource| {
+                    index.listed(principal.user, slug, &r.uri);
+                    r.name = names::prefixed(slug, &r.name);
+                },
             )
             .await?;
         Ok(ListResourcesResult {
@@ -456,6 +604,7 @@ impl ServerHandler for Aggregator {
         ctx: RequestContext<RoleServer>,
     ) -> Result<ListResourceTemplatesResult, ErrorData> {
         let principal = self.principal(&ctx.extensions)?;
+        let index = &self.gw.resources;
         let (templates, next) = self
             .page(
                 &principal,
@@ -467,7 +616,10 @@ impl ServerHandler for Aggregator {
                         .await
                         .map(|r| (r.resource_templates, r.next_cursor))
                 },
-                |slug, t: &mut ResourceTemplate| t.name = names::prefixed(slug, &t.name),
+                |slug, t: &mut ResourceTemplate| {
+                    index.templated(principal.user, slug, &t.uri_template);
+                    t.name = names::prefixed(slug, &t.name);
+                },
             )
             .await?;
         Ok(ListResourceTemplatesResult {
@@ -476,48 +628,40 @@ impl ServerHandler for Aggregator {
         })
     }
 
-    /// Resource URIs are the upstreams' own (clients show and compare them), so a read goes
-    /// to each covered server in turn until one has the resource.
+    /// Resource URIs are the upstreams' own (clients show and compare them): a read goes to
+    /// the server that listed the URI (or a template matching it), never to the others.
     async fn read_resource(
         &self,
         request: ReadResourceRequestParams,
         ctx: RequestContext<RoleServer>,
     ) -> Result<ReadResourceResponse, ErrorData> {
         let principal = self.principal(&ctx.extensions)?;
+        let slug = self
+            .gw
+            .resources
+            .owner(principal.user, &request.uri)
+            .filter(|slug| principal.covers(slug))
+            .ok_or_else(|| {
+                ErrorData::resource_not_found(
+                    format!(
+                        "no server of this connection listed {} (list resources first)",
+                        request.uri
+                    ),
+                    Some(json!({ "uri": request.uri })),
+                )
+            })?;
         let mut upstream = request.clone();
         upstream.meta = None;
-        for slug in principal.servers.iter() {
-            let started = Instant::now();
-            let answer = self
-                .with_upstream(principal.user, slug, |s| {
-                    let read = upstream.clone();
-                    let offered = offers(&s, Kind::Resources);
-                    async move {
-                        match offered {
-                            true => s.peer().read_resource_once(read).await,
-                            false => Err(rmcp::ServiceError::McpError(
-                                ErrorData::resource_not_found("", None),
-                            )),
-                        }
-                    }
-                })
-                .await;
-            match answer {
-                Ok(found) => {
-                    self.record(&principal, slug, "resources/read", None, Ok(()), started);
-                    return Ok(found);
-                }
-                Err(failure) => {
-                    tracing::debug!(server = %slug, reason = %failure.reason(), "resource not read here")
-                }
-            }
-        }
-        Err(ErrorData::resource_not_found(
-            format!(
-                "none of this connection's servers has the resource {}",
-                request.uri
-            ),
-            Some(json!({ "uri": request.uri })),
-        ))
+        self.call(
+            &principal,
+            &slug,
+            ("resources/read", None),
+            Again::Idempotent,
+            |s| {
+                let read = upstream.clone();
+                async move { s.peer().read_resource_once(read).await }
+            },
+        )
+        .await
     }
 }

@@ -1,43 +1,81 @@
 //! Notifications from upstream sessions to the clients of the aggregated `/mcp`: a list
-//! change on one of a user's servers reaches every open client session of that user, and a
-//! progress notification reaches the client whose call it is about, under the client's own
-//! progress token.
+//! change on one of a user's servers reaches every listening client of that user — a session
+//! of the `initialize` era (its standing stream) or a 2026-07-28 `subscriptions/listen` —,
+//! and a progress notification reaches the client whose call it is about, under the client's
+//! own progress token.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-use rmcp::model::{NumberOrString, ProgressNotificationParam, ProgressToken};
-use rmcp::service::Peer;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use rmcp::model::{ProgressNotificationParam, ProgressToken};
+use rmcp::service::{Peer, SubscriptionSink};
 use rmcp::RoleServer;
 
 use super::Kind;
-use crate::domain::{SecretToken, UserId};
+use crate::domain::UserId;
 
-type ProgressRoutes = Mutex<HashMap<String, (Peer<RoleServer>, ProgressToken)>>;
+/// (user, server slug, the upstream session's progress token) → the client and its token.
+type ProgressRoutes =
+    Mutex<HashMap<(UserId, String, ProgressToken), (Peer<RoleServer>, ProgressToken)>>;
+
+/// Where a user's list changes go.
+#[derive(Clone)]
+enum Listener {
+    /// A client session of the `initialize` era (closed ones are dropped on the next use).
+    Session(Peer<RoleServer>),
+    /// A `subscriptions/listen` request (removed when it ends), by id.
+    Subscription(u64, SubscriptionSink),
+}
+
+impl Listener {
+    fn open(&self) -> bool {
+        match self {
+            Listener::Session(peer) => !peer.is_transport_closed(),
+            Listener::Subscription(..) => true,
+        }
+    }
+}
+
+type Listeners = Mutex<HashMap<UserId, Vec<Listener>>>;
 
 #[derive(Default)]
 pub struct Relay {
-    /// Open client sessions (legacy era, with a standing stream) per user.
-    clients: Mutex<HashMap<UserId, Vec<Peer<RoleServer>>>>,
-    /// Our progress token on an upstream call → the client and its token.
+    clients: Arc<Listeners>,
+    next_subscription: AtomicU64,
+    /// Progress of upstream calls → the client that made the call.
     progress: Arc<ProgressRoutes>,
 }
 
-/// While alive, progress under `token()` goes to the client; dropped when the call ends.
+/// While alive, the upstream call's progress goes to the client; dropped when the call ends.
 pub struct ProgressRoute {
-    token: String,
+    key: (UserId, String, ProgressToken),
     routes: Arc<ProgressRoutes>,
-}
-
-impl ProgressRoute {
-    pub fn token(&self) -> ProgressToken {
-        ProgressToken(NumberOrString::String(self.token.clone().into()))
-    }
 }
 
 impl Drop for ProgressRoute {
     fn drop(&mut self) {
-        lock(&self.routes).remove(&self.token);
+        lock(&self.routes).remove(&self.key);
+    }
+}
+
+/// While alive, list changes reach a `subscriptions/listen` stream.
+pub struct Subscribed {
+    user: UserId,
+    id: u64,
+    clients: Arc<Listeners>,
+}
+
+impl Drop for Subscribed {
+    fn drop(&mut self) {
+        let mut clients = lock(&self.clients);
+        if let Some(listeners) = clients.get_mut(&self.user) {
+            listeners.retain(|l| !matches!(l, Listener::Subscription(id, _) if *id == self.id));
+            if listeners.is_empty() {
+                clients.remove(&self.user);
+            }
+        }
     }
 }
 
@@ -48,21 +86,37 @@ fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 }
 
 impl Relay {
-    pub fn register(&self, user: UserId, peer: Peer<RoleServer>) {
+    fn add(&self, user: UserId, listener: Listener) {
         let mut clients = lock(&self.clients);
-        let peers = clients.entry(user).or_default();
-        peers.retain(|p| !p.is_transport_closed());
-        peers.push(peer);
+        let listeners = clients.entry(user).or_default();
+        listeners.retain(Listener::open);
+        listeners.push(listener);
     }
 
-    /// The user's open client sessions (closed ones are forgotten).
-    fn peers(&self, user: UserId) -> Vec<Peer<RoleServer>> {
+    /// A client session of the `initialize` era, listening on its standing stream.
+    pub fn register(&self, user: UserId, peer: Peer<RoleServer>) {
+        self.add(user, Listener::Session(peer));
+    }
+
+    /// A `subscriptions/listen` stream, listening until the returned guard is dropped.
+    pub fn subscribe(&self, user: UserId, sink: SubscriptionSink) -> Subscribed {
+        let id = self.next_subscription.fetch_add(1, Ordering::Relaxed);
+        self.add(user, Listener::Subscription(id, sink));
+        Subscribed {
+            user,
+            id,
+            clients: self.clients.clone(),
+        }
+    }
+
+    /// The user's listeners (closed sessions are forgotten).
+    fn listeners(&self, user: UserId) -> Vec<Listener> {
         let mut clients = lock(&self.clients);
-        let Some(peers) = clients.get_mut(&user) else {
+        let Some(listeners) = clients.get_mut(&user) else {
             return Vec::new();
         };
-        peers.retain(|p| !p.is_transport_closed());
-        let open = peers.clone();
+        listeners.retain(Listener::open);
+        let open = listeners.clone();
         if open.is_empty() {
             clients.remove(&user);
         }
@@ -71,32 +125,51 @@ impl Relay {
 
     pub async fn changed(&self, user: UserId, slug: &str, kind: Kind) {
         tracing::debug!(server = slug, ?kind, "upstream list changed");
-        for peer in self.peers(user) {
-            let sent = match kind {
-                Kind::Tools => peer.notify_tool_list_changed().await,
-                Kind::Prompts => peer.notify_prompt_list_changed().await,
-                Kind::Resources => peer.notify_resource_list_changed().await,
+        for listener in self.listeners(user) {
+            let sent = match (&listener, kind) {
+                (Listener::Session(peer), Kind::Tools) => peer.notify_tool_list_changed().await,
+                (Listener::Session(peer), Kind::Prompts) => peer.notify_prompt_list_changed().await,
+                (Listener::Session(peer), Kind::Resources) => {
+                    peer.notify_resource_list_changed().await
+                }
+                // The sink sends only what the client subscribed to.
+                (Listener::Subscription(_, sink), kind) => {
+                    let sent = match kind {
+                        Kind::Tools => sink.notify_tool_list_changed().await,
+                        Kind::Prompts => sink.notify_prompt_list_changed().await,
+                        Kind::Resources => sink.notify_resource_list_changed().await,
+                    };
+                    if let Err(err) = sent {
+                        tracing::debug!(%err, "a subscription did not take a list change");
+                    }
+                    Ok(())
+                }
             };
             if let Err(err) = sent {
-                tracing::debug!(%err, "a client session went away before a list change");
+                tracing::debug!(%err, "a client went away before a list change");
             }
         }
     }
 
-    pub fn track_progress(&self, peer: Peer<RoleServer>, theirs: ProgressToken) -> ProgressRoute {
-        let token = SecretToken::generate("gh_pg_").expose().to_owned();
-        lock(&self.progress).insert(token.clone(), (peer, theirs));
+    /// Routes the progress of an upstream call (rmcp gives each request of a session a
+    /// token of its own) to the client under the client's token.
+    pub fn track_progress(
+        &self,
+        (user, slug, upstream): (UserId, &str, ProgressToken),
+        peer: Peer<RoleServer>,
+        theirs: ProgressToken,
+    ) -> ProgressRoute {
+        let key = (user, slug.to_owned(), upstream);
+        lock(&self.progress).insert(key.clone(), (peer, theirs));
         ProgressRoute {
-            token,
+            key,
             routes: self.progress.clone(),
         }
     }
 
-    pub async fn progress(&self, mut params: ProgressNotificationParam) {
-        let NumberOrString::String(ours) = &params.progress_token.0 else {
-            return;
-        };
-        let Some((peer, theirs)) = lock(&self.progress).get(ours.as_ref()).cloned() else {
+    pub async fn progress(&self, user: UserId, slug: &str, mut params: ProgressNotificationParam) {
+        let key = (user, slug.to_owned(), params.progress_token.clone());
+        let Some((peer, theirs)) = lock(&self.progress).get(&key).cloned() else {
             return;
         };
         params.progress_token = theirs;

@@ -28,6 +28,7 @@ use crate::domain::UserId;
 use crate::gateway::Gateway;
 use crate::service::upstream::refresh::{self, CredentialError, Need};
 use crate::service::upstream::route::{Auth, RouteError};
+use crate::service::upstream::step_up;
 
 /// How long opening an upstream session (its `initialize`) may take.
 const OPEN_TIMEOUT: Duration = Duration::from_secs(15);
@@ -42,6 +43,9 @@ pub enum UpstreamError {
     Gone,
     #[error("its sign-in must be renewed")]
     NeedsReauth,
+    /// It answered 403 `insufficient_scope`: the next sign-in asks for these scopes.
+    #[error("it needs more access ({0})")]
+    NeedsScope(String),
     #[error("{0}")]
     Unavailable(String),
 }
@@ -137,6 +141,24 @@ impl UpstreamHttp {
                     crate::net::cause(&err)
                 })
             })?;
+            if response.status() == StatusCode::FORBIDDEN && matches!(route.auth, Auth::Vault) {
+                let wanted = step_up::wanted_scopes(
+                    response
+                        .headers()
+                        .get_all(header::WWW_AUTHENTICATE)
+                        .iter()
+                        .filter_map(|v| v.to_str().ok()),
+                );
+                if let Some(scopes) = wanted {
+                    // As at `/mcp/{slug}`: the next Authenticate asks for them.
+                    step_up::require(core, self.user, route.server_id, &self.slug, &scopes)
+                        .await
+                        .map_err(|err| unavailable(err.to_string()))?;
+                    return Err(StreamableHttpError::Client(UpstreamError::NeedsScope(
+                        scopes,
+                    )));
+                }
+            }
             if response.status() != StatusCode::UNAUTHORIZED {
                 return Ok(response);
             }
@@ -153,9 +175,14 @@ impl UpstreamHttp {
                 (Auth::Vault, _, _) => {
                     return Err(StreamableHttpError::Client(UpstreamError::NeedsReauth))
                 }
+                (Auth::Static(_), _, _) => {
+                    return Err(unavailable(
+                        "it refused the credential stored for it (replace it on the Servers page)",
+                    ))
+                }
                 _ => {
                     return Err(unavailable(
-                        "it refused the credential stored for it (update it on the Servers page)",
+                        "it requires authorization Gatehouse does not hold for it (choose a sign-in provider or store a credential on the Servers page)",
                     ))
                 }
             }
@@ -357,7 +384,7 @@ impl ClientHandler for UpstreamEvents {
         _context: NotificationContext<RoleClient>,
     ) {
         if let Some(relay) = self.relay.upgrade() {
-            relay.progress(params).await;
+            relay.progress(self.user, &self.slug, params).await;
         }
     }
 }
@@ -367,17 +394,24 @@ pub type Session = RunningService<RoleClient, UpstreamEvents>;
 /// A (user, server)'s open session, if any; its lock is held while one is opened.
 type Slot = Arc<tokio::sync::Mutex<Option<Arc<Session>>>>;
 
-/// The open upstream sessions, one per (user, server); a slot's lock makes opening single-
-/// flight, so concurrent first calls share one `initialize`.
+/// An open session and the server it is with.
+pub struct Opened {
+    pub session: Arc<Session>,
+    server_id: i64,
+}
+
+/// The open upstream sessions, one per (user, server id: a server deleted and added again
+/// under the same slug gets a new one); a slot's lock makes opening single-flight, so
+/// concurrent first calls share one `initialize`.
 #[derive(Default)]
 pub struct Sessions {
-    slots: Mutex<HashMap<(UserId, String), Slot>>,
+    slots: Mutex<HashMap<(UserId, i64), Slot>>,
 }
 
 impl Sessions {
-    fn slot(&self, user: UserId, slug: &str) -> Slot {
+    fn slot(&self, user: UserId, server_id: i64) -> Slot {
         let mut slots = self.slots.lock().unwrap_or_else(|p| p.into_inner());
-        slots.entry((user, slug.to_owned())).or_default().clone()
+        slots.entry((user, server_id)).or_default().clone()
     }
 
     /// The open session to the user's server, opening one if there is none (or it ended).
@@ -387,11 +421,19 @@ impl Sessions {
         relay: &Arc<Relay>,
         user: UserId,
         slug: &str,
-    ) -> Result<Arc<Session>, UpstreamError> {
-        let slot = self.slot(user, slug);
+    ) -> Result<Opened, UpstreamError> {
+        let server_id = match crate::gateway::route::route(gw, user, slug).await {
+            Ok(route) => route.server_id,
+            Err(RouteError::NotFound) => return Err(UpstreamError::Gone),
+            Err(other) => return Err(UpstreamError::Unavailable(format!("{other:?}"))),
+        };
+        let slot = self.slot(user, server_id);
         let mut open = slot.lock().await;
         if let Some(session) = open.as_ref().filter(|s| !s.is_closed()) {
-            return Ok(session.clone());
+            return Ok(Opened {
+                session: session.clone(),
+                server_id,
+            });
         }
         let slug: Arc<str> = slug.into();
         let http = UpstreamHttp {
@@ -416,15 +458,20 @@ impl Sessions {
             }
         };
         *open = Some(session.clone());
-        Ok(session)
+        Ok(Opened { session, server_id })
     }
 
-    /// Forgets the session to the user's server (it ended, or failed mid-call): the next call
-    /// opens a new one.
-    pub async fn drop_session(&self, user: UserId, slug: &str) {
-        let slot = self.slot(user, slug);
-        let taken = slot.lock().await.take();
-        drop(taken);
+    /// Forgets a session that failed (the next call opens a new one), unless another call
+    /// already replaced it.
+    pub async fn drop_session(&self, user: UserId, failed: &Opened) {
+        let slot = self.slot(user, failed.server_id);
+        let mut open = slot.lock().await;
+        if open
+            .as_ref()
+            .is_some_and(|s| Arc::ptr_eq(s, &failed.session))
+        {
+            open.take();
+        }
     }
 }
 
