@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs what Gatehouse needs and is missing; does nothing for what is already there.
-# Only the package registries are used (rustup's targets, apt, npm): no tool downloads a
+# Only the package registries are used (rustup's targets, apt, npm, pip): no tool downloads a
 # prebuilt binary from elsewhere. Usage: scripts/setup.sh [--e2e | --bench]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -42,6 +42,16 @@ if [ "${1:-}" = "--e2e" ]; then
   [ -x /usr/sbin/nginx ] || apt_install nginx-light
   have caddy || apt_install caddy
   have npm || apt_install nodejs npm
+  # The official MCP Python SDK (PyPI), in a virtualenv of its own, for end2end/python/.
+  venv="${GATEHOUSE_PYTHON_ENV:-$HOME/.cache/gatehouse/python}"
+  have python3 || apt_install python3
+  python3 -c 'import ensurepip, venv' 2>/dev/null || apt_install python3-venv
+  pystamp="$venv/.installed"
+  if [ ! -f "$pystamp" ] || [ end2end/python/requirements.txt -nt "$pystamp" ]; then
+    python3 -m venv "$venv"
+    "$venv/bin/pip" install -q --disable-pip-version-check -r end2end/python/requirements.txt
+    touch "$pystamp"
+  fi
   stamp=end2end/node_modules/.installed
   if [ ! -f "$stamp" ] || [ end2end/package-lock.json -nt "$stamp" ]; then
     PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --prefix end2end --no-audit --no-fund --loglevel=error

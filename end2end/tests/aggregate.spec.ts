@@ -3,10 +3,13 @@
 // upstreams through it: one signed in with the Google stand-in (the credential Gatehouse
 // holds for the user), one with a static credential.
 import { test, expect } from '@playwright/test';
+import { spawnSync } from 'node:child_process';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { startGatehouse, Gatehouse } from '../fixtures/gatehouse';
-import { authorizeSdkClient } from '../fixtures/journeys';
+import { authorizeSdkClient, connectGmail } from '../fixtures/journeys';
 import { startStandIn, StandIn } from '../fixtures/oidc';
 import { startStaticUpstream, startUpstream, UpstreamServer } from '../fixtures/upstream';
 
@@ -34,17 +37,10 @@ test.afterEach(async () => {
   await google.stop();
 });
 
+const PYTHON = join(process.env.GATEHOUSE_PYTHON_ENV ?? join(homedir(), '.cache', 'gatehouse', 'python'), 'bin', 'python');
+
 test('one consent at /mcp gives an SDK client the tools of both servers, each with its own credential', async ({ page }) => {
-  await page.goto(gh.url + '/login');
-  await page.getByLabel('Username').fill('admin');
-  await page.getByLabel('Password').fill(PASSWORD);
-  await page.getByRole('button', { name: 'Sign in' }).click();
-  await page.locator('tr[data-slug="gmail"]').getByRole('button', { name: 'Authenticate gmail' }).click();
-  await page.locator('input[name="login"]').fill('alice');
-  await page.locator('input[name="password"]').fill('any password');
-  await page.getByRole('button', { name: 'Sign-in' }).click();
-  await page.getByRole('button', { name: 'Continue' }).click();
-  await expect(page.getByRole('status')).toHaveText("Connected 'gmail' as alice@example.com.");
+  await connectGmail(page, gh, PASSWORD);
 
   // One connector: the consent page offers every server, all ticked.
   const serverUrl = new URL(`${gh.url}/mcp`);
@@ -73,4 +69,16 @@ test('one consent at /mcp gives an SDK client the tools of both servers, each wi
     await page.goto(gh.url + '/activity');
     await expect(page.locator('tr[data-kind="mcp.call"]', { hasText: 'notes: tools/call echo' }).first()).toBeVisible({ timeout: 1000 });
   }).toPass();
+});
+
+test('the Python SDK client lists the merged tools with an API key', async ({ page }) => {
+  await connectGmail(page, gh, PASSWORD);
+  const made = gh.cli(['key', 'create', 'admin', 'python']);
+  expect(made.status, made.stderr).toBe(0);
+  const run = spawnSync(PYTHON, [join(__dirname, '..', 'python', 'list_tools.py'), `${gh.url}/mcp`, made.stdout.trim()], {
+    encoding: 'utf8',
+    timeout: 30_000,
+  });
+  expect(run.status, run.stderr).toBe(0);
+  expect(JSON.parse(run.stdout).sort()).toEqual(['gmail__whoami', 'notes__echo']);
 });

@@ -6,7 +6,7 @@ import { test, expect } from '@playwright/test';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { startGatehouse, Gatehouse } from '../fixtures/gatehouse';
-import { authorizeSdkClient } from '../fixtures/journeys';
+import { authorizeSdkClient, connectGmail } from '../fixtures/journeys';
 import { startStandIn, StandIn } from '../fixtures/oidc';
 import { startUpstream, UpstreamServer } from '../fixtures/upstream';
 
@@ -33,16 +33,7 @@ test.afterEach(async () => {
 
 test('an SDK client calls a tool through Gatehouse with the Google credential Gatehouse holds', async ({ page }) => {
   // The user connects the upstream account through the stand-in's own pages.
-  await page.goto(gh.url + '/login');
-  await page.getByLabel('Username').fill('admin');
-  await page.getByLabel('Password').fill(PASSWORD);
-  await page.getByRole('button', { name: 'Sign in' }).click();
-  await page.locator('tr[data-slug="gmail"]').getByRole('button', { name: 'Authenticate gmail' }).click();
-  await page.locator('input[name="login"]').fill('alice');
-  await page.locator('input[name="password"]').fill('any password');
-  await page.getByRole('button', { name: 'Sign-in' }).click();
-  await page.getByRole('button', { name: 'Continue' }).click();
-  await expect(page.getByRole('status')).toHaveText("Connected 'gmail' as alice@example.com.");
+  await connectGmail(page, gh, PASSWORD);
 
   // The AI client: 401 → discovery → DCR → consent in the same browser → tokens.
   const serverUrl = new URL(`${gh.url}/mcp/gmail`);
