@@ -448,6 +448,14 @@ async fn the_stateless_era_is_served_without_a_session() {
         out["result"]["content"][0]["text"], "echo: stateless",
         "{out}"
     );
+    // Lists too: every server's tools, without a session.
+    let list = json!({"jsonrpc": "2.0", "id": 6, "method": "tools/list", "params": {"_meta": stateless_meta()}});
+    let out = answer(stateless(&a, &token, &list).await, 6).await;
+    assert_eq!(
+        out["result"]["tools"].as_array().map(Vec::len),
+        Some(6),
+        "{out}"
+    );
 }
 
 #[tokio::test]

@@ -31,6 +31,29 @@ use super::errors::{self, UPSTREAM_AUTH_REQUIRED, UPSTREAM_UNAVAILABLE};
 use super::SharedGateway;
 use crate::domain::{Principal, UserId};
 
+/// Runs `work` in a task of its own, so nothing of the client's request reaches the upstream
+/// session: rmcp marks every request sent from inside a handler with the handler's request
+/// (task-locals meant for a server's own requests to its client), which made our upstream
+/// requests wait for a stream that never comes. Dropping the returned future aborts the task
+/// (a cancelled call is cancelled upstream).
+async fn detached<T: Send + 'static>(
+    work: impl Future<Output = Result<T, rmcp::ServiceError>> + Send + 'static,
+) -> Result<T, rmcp::ServiceError> {
+    struct AbortOnDrop<T>(tokio::task::JoinHandle<T>);
+    impl<T> Drop for AbortOnDrop<T> {
+        fn drop(&mut self) {
+            self.0.abort();
+        }
+    }
+    let mut task = AbortOnDrop(tokio::spawn(work));
+    (&mut task.0).await.unwrap_or_else(|err| {
+        tracing::error!(%err, "an upstream call failed");
+        Err(rmcp::ServiceError::Cancelled {
+            reason: Some("internal error".into()),
+        })
+    })
+}
+
 /// Whether a request may be sent again on a new session after its session failed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Again {
@@ -95,7 +118,8 @@ impl Aggregator {
     ) -> Result<T, Failure>
     where
         F: Fn(Arc<Session>) -> Fut,
-        Fut: Future<Output = Result<T, rmcp::ServiceError>>,
+        Fut: Future<Output = Result<T, rmcp::ServiceError>> + Send + 'static,
+        T: Send + 'static,
     {
         let gw = &self.gw;
         let mut reopened = false;
@@ -105,7 +129,7 @@ impl Aggregator {
                 .get(gw, &gw.relay, user, slug)
                 .await
                 .map_err(Failure::Upstream)?;
-            match op(opened.session.clone()).await {
+            match detached(op(opened.session.clone())).await {
                 Ok(value) => return Ok(value),
                 Err(rmcp::ServiceError::McpError(err)) => return Err(Failure::Answered(err)),
                 Err(err) => {
@@ -138,7 +162,8 @@ impl Aggregator {
     ) -> Result<(Vec<T>, Option<String>), ErrorData>
     where
         F: Fn(Arc<Session>, Option<String>) -> Fut,
-        Fut: Future<Output = Result<(Vec<T>, Option<String>), rmcp::ServiceError>>,
+        Fut: Future<Output = Result<(Vec<T>, Option<String>), rmcp::ServiceError>> + Send + 'static,
+        T: Send + 'static,
     {
         let servers = &principal.servers;
         let bad_cursor = || ErrorData::invalid_params("unknown or expired cursor", None);
@@ -300,7 +325,8 @@ impl Aggregator {
     ) -> Result<T, ErrorData>
     where
         F: Fn(Arc<Session>) -> Fut,
-        Fut: Future<Output = Result<T, rmcp::ServiceError>>,
+        Fut: Future<Output = Result<T, rmcp::ServiceError>> + Send + 'static,
+        T: Send + 'static,
     {
         let started = Instant::now();
         let (answer, outcome) = match self.with_upstream(principal.user, slug, again, op).await {
@@ -477,8 +503,7 @@ impl ServerHandler for Aggregator {
         // Progress passes through: rmcp gives the upstream request a token of its own, the
         // relay maps it back to the client's (several clients of a user share the session).
         let theirs = ctx.meta.get_progress_token();
-        let (relay, user, peer) = (&self.gw.relay, principal.user, &ctx.peer);
-        let slug_ref = slug.as_str();
+        let (relay, user, peer) = (self.gw.relay.clone(), principal.user, ctx.peer.clone());
         let calling = self.call(
             &principal,
             &slug,
@@ -487,6 +512,7 @@ impl ServerHandler for Aggregator {
             |s| {
                 let call = upstream.clone();
                 let theirs = theirs.clone();
+                let (relay, peer, slug) = (relay.clone(), peer.clone(), slug.clone());
                 async move {
                     let request = ClientRequest::CallToolRequest(CallToolRequest::new(call));
                     let handle = s
@@ -494,8 +520,8 @@ impl ServerHandler for Aggregator {
                         .send_request_with_option(request, PeerRequestOptions::no_options())
                         .await?;
                     let _progress = theirs.map(|theirs| {
-                        let key = (user, slug_ref, handle.progress_token.clone());
-                        relay.track_progress(key, peer.clone(), theirs)
+                        let key = (user, slug.as_str(), handle.progress_token.clone());
+                        relay.track_progress(key, peer, theirs)
                     });
                     // Dropped before the answer (the client cancelled): cancel it upstream too.
                     let mut pending = CancelOnDrop(Some((s.peer().clone(), handle.id.clone())));

@@ -448,14 +448,17 @@ impl Sessions {
             user,
             slug,
         };
-        let session = match tokio::time::timeout(OPEN_TIMEOUT, events.serve(transport)).await {
-            Ok(Ok(session)) => Arc::new(session),
-            Ok(Err(err)) => return Err(open_error(&err)),
-            Err(_) => {
+        // In a task of its own, apart from the client's request (see `super::detached`).
+        let opening = tokio::spawn(tokio::time::timeout(OPEN_TIMEOUT, events.serve(transport)));
+        let session = match opening.await {
+            Ok(Ok(Ok(session))) => Arc::new(session),
+            Ok(Ok(Err(err))) => return Err(open_error(&err)),
+            Ok(Err(_)) => {
                 return Err(UpstreamError::Unavailable(
                     "it did not answer in time".into(),
                 ))
             }
+            Err(err) => return Err(UpstreamError::Unavailable(err.to_string())),
         };
         *open = Some(session.clone());
         Ok(Opened { session, server_id })
