@@ -118,6 +118,24 @@ async fn main() {
         connections: 32,
         runs: Series::default(),
     });
+    // The aggregated `/mcp` against `/mcp/{slug}`, both stateless 2026-07-28 with the key:
+    // what routing through one connector costs (issue 16: ≤ 10 %).
+    for c in [32, 1] {
+        targets.push(Target {
+            name: "`/mcp/echo`, 2026-07-28",
+            base: gh.url.clone(),
+            calls: vec![Call::stateless("/mcp/echo", &key, "echo")],
+            connections: c,
+            runs: Series::default(),
+        });
+        targets.push(Target {
+            name: "`/mcp` (aggregated), 2026-07-28",
+            base: gh.url.clone(),
+            calls: vec![Call::stateless("/mcp", &key, "echo__echo")],
+            connections: c,
+            runs: Series::default(),
+        });
+    }
     for _ in 0..rounds {
         for t in &mut targets {
             let run = wrk::run(&t.base, &t.calls, t.connections, secs);
@@ -168,6 +186,16 @@ async fn main() {
         "| API key / access token, c=32 | {:.2} | ≈ 1 |",
         key32.runs.per_second() / gw32.runs.per_second()
     ));
+    for c in [32, 1] {
+        let one = find("`/mcp/echo`, 2026-07-28", c).unwrap();
+        let all = find("`/mcp` (aggregated), 2026-07-28", c).unwrap();
+        out.push(format!(
+            "| aggregated `/mcp` / `/mcp/echo`, c={c} | {:.2} (p50 {:.2} vs {:.2} ms) | ≥ 0.9 |",
+            all.runs.per_second() / one.runs.per_second(),
+            all.runs.p50_ms(),
+            one.runs.p50_ms()
+        ));
+    }
 
     // Memory under load: five consecutive runs; RSS after each.
     let mut after = Vec::new();

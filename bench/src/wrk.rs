@@ -13,6 +13,8 @@ pub struct Call {
     pub path: String,
     pub auth: Option<String>,
     pub cookie: Option<String>,
+    /// Sent in the stateless 2026-07-28 style calling this tool (else `echo`, 2025-06-18).
+    pub stateless_tool: Option<String>,
 }
 
 impl Call {
@@ -27,6 +29,15 @@ impl Call {
         Call {
             auth: Some(format!("Bearer {token}")),
             ..Call::to(path)
+        }
+    }
+
+    /// `tools/call tool` in the stateless 2026-07-28 style (no session; what the aggregated
+    /// `/mcp` serves without `initialize`).
+    pub fn stateless(path: &str, token: &str, tool: &str) -> Call {
+        Call {
+            stateless_tool: Some(tool.to_owned()),
+            ..Call::bearer(path, token)
         }
     }
 
@@ -75,10 +86,11 @@ fn script(calls: &[Call], get: bool) -> String {
         .iter()
         .map(|c| {
             format!(
-                "{{{}, {}, {}}}",
+                "{{{}, {}, {}, {}}}",
                 lua_string(&c.path),
                 optional(&c.auth),
-                optional(&c.cookie)
+                optional(&c.cookie),
+                optional(&c.stateless_tool)
             )
         })
         .collect();
@@ -98,6 +110,14 @@ function request()
   end
   headers["Content-Type"] = "application/json"
   headers["Accept"] = "application/json, text/event-stream"
+  if call[4] then
+    headers["MCP-Protocol-Version"] = "2026-07-28"
+    headers["Mcp-Method"] = "tools/call"
+    headers["Mcp-Name"] = call[4]
+    local meta = '"_meta":{{"io.modelcontextprotocol/protocolVersion":"2026-07-28","io.modelcontextprotocol/clientCapabilities":{{}},"io.modelcontextprotocol/clientInfo":{{"name":"bench","version":"1"}}}}'
+    local body = '{{"jsonrpc":"2.0","id":' .. n .. ',"method":"tools/call","params":{{"name":"' .. call[4] .. '","arguments":{{"text":"hi"}},' .. meta .. '}}}}'
+    return wrk.format("POST", call[1], headers, body)
+  end
   headers["MCP-Protocol-Version"] = "2025-06-18"
   local body = '{{"jsonrpc":"2.0","id":' .. n .. ',"method":"tools/call","params":{{"name":"echo","arguments":{{"text":"hi"}}}}}}'
   return wrk.format("POST", call[1], headers, body)
@@ -278,6 +298,6 @@ mod tests {
     #[test]
     fn script_quotes_values() {
         let s = script(&[Call::bearer("/mcp/a\"b", "x")], false);
-        assert!(s.contains(r#"{"/mcp/a\"b", "Bearer x", nil}"#), "{s}");
+        assert!(s.contains(r#"{"/mcp/a\"b", "Bearer x", nil, nil}"#), "{s}");
     }
 }
