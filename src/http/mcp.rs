@@ -160,7 +160,11 @@ type AggregateService = StreamableHttpService<Aggregator, LocalSessionManager>;
 /// for the `initialize` era, so list changes reach clients on their standing stream). The
 /// `Host` is checked before it, by us.
 fn aggregate_service(gw: &SharedGateway) -> AggregateService {
-    let mut config = StreamableHttpServerConfig::default().disable_allowed_hosts();
+    // A stateless request whose first message is its answer gets plain JSON, not an SSE
+    // stream (rmcp falls back to SSE when a notification, e.g. progress, comes first).
+    let mut config = StreamableHttpServerConfig::default()
+        .disable_allowed_hosts()
+        .with_json_response(true);
     config.cancellation_token = gw.closing.clone();
     let gw = Arc::downgrade(gw);
     StreamableHttpService::new(
