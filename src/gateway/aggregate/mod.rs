@@ -13,7 +13,7 @@ mod resources;
 pub mod upstream;
 
 use std::future::Future;
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 use std::time::Instant;
 
 use rmcp::model::*;
@@ -74,36 +74,25 @@ pub enum Kind {
     Resources,
 }
 
-/// The aggregated server of one client session.
+/// The aggregated server of one client session (the front door, `http::mcp`, refuses a
+/// session id to anyone but the user who opened it: `SessionOwners`).
 #[derive(Clone)]
 pub struct Aggregator {
     gw: SharedGateway,
-    /// The user the session was opened for: a request of anyone else is refused.
-    owner: Arc<OnceLock<UserId>>,
 }
 
 impl Aggregator {
     pub fn new(gw: SharedGateway) -> Self {
-        Self {
-            gw,
-            owner: Arc::default(),
-        }
+        Self { gw }
     }
 
     /// The request's principal, put there by the HTTP front door after authentication.
     fn principal(&self, ctx_extensions: &Extensions) -> Result<Principal, ErrorData> {
-        let principal = ctx_extensions
+        ctx_extensions
             .get::<axum::http::request::Parts>()
             .and_then(|parts| parts.extensions.get::<Principal>())
             .cloned()
-            .ok_or_else(|| ErrorData::internal_error("unauthenticated request", None))?;
-        match *self.owner.get_or_init(|| principal.user) == principal.user {
-            true => Ok(principal),
-            false => Err(ErrorData::invalid_request(
-                "this session belongs to another user; start a new one",
-                None,
-            )),
-        }
+            .ok_or_else(|| ErrorData::internal_error("unauthenticated request", None))
     }
 
     /// Runs `op` on the open session to the user's server. A session that failed is
