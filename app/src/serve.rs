@@ -86,6 +86,11 @@ pub async fn serve(
             },
             () = &mut stop => break,
         };
+        // Answers are often written in pieces (SSE: headers, then each event): without
+        // TCP_NODELAY, Nagle holds the next piece until the client's delayed ACK, 40 ms.
+        if let Err(err) = stream.set_nodelay(true) {
+            tracing::debug!(%err, %peer, "TCP_NODELAY not set");
+        }
         // A reverse proxy carries many clients on its connections: only direct peers count.
         let slot = if trusted_proxies.iter().any(|net| net.contains(&peer.ip())) {
             None
