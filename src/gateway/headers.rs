@@ -16,6 +16,10 @@ pub const FORWARDED_REQUEST_HEADERS: &[&str] = &[
     "last-event-id",
 ];
 
+/// Tool arguments a 2026-07-28 client copies into headers (`Mcp-Param-<Name>`, SEP-2243);
+/// the server refuses a call whose annotated arguments lack them.
+const PARAM_HEADER_PREFIX: &str = "mcp-param-";
+
 pub const SESSION_ID: &str = "mcp-session-id";
 
 /// A repeated `Mcp-Session-Id`, or one with bytes a session id never has.
@@ -64,6 +68,11 @@ pub fn upstream_request_headers(
     for name in FORWARDED_REQUEST_HEADERS {
         for value in incoming.get_all(*name) {
             out.append(HeaderName::from_static(name), value.clone());
+        }
+    }
+    for (name, value) in incoming {
+        if name.as_str().starts_with(PARAM_HEADER_PREFIX) {
+            out.append(name.clone(), value.clone());
         }
     }
     if let Some(Ok(value)) = session.map(HeaderValue::from_str) {
@@ -117,6 +126,7 @@ mod tests {
         );
         h.insert("mcp-session-id", HeaderValue::from_static("s1"));
         h.insert("x-forwarded-for", HeaderValue::from_static("10.0.0.1"));
+        h.insert("mcp-param-region", HeaderValue::from_static("eu"));
         h.insert(header::HOST, HeaderValue::from_static("gatehouse.example"));
         let out = upstream_request_headers(&h, Some("s1"), Some("upstream-token"));
         assert_eq!(
@@ -128,6 +138,7 @@ mod tests {
         assert_eq!(out.get(header::CONTENT_TYPE).unwrap(), "application/json");
         assert!(out.get(header::COOKIE).is_none() && out.get(header::HOST).is_none());
         assert!(out.get("x-forwarded-for").is_none());
+        assert_eq!(out.get("mcp-param-region").unwrap(), "eu");
         assert!(upstream_request_headers(&h, None, None)
             .get(header::AUTHORIZATION)
             .is_none());
