@@ -45,6 +45,8 @@ pub struct Gateway {
     upstreams: aggregate::upstream::Sessions,
     /// Notifications from those sessions to the aggregated endpoint's clients.
     relay: Arc<aggregate::Relay>,
+    /// Which upstreams serve stateless calls (those pass through the forwarder).
+    pub(crate) revisions: aggregate::passthrough::Revisions,
     /// Which server listed a resource URI (reads go there only).
     resources: aggregate::ResourceIndex,
     /// Who opened each session of the aggregated `/mcp`.
@@ -77,6 +79,7 @@ impl Gateway {
             upstreams: Default::default(),
             relay: Default::default(),
             resources: Default::default(),
+            revisions: Default::default(),
             aggregate_sessions: Default::default(),
             closing: Default::default(),
         })

@@ -21,6 +21,7 @@ use tower::ServiceExt;
 use super::wellknown::resource_metadata_url;
 use crate::domain::scope::MCP_SCOPE;
 use crate::domain::{Principal, ResourceUri, ServerSlug};
+use crate::gateway::aggregate::passthrough::{self, Envelope};
 use crate::gateway::aggregate::{names, Aggregator};
 use crate::gateway::auth::{authenticate, AuthFailure};
 use crate::gateway::errors;
@@ -178,8 +179,10 @@ fn aggregate_service(gw: &SharedGateway) -> AggregateService {
     )
 }
 
-/// `/mcp`: the same front door, then the session's owner, the step-up check, a stream slot,
-/// and rmcp with the principal in the request's extensions (the `Aggregator` reads it there).
+/// `/mcp`: the same front door, then the session's owner, the step-up check; a stateless
+/// `tools/call` to a server of that revision passes through the forwarder
+/// (`aggregate::passthrough`); anything else takes a stream slot and goes to rmcp with the
+/// principal in the request's extensions (the `Aggregator` reads it there).
 async fn aggregate(gw: SharedGateway, service: AggregateService, request: Request) -> Response {
     if let Some(refusal) = misdirected(&gw, &request) {
         return refusal;
@@ -198,8 +201,30 @@ async fn aggregate(gw: SharedGateway, service: AggregateService, request: Reques
             return errors::unknown_session();
         }
     }
-    if let Some(refusal) = step_up(&gw, &principal, &body).await {
+    let envelope = Envelope::parse(&body);
+    if let Some(refusal) = step_up(&gw, &principal, envelope.as_ref()).await {
         return refusal;
+    }
+    if session.is_none() {
+        let direct = envelope
+            .as_ref()
+            .and_then(|e| passthrough::plan(e, &body, &parts.headers))
+            .filter(|d| principal.covers(d.slug.as_str()));
+        if let Some(direct) = direct {
+            let slug = direct.slug.as_str();
+            if gw.revisions.speaks(&gw, user, slug, &direct.version).await {
+                let caller = Caller {
+                    user,
+                    client: &principal.client_id,
+                };
+                let inbound = Inbound {
+                    method: parts.method,
+                    headers: direct.headers,
+                    body: direct.body,
+                };
+                return forward(&gw, caller, slug, inbound).await;
+            }
+        }
     }
     let Some(slot) = gw.stream_slot(user) else {
         return json_error(
@@ -235,21 +260,12 @@ async fn aggregate(gw: SharedGateway, service: AggregateService, request: Reques
 /// A call to a tool or prompt of one of the user's servers that the grant does not cover:
 /// 403 `insufficient_scope` (RFC 6750 §3.1; MCP's step-up), naming the scope that asks for
 /// that server. Names of no server of the user's go on and get rmcp's "unknown" answer.
-async fn step_up(gw: &SharedGateway, principal: &Principal, body: &Bytes) -> Option<Response> {
-    #[derive(serde::Deserialize)]
-    struct Named {
-        method: String,
-        params: Option<NameParam>,
-    }
-    #[derive(serde::Deserialize)]
-    struct NameParam {
-        name: Option<String>,
-    }
-    let named: Named = serde_json::from_slice(body).ok()?;
-    if named.method != "tools/call" && named.method != "prompts/get" {
-        return None;
-    }
-    let merged = named.params?.name?;
+async fn step_up(
+    gw: &SharedGateway,
+    principal: &Principal,
+    envelope: Option<&Envelope<'_>>,
+) -> Option<Response> {
+    let (_, merged) = envelope?.called()?;
     let (slug, _) = names::split(&merged)?;
     if principal.covers(slug.as_str()) || !gw.owns(principal.user, slug.as_str()).await {
         return None;

@@ -419,34 +419,71 @@ async fn an_api_key_sees_the_servers_it_is_limited_to() {
     assert_eq!(out["result"]["content"][0]["text"], "echo: by key", "{out}");
 }
 
-#[tokio::test]
-async fn the_stateless_era_is_served_without_a_session() {
-    let a = agg().await;
-    let token = token_for(&a, &aggregate_url(&a), &["gmail", "notes"]).await;
-    let meta = json!({
-        "io.modelcontextprotocol/protocolVersion": "2026-07-28",
-        "io.modelcontextprotocol/clientCapabilities": {},
-        "io.modelcontextprotocol/clientInfo": {"name": "aggregate-test", "version": "1"}
-    });
-    let body = json!({"jsonrpc": "2.0", "id": 5, "method": "tools/call",
-        "params": {"name": "notes__echo", "arguments": {"text": "stateless"}, "_meta": meta}});
+/// A 2026-07-28 `tools/call` of `tool` with `Mcp-Name`, no session.
+async fn stateless_call(a: &Agg, token: &str, id: i64, tool: &str, text: &str) -> Value {
+    let body = json!({"jsonrpc": "2.0", "id": id, "method": "tools/call",
+        "params": {"name": tool, "arguments": {"text": text}, "_meta": stateless_meta()}});
     let res = browser_client()
-        .post(aggregate_url(&a))
-        .bearer_auth(&token)
+        .post(aggregate_url(a))
+        .bearer_auth(token)
         .header("accept", "application/json, text/event-stream")
         .header("mcp-protocol-version", "2026-07-28")
         .header("mcp-method", "tools/call")
-        .header("mcp-name", "notes__echo")
+        .header("mcp-name", tool)
         .json(&body)
         .send()
         .await
         .unwrap();
     assert_eq!(res.status(), StatusCode::OK);
     assert!(res.headers().get("mcp-session-id").is_none());
-    let out = answer(res, 5).await;
+    answer(res, id).await
+}
+
+/// The headers of the `tools/call` requests an upstream received after the `before`th request.
+fn calls_seen(upstream: &Upstream, before: usize) -> Vec<reqwest::header::HeaderMap> {
+    upstream.headers_seen()[before..]
+        .iter()
+        .filter(|h| h.get("mcp-method").is_some_and(|m| m == "tools/call"))
+        .cloned()
+        .collect()
+}
+
+#[tokio::test]
+async fn the_stateless_era_is_served_without_a_session() {
+    let a = agg().await;
+    let token = token_for(&a, &aggregate_url(&a), &["gmail", "notes"]).await;
+    let (notes_before, gmail_before) = (a.notes.headers_seen().len(), a.gmail.headers_seen().len());
+    let out = stateless_call(&a, &token, 5, "notes__echo", "stateless").await;
     assert_eq!(
         out["result"]["content"][0]["text"], "echo: stateless",
         "{out}"
+    );
+    let out = stateless_call(&a, &token, 6, "gmail__echo", "vault").await;
+    assert_eq!(out["result"]["content"][0]["text"], "echo: vault", "{out}");
+    // Both servers speak 2026-07-28: each call went through as the client sent it, renamed
+    // in the body (the upstream answered `echo`) and in `Mcp-Name` (rmcp checks they agree),
+    // with the server's own credential.
+    for (upstream, before, credential) in [
+        (&a.notes, notes_before, format!("Bearer {NOTES_SECRET}")),
+        (&a.gmail, gmail_before, "Bearer upstream-at-".to_owned()),
+    ] {
+        let calls = calls_seen(upstream, before);
+        assert_eq!(calls.len(), 1, "{calls:?}");
+        assert_eq!(calls[0]["mcp-protocol-version"], "2026-07-28");
+        assert_eq!(calls[0]["mcp-name"], "echo");
+        assert!(calls[0]["authorization"]
+            .to_str()
+            .unwrap()
+            .starts_with(&credential));
+    }
+    let details = a.s.app.call_details().await;
+    assert!(
+        details[0].starts_with("notes: tools/call echo → 200"),
+        "{details:?}"
+    );
+    assert!(
+        details[1].starts_with("gmail: tools/call echo → 200"),
+        "{details:?}"
     );
     // Lists too: every server's tools, without a session.
     let list = json!({"jsonrpc": "2.0", "id": 6, "method": "tools/list", "params": {"_meta": stateless_meta()}});
@@ -456,6 +493,26 @@ async fn the_stateless_era_is_served_without_a_session() {
         Some(6),
         "{out}"
     );
+}
+
+#[tokio::test]
+async fn a_server_of_the_initialize_era_gets_stateless_calls_through_a_session() {
+    let a = agg().await;
+    a.notes
+        .recorded
+        .initialize_era_only
+        .store(true, std::sync::atomic::Ordering::SeqCst);
+    let token = token_for(&a, &aggregate_url(&a), &["gmail", "notes"]).await;
+    for id in [5, 6] {
+        let out = stateless_call(&a, &token, id, "notes__echo", "old").await;
+        assert_eq!(out["result"]["content"][0]["text"], "echo: old", "{out}");
+    }
+    // No call was sent in the revision the server refuses; both went over the session.
+    for h in a.notes.headers_seen() {
+        let version = h.get("mcp-protocol-version").map(|v| v.to_str().unwrap());
+        let discover = h.get("mcp-method").is_some_and(|m| m == "server/discover");
+        assert!(discover || version != Some("2026-07-28"), "{h:?}");
+    }
 }
 
 #[tokio::test]

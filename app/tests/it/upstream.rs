@@ -32,6 +32,9 @@ pub struct Recorded {
     pub started: Notify,
     /// A running `wait` was cancelled by its client.
     pub cancelled: Notify,
+    /// Refuses the 2026-07-28 revision as a server of the `initialize` era does (400, a
+    /// JSON-RPC error without an id): only sessions work.
+    pub initialize_era_only: std::sync::atomic::AtomicBool,
     /// The peers of initialized sessions (to send them notifications).
     pub peers: Mutex<Vec<rmcp::service::Peer<RoleServer>>>,
 }
@@ -159,6 +162,19 @@ async fn record(State(rec): State<Arc<Recorded>>, request: Request, next: Next) 
             [("www-authenticate", "Bearer error=\"invalid_token\"")],
         )
             .into_response();
+    }
+    let stateless = request
+        .headers()
+        .get("mcp-protocol-version")
+        .is_some_and(|v| v.as_bytes() >= b"2026-07-28".as_slice());
+    if stateless
+        && rec
+            .initialize_era_only
+            .load(std::sync::atomic::Ordering::SeqCst)
+    {
+        let refusal = serde_json::json!({"jsonrpc": "2.0", "id": null,
+            "error": {"code": -32000, "message": "Bad Request: Server not initialized"}});
+        return (StatusCode::BAD_REQUEST, axum::Json(refusal)).into_response();
     }
     let mut response = next.run(request).await;
     response.headers_mut().insert(

@@ -8,6 +8,7 @@
 
 pub mod names;
 mod owners;
+pub mod passthrough;
 mod relay;
 mod resources;
 pub mod upstream;

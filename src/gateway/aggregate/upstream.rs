@@ -81,6 +81,14 @@ pub struct UpstreamHttp {
 }
 
 impl UpstreamHttp {
+    pub fn new(gw: &Arc<Gateway>, user: UserId, slug: Arc<str>) -> Self {
+        Self {
+            gw: Arc::downgrade(gw),
+            user,
+            slug,
+        }
+    }
+
     /// Sends one request to the route's target with the current credential; on a 401 from
     /// an OAuth upstream, refreshes (shared with concurrent callers) and retries once.
     async fn send(
@@ -436,11 +444,7 @@ impl Sessions {
             });
         }
         let slug: Arc<str> = slug.into();
-        let http = UpstreamHttp {
-            gw: Arc::downgrade(gw),
-            user,
-            slug: slug.clone(),
-        };
+        let http = UpstreamHttp::new(gw, user, slug.clone());
         let config = StreamableHttpClientTransportConfig::with_uri(slug.clone());
         let transport = StreamableHttpClientTransport::with_client(http, config);
         let events = UpstreamEvents {
