@@ -41,6 +41,22 @@ fn row(name: &str, c: u32, s: &Series) -> String {
     )
 }
 
+/// The ratio row of the aggregated `/mcp` against `/mcp/echo` in `era` at `c` connections.
+fn aggregate_ratio<'a>(
+    find: &impl Fn(&str, u32) -> Option<&'a Target>,
+    era: &str,
+    c: u32,
+) -> String {
+    let one = find(&format!("`/mcp/echo`, {era}"), c).unwrap();
+    let all = find(&format!("`/mcp` (aggregated), {era}"), c).unwrap();
+    format!(
+        "| aggregated `/mcp` / `/mcp/echo`, {era}, c={c} | {:.2} (p50 {:.2} vs {:.2} ms) | ≥ 0.9 |",
+        all.runs.per_second() / one.runs.per_second(),
+        all.runs.p50_ms(),
+        one.runs.p50_ms()
+    )
+}
+
 /// A server base (`http://host:port`) and the path of a URL.
 fn split(url: &str) -> (String, String) {
     let parsed = reqwest::Url::parse(url).unwrap();
@@ -120,6 +136,25 @@ async fn main() {
     });
     // The aggregated `/mcp` against `/mcp/{slug}`, both stateless 2026-07-28 with the key:
     // what routing through one connector costs (issue 16: ≤ 10 %).
+    // And in the `initialize` era (what today's clients speak): `/mcp` in its session, the
+    // stateless upstream behind `/mcp/echo` needs none.
+    let all_session = session.mcp_session("/mcp", &key).await;
+    for c in [32, 1] {
+        targets.push(Target {
+            name: "`/mcp/echo`, 2025-06-18",
+            base: gh.url.clone(),
+            calls: vec![Call::bearer("/mcp/echo", &key)],
+            connections: c,
+            runs: Series::default(),
+        });
+        targets.push(Target {
+            name: "`/mcp` (aggregated), 2025-06-18",
+            base: gh.url.clone(),
+            calls: vec![Call::in_session("/mcp", &key, &all_session, "echo__echo")],
+            connections: c,
+            runs: Series::default(),
+        });
+    }
     for c in [32, 1] {
         targets.push(Target {
             name: "`/mcp/echo`, 2026-07-28",
@@ -136,6 +171,11 @@ async fn main() {
             runs: Series::default(),
         });
     }
+    // `BENCH_ONLY=aggregate`: only the `/mcp` vs `/mcp/{slug}` pair (A/B runs, profiling).
+    let aggregate_only = std::env::var("BENCH_ONLY").as_deref() == Ok("aggregate");
+    if aggregate_only {
+        targets.retain(|t| t.name.starts_with("`/mcp"));
+    }
     for _ in 0..rounds {
         for t in &mut targets {
             let run = wrk::run(&t.base, &t.calls, t.connections, secs);
@@ -147,6 +187,18 @@ async fn main() {
             .iter()
             .find(|t| t.name == name && t.connections == c)
     };
+    if aggregate_only {
+        println!("{RUNS_HEADER}");
+        for t in &targets {
+            println!("{}", row(t.name, t.connections, &t.runs));
+        }
+        for era in ["2026-07-28", "2025-06-18"] {
+            for c in [32, 1] {
+                println!("{}", aggregate_ratio(&find, era, c));
+            }
+        }
+        return;
+    }
     let gw32 = find("Gatehouse, access token", 32).unwrap();
     let gw1 = find("Gatehouse, access token", 1).unwrap();
     let direct1 = find("direct to upstream", 1).unwrap();
@@ -186,15 +238,10 @@ async fn main() {
         "| API key / access token, c=32 | {:.2} | ≈ 1 |",
         key32.runs.per_second() / gw32.runs.per_second()
     ));
-    for c in [32, 1] {
-        let one = find("`/mcp/echo`, 2026-07-28", c).unwrap();
-        let all = find("`/mcp` (aggregated), 2026-07-28", c).unwrap();
-        out.push(format!(
-            "| aggregated `/mcp` / `/mcp/echo`, c={c} | {:.2} (p50 {:.2} vs {:.2} ms) | ≥ 0.9 |",
-            all.runs.per_second() / one.runs.per_second(),
-            all.runs.p50_ms(),
-            one.runs.p50_ms()
-        ));
+    for era in ["2026-07-28", "2025-06-18"] {
+        for c in [32, 1] {
+            out.push(aggregate_ratio(&find, era, c));
+        }
     }
 
     // Memory under load: five consecutive runs; RSS after each.

@@ -160,6 +160,39 @@ impl Session {
         created["key"].as_str().expect("a new key").to_owned()
     }
 
+    /// An MCP session (`initialize`, 2025-06-18) at `path` opened with `key`: its id.
+    pub async fn mcp_session(&self, path: &str, key: &str) -> String {
+        let url = format!("{}{path}", self.base);
+        let post = |body: Value, session: Option<&str>| {
+            let mut req = reqwest::Client::new()
+                .post(&url)
+                .bearer_auth(key)
+                .header(
+                    reqwest::header::ACCEPT,
+                    "application/json, text/event-stream",
+                )
+                .json(&body);
+            if let Some(id) = session {
+                req = req
+                    .header("mcp-session-id", id)
+                    .header("mcp-protocol-version", "2025-06-18");
+            }
+            req.send()
+        };
+        let init = serde_json::json!({"jsonrpc": "2.0", "id": 0, "method": "initialize", "params": {
+            "protocolVersion": "2025-06-18", "capabilities": {},
+            "clientInfo": {"name": "bench", "version": "1"}}});
+        let res = post(init, None).await.unwrap();
+        assert_eq!(res.status(), 200, "initialize at {path}");
+        let id = res.headers()["mcp-session-id"].to_str().unwrap().to_owned();
+        res.bytes().await.unwrap();
+        let initialized =
+            serde_json::json!({"jsonrpc": "2.0", "method": "notifications/initialized"});
+        let res = post(initialized, Some(&id)).await.unwrap();
+        assert_eq!(res.status(), 202, "initialized at {path}");
+        id
+    }
+
     /// A fresh (access token, refresh token) pair for `/mcp/echo`.
     pub async fn tokens(&self) -> (String, String) {
         let base = &self.base;

@@ -15,6 +15,8 @@ pub struct Call {
     pub cookie: Option<String>,
     /// Sent in the stateless 2026-07-28 style calling this tool (else `echo`, 2025-06-18).
     pub stateless_tool: Option<String>,
+    /// 2025-06-18 calls of this tool in this MCP session (`Mcp-Session-Id`).
+    pub session: Option<(String, String)>,
 }
 
 impl Call {
@@ -37,6 +39,14 @@ impl Call {
     pub fn stateless(path: &str, token: &str, tool: &str) -> Call {
         Call {
             stateless_tool: Some(tool.to_owned()),
+            ..Call::bearer(path, token)
+        }
+    }
+
+    /// `tools/call tool` in the `initialize` era, in the MCP session `id`.
+    pub fn in_session(path: &str, token: &str, id: &str, tool: &str) -> Call {
+        Call {
+            session: Some((id.to_owned(), tool.to_owned())),
             ..Call::bearer(path, token)
         }
     }
@@ -86,11 +96,13 @@ fn script(calls: &[Call], get: bool) -> String {
         .iter()
         .map(|c| {
             format!(
-                "{{{}, {}, {}, {}}}",
+                "{{{}, {}, {}, {}, {}, {}}}",
                 lua_string(&c.path),
                 optional(&c.auth),
                 optional(&c.cookie),
-                optional(&c.stateless_tool)
+                optional(&c.stateless_tool),
+                optional(&c.session.as_ref().map(|s| s.0.clone())),
+                optional(&c.session.as_ref().map(|s| s.1.clone()))
             )
         })
         .collect();
@@ -119,7 +131,12 @@ function request()
     return wrk.format("POST", call[1], headers, body)
   end
   headers["MCP-Protocol-Version"] = "2025-06-18"
-  local body = '{{"jsonrpc":"2.0","id":' .. n .. ',"method":"tools/call","params":{{"name":"echo","arguments":{{"text":"hi"}}}}}}'
+  local tool = "echo"
+  if call[5] then
+    headers["Mcp-Session-Id"] = call[5]
+    tool = call[6]
+  end
+  local body = '{{"jsonrpc":"2.0","id":' .. n .. ',"method":"tools/call","params":{{"name":"' .. tool .. '","arguments":{{"text":"hi"}}}}}}'
   return wrk.format("POST", call[1], headers, body)
 end
 {DONE}"#,
