@@ -42,11 +42,13 @@ pub struct Gateway {
     /// `Host` values `/mcp` answers (lowercase): the public URL's and `GATEHOUSE_ALLOWED_HOSTS`.
     hosts: Vec<String>,
     /// The aggregated `/mcp`'s sessions to upstreams, one per (user, server).
-    upstreams: aggregate::upstream::Sessions,
+    pub(crate) upstreams: aggregate::upstream::Sessions,
     /// Notifications from those sessions to the aggregated endpoint's clients.
-    relay: Arc<aggregate::Relay>,
+    pub(crate) relay: Arc<aggregate::Relay>,
     /// Which upstreams serve stateless calls (those pass through the forwarder).
     pub(crate) revisions: aggregate::passthrough::Revisions,
+    /// Calls passed through from sessions of `/mcp`, to cancel on the client's word.
+    pub(crate) in_flight: Arc<aggregate::passthrough::InFlight>,
     /// Which server listed a resource URI (reads go there only).
     resources: aggregate::ResourceIndex,
     /// Who opened each session of the aggregated `/mcp`.
@@ -80,6 +82,7 @@ impl Gateway {
             relay: Default::default(),
             resources: Default::default(),
             revisions: Default::default(),
+            in_flight: Default::default(),
             aggregate_sessions: Default::default(),
             closing: Default::default(),
         })

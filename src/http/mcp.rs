@@ -205,25 +205,13 @@ async fn aggregate(gw: SharedGateway, service: AggregateService, request: Reques
     if let Some(refusal) = step_up(&gw, &principal, envelope.as_ref()).await {
         return refusal;
     }
-    if session.is_none() {
-        let direct = envelope
-            .as_ref()
-            .and_then(|e| passthrough::plan(e, &body, &parts.headers))
-            .filter(|d| principal.covers(d.slug.as_str()));
-        if let Some(direct) = direct {
-            let slug = direct.slug.as_str();
-            if gw.revisions.speaks(&gw, user, slug, &direct.version).await {
-                let caller = Caller {
-                    user,
-                    client: &principal.client_id,
-                };
-                let inbound = Inbound {
-                    method: parts.method,
-                    headers: direct.headers,
-                    body: direct.body,
-                };
-                return forward(&gw, caller, slug, inbound).await;
-            }
+    if let Some(envelope) = &envelope {
+        let through = pass_through(&gw, &principal, session.as_deref(), envelope, &body, &parts);
+        if let Some(answer) = through.await {
+            return answer;
+        }
+        if let (Some(id), Some(cancelled)) = (&session, envelope.cancelled()) {
+            gw.in_flight.cancel(id, cancelled);
         }
     }
     let Some(slot) = gw.stream_slot(user) else {
@@ -255,6 +243,79 @@ async fn aggregate(gw: SharedGateway, service: AggregateService, request: Reques
             chunk
         }))
     })
+}
+
+/// A `tools/call` that needs nothing of rmcp (`aggregate::passthrough`), sent through the
+/// forwarder: a stateless one to a server of that revision, or one in a session of the
+/// `initialize` era to a server that keeps no sessions (cancellable by the client's
+/// `notifications/cancelled` on its session). `None`: rmcp's `Aggregator` serves it.
+async fn pass_through(
+    gw: &SharedGateway,
+    principal: &Principal,
+    session: Option<&str>,
+    envelope: &Envelope<'_>,
+    body: &Bytes,
+    parts: &Parts,
+) -> Option<Response> {
+    let user = principal.user;
+    let (direct, running) = match session {
+        None => {
+            let direct = passthrough::plan(envelope, body, &parts.headers)
+                .filter(|d| principal.covers(d.slug.as_str()))?;
+            let slug = direct.slug.as_str();
+            if !gw.revisions.speaks(gw, user, slug, &direct.version).await {
+                return None;
+            }
+            (direct, None)
+        }
+        Some(session) => {
+            let id = envelope.id()?;
+            let (_, merged) = envelope.called()?;
+            let (slug, _) = names::split(&merged)?;
+            if !principal.covers(slug.as_str()) {
+                return None;
+            }
+            let opened = gw.upstreams.get(gw, &gw.relay, user, slug.as_str()).await;
+            let opened = opened.ok().filter(|o| o.sessionless)?;
+            let version = opened.session.peer_info()?.protocol_version.to_string();
+            let direct = passthrough::plan_in_session(envelope, body, &parts.headers, &version)?;
+            (direct, Some(gw.in_flight.start(session, id)))
+        }
+    };
+    let caller = Caller {
+        user,
+        client: &principal.client_id,
+    };
+    let inbound = Inbound {
+        method: parts.method.clone(),
+        headers: direct.headers,
+        body: direct.body,
+    };
+    let forwarding = forward(gw, caller, direct.slug.as_str(), inbound);
+    let Some(running) = running else {
+        return Some(forwarding.await);
+    };
+    // Cancelled before the upstream answered or while it streams: the upstream request is
+    // dropped (closed), and the client, which no longer waits for an answer, gets none.
+    let cancelled = running.cancelled.clone();
+    let response = tokio::select! {
+        response = forwarding => response,
+        () = cancelled.cancelled() => {
+            return Some(([(header::CONTENT_TYPE, "text/event-stream")], Body::empty()).into_response());
+        }
+    };
+    let ends = cancelled.cancelled_owned();
+    Some(response.map(|body| {
+        Body::from_stream(
+            Body::new(body)
+                .into_data_stream()
+                .take_until(ends)
+                .map(move |chunk| {
+                    let _held = &running;
+                    chunk
+                }),
+        )
+    }))
 }
 
 /// A call to a tool or prompt of one of the user's servers that the grant does not cover:

@@ -672,12 +672,49 @@ async fn progress_comes_back_under_the_clients_token() {
 }
 
 #[tokio::test]
-async fn a_cancelled_call_is_cancelled_upstream() {
+async fn a_call_in_a_session_passes_through_to_a_server_without_sessions() {
     let a = agg().await;
-    let token = token_for(&a, &aggregate_url(&a), &["gmail"]).await;
+    let token = token_for(&a, &aggregate_url(&a), &["gmail", "notes"]).await;
+    let session = open(&a, &token).await;
+    let out = call(&a, &token, &session, 4242, "notes__echo", "direct").await;
+    assert_eq!(out["result"]["content"][0]["text"], "echo: direct", "{out}");
+    let out = call(&a, &token, &session, 4343, "gmail__echo", "session").await;
+    assert_eq!(
+        out["result"]["content"][0]["text"], "echo: session",
+        "{out}"
+    );
+    // notes keeps no sessions: the client's request itself reached it (its id); gmail does:
+    // the call went over Gatehouse's session with it, under that session's own ids.
+    assert_eq!(a.notes.call_ids(), [json!(4242)]);
+    let gmail_ids = a.gmail.call_ids();
+    assert_eq!(gmail_ids.len(), 1);
+    assert_ne!(gmail_ids[0], json!(4343));
+    let details = a.s.app.call_details().await;
+    assert!(
+        details[0].starts_with("notes: tools/call echo → 200"),
+        "{details:?}"
+    );
+    assert!(
+        details[1].starts_with("gmail: tools/call echo → 200"),
+        "{details:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_cancelled_call_is_cancelled_upstream() {
+    // Over Gatehouse's session with gmail; passed through to notes (no sessions).
+    for slug in ["gmail", "notes"] {
+        cancel_a_call_to(slug).await;
+    }
+}
+
+async fn cancel_a_call_to(slug: &str) {
+    let a = agg().await;
+    let token = token_for(&a, &aggregate_url(&a), &[slug]).await;
     let session = open(&a, &token).await;
     let body = json!({"jsonrpc": "2.0", "id": 12, "method": "tools/call",
-        "params": {"name": "gmail__wait", "arguments": {"text": "x"}}});
+        "params": {"name": format!("{slug}__wait"), "arguments": {"text": "x"}}});
+    let upstream = if slug == "gmail" { &a.gmail } else { &a.notes };
     let call = tokio::spawn({
         let req = browser_client()
             .post(aggregate_url(&a))
@@ -690,9 +727,12 @@ async fn a_cancelled_call_is_cancelled_upstream() {
     });
     // Once gmail runs the tool, the client cancels it (`notify_one` keeps a permit: no
     // wake-up is lost whichever side comes first).
-    tokio::time::timeout(Duration::from_secs(10), a.gmail.recorded.started.notified())
-        .await
-        .expect("the call reached gmail");
+    tokio::time::timeout(
+        Duration::from_secs(10),
+        upstream.recorded.started.notified(),
+    )
+    .await
+    .expect("the call reached the upstream");
     let cancel = json!({"jsonrpc": "2.0", "method": "notifications/cancelled",
         "params": {"requestId": 12, "reason": "user pressed stop"}});
     let res = post(&a, &token, Some(&session), &cancel).await;
@@ -700,11 +740,11 @@ async fn a_cancelled_call_is_cancelled_upstream() {
     assert!(
         tokio::time::timeout(
             Duration::from_secs(10),
-            a.gmail.recorded.cancelled.notified()
+            upstream.recorded.cancelled.notified()
         )
         .await
         .is_ok(),
-        "gmail's tool was not cancelled"
+        "{slug}'s tool was not cancelled"
     );
     call.abort();
 }

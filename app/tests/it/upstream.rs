@@ -20,6 +20,8 @@ use tokio::sync::Notify;
 #[derive(Default)]
 pub struct Recorded {
     pub requests: Mutex<Vec<HeaderMap>>,
+    /// The (method, id) of every JSON-RPC request received.
+    pub calls: Mutex<Vec<(String, serde_json::Value)>>,
     /// Requests bearing this token get 401 (an expired upstream token).
     pub reject: Mutex<Option<String>>,
     /// Every request gets 401 (a revoked grant).
@@ -176,6 +178,17 @@ async fn record(State(rec): State<Arc<Recorded>>, request: Request, next: Next) 
             "error": {"code": -32000, "message": "Bad Request: Server not initialized"}});
         return (StatusCode::BAD_REQUEST, axum::Json(refusal)).into_response();
     }
+    let (parts, body) = request.into_parts();
+    let body = axum::body::to_bytes(body, usize::MAX).await.unwrap();
+    if let Ok(message) = serde_json::from_slice::<serde_json::Value>(&body) {
+        if let (Some(method), Some(id)) = (message["method"].as_str(), message.get("id")) {
+            rec.calls
+                .lock()
+                .unwrap()
+                .push((method.to_owned(), id.clone()));
+        }
+    }
+    let request = Request::from_parts(parts, axum::body::Body::from(body));
     let mut response = next.run(request).await;
     response.headers_mut().insert(
         "set-cookie",
@@ -222,6 +235,16 @@ impl Upstream {
             recorded,
             _stop: stop,
         }
+    }
+
+    /// The ids of the `tools/call` requests received.
+    pub fn call_ids(&self) -> Vec<serde_json::Value> {
+        let calls = self.recorded.calls.lock().unwrap();
+        calls
+            .iter()
+            .filter(|(method, _)| method == "tools/call")
+            .map(|(_, id)| id.clone())
+            .collect()
     }
 
     pub fn headers_seen(&self) -> Vec<HeaderMap> {

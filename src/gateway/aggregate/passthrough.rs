@@ -20,6 +20,7 @@ use rmcp::transport::streamable_http_client::StreamableHttpClientTransportConfig
 use rmcp::transport::StreamableHttpClientTransport;
 use serde::Deserialize;
 use serde_json::value::RawValue;
+use tokio_util::sync::CancellationToken;
 
 use super::names;
 use super::upstream::UpstreamHttp;
@@ -30,6 +31,8 @@ use crate::gateway::Gateway;
 /// is in the body) and the protocol revision the request names.
 #[derive(Deserialize)]
 pub struct Envelope<'a> {
+    #[serde(borrow)]
+    id: Option<&'a RawValue>,
     #[serde(borrow)]
     method: Cow<'a, str>,
     #[serde(borrow)]
@@ -42,6 +45,9 @@ struct Params<'a> {
     name: Option<&'a RawValue>,
     #[serde(rename = "_meta", borrow)]
     meta: Option<Meta<'a>>,
+    /// What a `notifications/cancelled` cancels.
+    #[serde(rename = "requestId", borrow)]
+    request_id: Option<&'a RawValue>,
 }
 
 #[derive(Deserialize)]
@@ -64,6 +70,19 @@ impl<'a> Envelope<'a> {
         }
         let raw = self.params.as_ref()?.name?;
         Some((method, serde_json::from_str(raw.get()).ok()?))
+    }
+
+    /// The request's id, as JSON text.
+    pub fn id(&self) -> Option<&str> {
+        self.id.map(RawValue::get)
+    }
+
+    /// The id a `notifications/cancelled` names, as JSON text.
+    pub fn cancelled(&self) -> Option<&str> {
+        if self.method != "notifications/cancelled" {
+            return None;
+        }
+        self.params.as_ref()?.request_id.map(RawValue::get)
     }
 
     fn protocol_version(&self) -> Option<&str> {
@@ -89,15 +108,59 @@ pub struct Direct {
 /// `MCP-Protocol-Version` header, if any, agrees) of a prefixed name whose tool part keeps
 /// to the spec's characters (so `Mcp-Name` stays plain text).
 pub fn plan(envelope: &Envelope, body: &Bytes, headers: &HeaderMap) -> Option<Direct> {
-    if envelope.method != "tools/call" {
-        return None;
-    }
     let version = envelope.protocol_version()?;
     if version < ProtocolVersion::NO_INITIALIZE.as_str() {
         return None;
     }
     let header = headers.get_all("mcp-protocol-version");
     if header.iter().any(|v| v.as_bytes() != version.as_bytes()) {
+        return None;
+    }
+    let (slug, tool, body) = renamed(envelope, body)?;
+    let mut headers = headers.clone();
+    if headers.contains_key("mcp-name") {
+        headers.insert("mcp-name", HeaderValue::from_str(&tool).ok()?);
+    }
+    Some(Direct {
+        slug,
+        version: version.to_owned(),
+        body,
+        headers,
+    })
+}
+
+/// The same for a `tools/call` in a session of the `initialize` era, to be sent on its own
+/// to an upstream that keeps no session (`upstream::Opened::sessionless`), under the
+/// revision Gatehouse's session with it negotiated: the client's session id stays here.
+pub fn plan_in_session(
+    envelope: &Envelope,
+    body: &Bytes,
+    headers: &HeaderMap,
+    upstream_version: &str,
+) -> Option<Direct> {
+    let version = headers.get("mcp-protocol-version")?.to_str().ok()?;
+    if version >= ProtocolVersion::NO_INITIALIZE.as_str() || envelope.protocol_version().is_some() {
+        return None;
+    }
+    let (slug, _, body) = renamed(envelope, body)?;
+    let mut headers = headers.clone();
+    headers.remove(crate::gateway::headers::SESSION_ID);
+    headers.insert(
+        "mcp-protocol-version",
+        HeaderValue::from_str(upstream_version).ok()?,
+    );
+    Some(Direct {
+        slug,
+        version: upstream_version.to_owned(),
+        body,
+        headers,
+    })
+}
+
+/// A `tools/call` of a prefixed name whose tool part keeps to the spec's characters: its
+/// server, the tool, and the body calling the tool by its own name.
+fn renamed(envelope: &Envelope, body: &Bytes) -> Option<(ServerSlug, String, Bytes)> {
+    if envelope.method != "tools/call" {
         return None;
     }
     let raw = envelope.params.as_ref()?.name?;
@@ -120,16 +183,64 @@ pub fn plan(envelope: &Envelope, body: &Bytes, headers: &HeaderMap) -> Option<Di
     rewritten.extend_from_slice(tool.as_bytes());
     rewritten.push(b'"');
     rewritten.extend_from_slice(&body[end..]);
-    let mut headers = headers.clone();
-    if headers.contains_key("mcp-name") {
-        headers.insert("mcp-name", HeaderValue::from_str(tool).ok()?);
+    Some((slug, tool.to_owned(), Bytes::from(rewritten)))
+}
+
+/// Calls passed through from sessions of the `initialize` era, by (session, request id as
+/// JSON text): the client cancels one with `notifications/cancelled` on its session, which
+/// ends the answer here and so the upstream request (a server without sessions takes a
+/// closed request as cancelled).
+#[derive(Default)]
+pub struct InFlight {
+    calls: Mutex<HashMap<(String, String), (u64, CancellationToken)>>,
+    started: std::sync::atomic::AtomicU64,
+}
+
+/// A call's place in `InFlight`, given up when its answer ends.
+pub struct Running {
+    registry: Arc<InFlight>,
+    key: (String, String),
+    serial: u64,
+    pub cancelled: CancellationToken,
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let mut calls = self
+            .registry
+            .calls
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        // Not a later call that reused the id.
+        if calls.get(&self.key).is_some_and(|(s, _)| *s == self.serial) {
+            calls.remove(&self.key);
+        }
     }
-    Some(Direct {
-        slug,
-        version: version.to_owned(),
-        body: Bytes::from(rewritten),
-        headers,
-    })
+}
+
+impl InFlight {
+    pub fn start(self: &Arc<Self>, session: &str, id: &str) -> Running {
+        let key = (session.to_owned(), id.to_owned());
+        let serial = self
+            .started
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let cancelled = CancellationToken::new();
+        let mut calls = self.calls.lock().unwrap_or_else(|p| p.into_inner());
+        calls.insert(key.clone(), (serial, cancelled.clone()));
+        Running {
+            registry: self.clone(),
+            key,
+            serial,
+            cancelled,
+        }
+    }
+
+    pub fn cancel(&self, session: &str, id: &str) {
+        let calls = self.calls.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some((_, token)) = calls.get(&(session.to_owned(), id.to_owned())) {
+            token.cancel();
+        }
+    }
 }
 
 /// How long what a server answered to `server/discover` is trusted.

@@ -11,7 +11,8 @@ use std::time::Duration;
 use axum::http::{header, HeaderName, HeaderValue, StatusCode};
 use futures_util::stream::{BoxStream, StreamExt};
 use rmcp::model::{
-    ClientConfig, ClientJsonRpcMessage, ProgressNotificationParam, ServerJsonRpcMessage,
+    ClientConfig, ClientJsonRpcMessage, ClientRequest, ProgressNotificationParam,
+    ServerJsonRpcMessage,
 };
 use rmcp::service::{NotificationContext, RunningService};
 use rmcp::transport::streamable_http_client::{
@@ -78,6 +79,9 @@ pub struct UpstreamHttp {
     gw: Weak<Gateway>,
     user: UserId,
     slug: Arc<str>,
+    /// Whether the upstream answered `initialize` without a session id (each request stands
+    /// alone), once it has.
+    sessionless: Arc<std::sync::OnceLock<bool>>,
 }
 
 impl UpstreamHttp {
@@ -86,6 +90,7 @@ impl UpstreamHttp {
             gw: Arc::downgrade(gw),
             user,
             slug,
+            sessionless: Default::default(),
         }
     }
 
@@ -289,6 +294,11 @@ impl StreamableHttpClient for UpstreamHttp {
             .send(reqwest::Method::POST, headers, Some(body))
             .await?;
         let status = response.status();
+        let initialize = matches!(&message, ClientJsonRpcMessage::Request(r)
+            if matches!(r.request, ClientRequest::InitializeRequest(_)));
+        if initialize && status.is_success() {
+            let _ = self.sessionless.set(session_of(&response).is_none());
+        }
         if matches!(status, StatusCode::ACCEPTED | StatusCode::NO_CONTENT) {
             return Ok(StreamableHttpPostResponse::Accepted);
         }
@@ -399,13 +409,23 @@ impl ClientHandler for UpstreamEvents {
 
 pub type Session = RunningService<RoleClient, UpstreamEvents>;
 
+/// An open session and what its `initialize` showed.
+#[derive(Clone)]
+struct Live {
+    session: Arc<Session>,
+    sessionless: bool,
+}
+
 /// A (user, server)'s open session, if any; its lock is held while one is opened.
-type Slot = Arc<tokio::sync::Mutex<Option<Arc<Session>>>>;
+type Slot = Arc<tokio::sync::Mutex<Option<Live>>>;
 
 /// An open session and the server it is with.
 pub struct Opened {
     pub session: Arc<Session>,
     server_id: i64,
+    /// The upstream keeps no session: a request can go to it on its own, as the client
+    /// sent it (`passthrough`).
+    pub sessionless: bool,
 }
 
 /// The open upstream sessions, one per (user, server id: a server deleted and added again
@@ -437,14 +457,16 @@ impl Sessions {
         };
         let slot = self.slot(user, server_id);
         let mut open = slot.lock().await;
-        if let Some(session) = open.as_ref().filter(|s| !s.is_closed()) {
+        if let Some(live) = open.as_ref().filter(|l| !l.session.is_closed()) {
             return Ok(Opened {
-                session: session.clone(),
+                session: live.session.clone(),
                 server_id,
+                sessionless: live.sessionless,
             });
         }
         let slug: Arc<str> = slug.into();
         let http = UpstreamHttp::new(gw, user, slug.clone());
+        let sessionless = http.sessionless.clone();
         let config = StreamableHttpClientTransportConfig::with_uri(slug.clone());
         let transport = StreamableHttpClientTransport::with_client(http, config);
         let events = UpstreamEvents {
@@ -464,8 +486,16 @@ impl Sessions {
             }
             Err(err) => return Err(UpstreamError::Unavailable(err.to_string())),
         };
-        *open = Some(session.clone());
-        Ok(Opened { session, server_id })
+        let sessionless = sessionless.get().copied().unwrap_or(false);
+        *open = Some(Live {
+            session: session.clone(),
+            sessionless,
+        });
+        Ok(Opened {
+            session,
+            server_id,
+            sessionless,
+        })
     }
 
     /// Forgets a session that failed (the next call opens a new one), unless another call
@@ -475,7 +505,7 @@ impl Sessions {
         let mut open = slot.lock().await;
         if open
             .as_ref()
-            .is_some_and(|s| Arc::ptr_eq(s, &failed.session))
+            .is_some_and(|l| Arc::ptr_eq(&l.session, &failed.session))
         {
             open.take();
         }
