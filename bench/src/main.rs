@@ -137,8 +137,27 @@ async fn main() {
     // The aggregated `/mcp` against `/mcp/{slug}`, both stateless 2026-07-28 with the key:
     // what routing through one connector costs (issue 16: ≤ 10 %).
     // And in the `initialize` era (what today's clients speak): `/mcp` in its session, the
-    // stateless upstream behind `/mcp/echo` needs none.
+    // stateless upstream behind `/mcp/echo` needs none; `kept` is the same server with
+    // sessions (Gatehouse's session with it carries the calls from `/mcp`).
+    session.add_server("kept", &up.mcp_sessions).await;
     let all_session = session.mcp_session("/mcp", &key).await;
+    let kept_session = session.mcp_session("/mcp/kept", &key).await;
+    for c in [32, 1] {
+        targets.push(Target {
+            name: "`/mcp/echo`, 2025-06-18, upstream sessions",
+            base: gh.url.clone(),
+            calls: vec![Call::in_session("/mcp/kept", &key, &kept_session, "echo")],
+            connections: c,
+            runs: Series::default(),
+        });
+        targets.push(Target {
+            name: "`/mcp` (aggregated), 2025-06-18, upstream sessions",
+            base: gh.url.clone(),
+            calls: vec![Call::in_session("/mcp", &key, &all_session, "kept__echo")],
+            connections: c,
+            runs: Series::default(),
+        });
+    }
     for c in [32, 1] {
         targets.push(Target {
             name: "`/mcp/echo`, 2025-06-18",
@@ -192,7 +211,7 @@ async fn main() {
         for t in &targets {
             println!("{}", row(t.name, t.connections, &t.runs));
         }
-        for era in ["2026-07-28", "2025-06-18"] {
+        for era in ["2026-07-28", "2025-06-18", "2025-06-18, upstream sessions"] {
             for c in [32, 1] {
                 println!("{}", aggregate_ratio(&find, era, c));
             }
@@ -238,7 +257,7 @@ async fn main() {
         "| API key / access token, c=32 | {:.2} | ≈ 1 |",
         key32.runs.per_second() / gw32.runs.per_second()
     ));
-    for era in ["2026-07-28", "2025-06-18"] {
+    for era in ["2026-07-28", "2025-06-18", "2025-06-18, upstream sessions"] {
         for c in [32, 1] {
             out.push(aggregate_ratio(&find, era, c));
         }

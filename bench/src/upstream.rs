@@ -9,6 +9,7 @@ use axum::body::Body;
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
+use axum::serve::ListenerExt;
 use axum::Router;
 use rmcp::model::*;
 use rmcp::service::{RequestContext, RoleServer};
@@ -72,6 +73,8 @@ async fn open_stream() -> Response {
 pub struct Upstream {
     /// The MCP endpoint (`tools/call echo`).
     pub mcp: String,
+    /// The same server in the `initialize` era with sessions (SSE answers).
+    pub mcp_sessions: String,
     /// GET: an SSE stream that sends one comment and stays open.
     pub sse: String,
 }
@@ -86,25 +89,33 @@ pub fn start() -> Upstream {
             .build()
             .unwrap();
         runtime.block_on(async move {
-            let mut config = StreamableHttpServerConfig::default();
-            config.legacy_session_mode = false;
-            config.json_response = true;
-            let service = StreamableHttpService::new(
-                || Ok(Echo),
-                Arc::new(LocalSessionManager::default()),
-                config,
-            );
+            let service = |sessions: bool| {
+                let mut config = StreamableHttpServerConfig::default();
+                config.legacy_session_mode = sessions;
+                config.json_response = !sessions;
+                StreamableHttpService::new(
+                    || Ok(Echo),
+                    Arc::new(LocalSessionManager::default()),
+                    config,
+                )
+            };
             let app = Router::new()
-                .nest_service("/mcp", service)
+                .nest_service("/mcp", service(false))
+                .nest_service("/sessions/mcp", service(true))
                 .route("/sse", get(open_stream));
             let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
             tx.send(listener.local_addr().unwrap()).unwrap();
+            // SSE answers come in pieces: without TCP_NODELAY each waits for a delayed ACK.
+            let listener = listener.tap_io(|tcp| {
+                let _ = tcp.set_nodelay(true);
+            });
             axum::serve(listener, app).await.unwrap();
         });
     });
     let addr = rx.recv().expect("the upstream started");
     Upstream {
         mcp: format!("http://{addr}/mcp"),
+        mcp_sessions: format!("http://{addr}/sessions/mcp"),
         sse: format!("http://{addr}/sse"),
     }
 }
