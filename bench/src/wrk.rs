@@ -315,6 +315,14 @@ mod tests {
     #[test]
     fn script_quotes_values() {
         let s = script(&[Call::bearer("/mcp/a\"b", "x")], false);
-        assert!(s.contains(r#"{"/mcp/a\"b", "Bearer x", nil, nil}"#), "{s}");
+        assert!(
+            s.contains(r#"{"/mcp/a\"b", "Bearer x", nil, nil, nil, nil}"#),
+            "{s}"
+        );
+        let s = script(&[Call::in_session("/mcp", "k", "s\"1", "a__b")], false);
+        assert!(
+            s.contains(r#"{"/mcp", "Bearer k", nil, nil, "s\"1", "a__b"}"#),
+            "{s}"
+        );
     }
 }

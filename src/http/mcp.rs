@@ -26,7 +26,7 @@ use crate::gateway::aggregate::{names, Aggregator};
 use crate::gateway::auth::{authenticate, AuthFailure};
 use crate::gateway::errors;
 use crate::gateway::forward::{forward, Caller, Inbound};
-use crate::gateway::headers::session_id;
+use crate::gateway::headers::{session_id, SESSION_ID};
 use crate::gateway::SharedGateway;
 use crate::oauth::metadata::bearer_challenge;
 use crate::state::Core;
@@ -291,7 +291,13 @@ async fn pass_through(
         headers: direct.headers,
         body: direct.body,
     };
-    let forwarding = forward(gw, caller, direct.slug.as_str(), inbound);
+    // The client's session (if any) is Gatehouse's: an upstream's session id, which a
+    // client would adopt, never comes back from here.
+    let forwarding = async {
+        let mut response = forward(gw, caller, direct.slug.as_str(), inbound).await;
+        response.headers_mut().remove(SESSION_ID);
+        response
+    };
     let Some(running) = running else {
         return Some(forwarding.await);
     };
