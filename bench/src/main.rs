@@ -216,6 +216,11 @@ async fn main() {
                 println!("{}", aggregate_ratio(&find, era, c));
             }
         }
+        println!(
+            "\nRSS after the runs: {} ({} anonymous)",
+            mb(gh.rss_kib()),
+            mb(gh.anon_kib())
+        );
         return;
     }
     let gw32 = find("Gatehouse, access token", 32).unwrap();

@@ -167,6 +167,12 @@ fn aggregate_service(gw: &SharedGateway) -> AggregateService {
         .disable_allowed_hosts()
         .with_json_response(true);
     config.cancellation_token = gw.closing.clone();
+    // rmcp keeps each finished request's events for a late resume (`Last-Event-ID`), 60 s
+    // by default, evicted only when the session next does something: a busy session held a
+    // minute of answers after the load. A client that lost a stream reconnects within
+    // seconds (the priming event's retry is 3 s).
+    let mut sessions = LocalSessionManager::default();
+    sessions.session_config.completed_cache_ttl = RESUMABLE_FOR;
     let gw = Arc::downgrade(gw);
     StreamableHttpService::new(
         move || {
@@ -174,10 +180,13 @@ fn aggregate_service(gw: &SharedGateway) -> AggregateService {
                 .map(Aggregator::new)
                 .ok_or_else(|| std::io::Error::other("shutting down"))
         },
-        Arc::new(LocalSessionManager::default()),
+        Arc::new(sessions),
         config,
     )
 }
+
+/// How long a finished answer in a `/mcp` session can be resumed.
+const RESUMABLE_FOR: Duration = Duration::from_secs(10);
 
 /// `/mcp`: the same front door, then the session's owner, the step-up check; a stateless
 /// `tools/call` to a server of that revision passes through the forwarder
