@@ -41,6 +41,9 @@ fn row(name: &str, c: u32, s: &Series) -> String {
     )
 }
 
+/// The protocol eras the aggregated `/mcp` is measured in (target names end with them).
+const AGGREGATE_ERAS: [&str; 3] = ["2026-07-28", "2025-06-18", "2025-06-18, upstream sessions"];
+
 /// The ratio row of the aggregated `/mcp` against `/mcp/echo` in `era` at `c` connections.
 fn aggregate_ratio<'a>(
     find: &impl Fn(&str, u32) -> Option<&'a Target>,
@@ -71,7 +74,7 @@ const RUNS_HEADER: &str =
     "| target | connections | req/s (median) | req/s (min–max) | p50 ms | p99 ms | errors |\n|---|---:|---:|---:|---:|---:|---:|";
 
 struct Target {
-    name: &'static str,
+    name: String,
     base: String,
     calls: Vec<Call>,
     connections: u32,
@@ -104,7 +107,7 @@ async fn main() {
     let mut targets = Vec::new();
     for c in [32, 1] {
         targets.push(Target {
-            name: "direct to upstream",
+            name: "direct to upstream".into(),
             base: direct_base.clone(),
             calls: vec![Call::to(&direct_path)],
             connections: c,
@@ -112,7 +115,7 @@ async fn main() {
         });
         if let Some(n) = &nginx {
             targets.push(Target {
-                name: "nginx",
+                name: "nginx".into(),
                 base: n.url.trim_end_matches('/').to_owned(),
                 calls: vec![Call::to("/")],
                 connections: c,
@@ -120,7 +123,7 @@ async fn main() {
             });
         }
         targets.push(Target {
-            name: "Gatehouse, access token",
+            name: "Gatehouse, access token".into(),
             base: gh.url.clone(),
             calls: vec![Call::bearer("/mcp/echo", &token)],
             connections: c,
@@ -128,67 +131,51 @@ async fn main() {
         });
     }
     targets.push(Target {
-        name: "Gatehouse, API key",
+        name: "Gatehouse, API key".into(),
         base: gh.url.clone(),
         calls: vec![Call::bearer("/mcp/echo", &key)],
         connections: 32,
         runs: Series::default(),
     });
-    // The aggregated `/mcp` against `/mcp/{slug}`, both stateless 2026-07-28 with the key:
-    // what routing through one connector costs (issue 16: ≤ 10 %).
-    // And in the `initialize` era (what today's clients speak): `/mcp` in its session, the
-    // stateless upstream behind `/mcp/echo` needs none; `kept` is the same server with
-    // sessions (Gatehouse's session with it carries the calls from `/mcp`).
+    // The aggregated `/mcp` against `/mcp/{slug}` with the key, per protocol era (issue 16:
+    // routing through one connector costs ≤ 10 %): stateless 2026-07-28; the `initialize`
+    // era in a session at `/mcp` (the stateless upstream behind `/mcp/echo` needs none);
+    // and `kept`, the same server with sessions, called in a session of its own.
     session.add_server("kept", &up.mcp_sessions).await;
     let all_session = session.mcp_session("/mcp", &key).await;
     let kept_session = session.mcp_session("/mcp/kept", &key).await;
-    for c in [32, 1] {
-        targets.push(Target {
-            name: "`/mcp/echo`, 2025-06-18, upstream sessions",
-            base: gh.url.clone(),
-            calls: vec![Call::in_session("/mcp/kept", &key, &kept_session, "echo")],
-            connections: c,
-            runs: Series::default(),
-        });
-        targets.push(Target {
-            name: "`/mcp` (aggregated), 2025-06-18, upstream sessions",
-            base: gh.url.clone(),
-            calls: vec![Call::in_session("/mcp", &key, &all_session, "kept__echo")],
-            connections: c,
-            runs: Series::default(),
-        });
-    }
-    for c in [32, 1] {
-        targets.push(Target {
-            name: "`/mcp/echo`, 2025-06-18",
-            base: gh.url.clone(),
-            calls: vec![Call::bearer("/mcp/echo", &key)],
-            connections: c,
-            runs: Series::default(),
-        });
-        targets.push(Target {
-            name: "`/mcp` (aggregated), 2025-06-18",
-            base: gh.url.clone(),
-            calls: vec![Call::in_session("/mcp", &key, &all_session, "echo__echo")],
-            connections: c,
-            runs: Series::default(),
-        });
-    }
-    for c in [32, 1] {
-        targets.push(Target {
-            name: "`/mcp/echo`, 2026-07-28",
-            base: gh.url.clone(),
-            calls: vec![Call::stateless("/mcp/echo", &key, "echo")],
-            connections: c,
-            runs: Series::default(),
-        });
-        targets.push(Target {
-            name: "`/mcp` (aggregated), 2026-07-28",
-            base: gh.url.clone(),
-            calls: vec![Call::stateless("/mcp", &key, "echo__echo")],
-            connections: c,
-            runs: Series::default(),
-        });
+    let eras = [
+        (
+            AGGREGATE_ERAS[0],
+            Call::stateless("/mcp/echo", &key, "echo"),
+            Call::stateless("/mcp", &key, "echo__echo"),
+        ),
+        (
+            AGGREGATE_ERAS[1],
+            Call::bearer("/mcp/echo", &key),
+            Call::in_session("/mcp", &key, &all_session, "echo__echo"),
+        ),
+        (
+            AGGREGATE_ERAS[2],
+            Call::in_session("/mcp/kept", &key, &kept_session, "echo"),
+            Call::in_session("/mcp", &key, &all_session, "kept__echo"),
+        ),
+    ];
+    for (era, one, all) in eras {
+        for c in [32, 1] {
+            for (name, call) in [
+                (format!("`/mcp/echo`, {era}"), &one),
+                (format!("`/mcp` (aggregated), {era}"), &all),
+            ] {
+                targets.push(Target {
+                    name,
+                    base: gh.url.clone(),
+                    calls: vec![call.clone()],
+                    connections: c,
+                    runs: Series::default(),
+                });
+            }
+        }
     }
     // `BENCH_ONLY=aggregate`: only the `/mcp` vs `/mcp/{slug}` pair (A/B runs, profiling).
     let aggregate_only = std::env::var("BENCH_ONLY").as_deref() == Ok("aggregate");
@@ -209,9 +196,9 @@ async fn main() {
     if aggregate_only {
         println!("{RUNS_HEADER}");
         for t in &targets {
-            println!("{}", row(t.name, t.connections, &t.runs));
+            println!("{}", row(&t.name, t.connections, &t.runs));
         }
-        for era in ["2026-07-28", "2025-06-18", "2025-06-18, upstream sessions"] {
+        for era in AGGREGATE_ERAS {
             for c in [32, 1] {
                 println!("{}", aggregate_ratio(&find, era, c));
             }
@@ -237,7 +224,7 @@ async fn main() {
         RUNS_HEADER.to_owned(),
     ];
     for t in &targets {
-        out.push(row(t.name, t.connections, &t.runs));
+        out.push(row(&t.name, t.connections, &t.runs));
     }
     out.push(String::new());
     out.push("| ratio | value | target |".into());
@@ -262,7 +249,7 @@ async fn main() {
         "| API key / access token, c=32 | {:.2} | ≈ 1 |",
         key32.runs.per_second() / gw32.runs.per_second()
     ));
-    for era in ["2026-07-28", "2025-06-18", "2025-06-18, upstream sessions"] {
+    for era in AGGREGATE_ERAS {
         for c in [32, 1] {
             out.push(aggregate_ratio(&find, era, c));
         }

@@ -246,9 +246,18 @@ async fn aggregate(gw: SharedGateway, service: AggregateService, request: Reques
         _ => {}
     }
     // The slot is held until the response (an SSE stream, perhaps) ends.
+    holding(response.map(Body::new), slot, std::future::pending())
+}
+
+/// `response` with `guard` kept until its body ends, which it does early when `cut` does.
+fn holding<G: Send + 'static>(
+    response: Response,
+    guard: G,
+    cut: impl std::future::Future<Output = ()> + Send + 'static,
+) -> Response {
     response.map(|body| {
-        Body::from_stream(Body::new(body).into_data_stream().map(move |chunk| {
-            let _held = &slot;
+        Body::from_stream(body.into_data_stream().take_until(cut).map(move |chunk| {
+            let _held = &guard;
             chunk
         }))
     })
@@ -269,25 +278,23 @@ async fn pass_through(
     let user = principal.user;
     let (direct, running) = match session {
         None => {
-            let direct = passthrough::plan(envelope, body, &parts.headers)
-                .filter(|d| principal.covers(d.slug.as_str()))?;
+            let (direct, version) = passthrough::plan(envelope, body, &parts.headers)?;
             let slug = direct.slug.as_str();
-            if !gw.revisions.speaks(gw, user, slug, &direct.version).await {
+            if !principal.covers(slug) || !gw.revisions.speaks(gw, user, slug, version).await {
                 return None;
             }
             (direct, None)
         }
         Some(session) => {
             let id = envelope.id()?;
-            let (_, merged) = envelope.called()?;
-            let (slug, _) = names::split(&merged)?;
-            if !principal.covers(slug.as_str()) {
+            let direct = passthrough::plan_in_session(envelope, body, &parts.headers)?;
+            let slug = direct.slug.as_str();
+            if !principal.covers(slug) {
                 return None;
             }
-            let opened = gw.upstreams.get(gw, &gw.relay, user, slug.as_str()).await;
+            let opened = gw.upstreams.get(gw, &gw.relay, user, slug).await;
             let opened = opened.ok().filter(|o| o.sessionless)?;
-            let version = opened.session.peer_info()?.protocol_version.to_string();
-            let direct = passthrough::plan_in_session(envelope, body, &parts.headers, &version)?;
+            let direct = direct.sent_as(opened.session.peer_info()?.protocol_version.as_str())?;
             (direct, Some(gw.in_flight.start(session, id)))
         }
     };
@@ -319,18 +326,7 @@ async fn pass_through(
             return Some(([(header::CONTENT_TYPE, "text/event-stream")], Body::empty()).into_response());
         }
     };
-    let ends = cancelled.cancelled_owned();
-    Some(response.map(|body| {
-        Body::from_stream(
-            Body::new(body)
-                .into_data_stream()
-                .take_until(ends)
-                .map(move |chunk| {
-                    let _held = &running;
-                    chunk
-                }),
-        )
-    }))
+    Some(holding(response, running, cancelled.cancelled_owned()))
 }
 
 /// A call to a tool or prompt of one of the user's servers that the grant does not cover:

@@ -98,7 +98,6 @@ impl<'a> Envelope<'a> {
 /// A call to send through the forwarder instead.
 pub struct Direct {
     pub slug: ServerSlug,
-    pub version: String,
     pub body: Bytes,
     pub headers: HeaderMap,
 }
@@ -107,7 +106,12 @@ pub struct Direct {
 /// stateless-era `tools/call` (its `_meta` names a revision without `initialize`, the
 /// `MCP-Protocol-Version` header, if any, agrees) of a prefixed name whose tool part keeps
 /// to the spec's characters (so `Mcp-Name` stays plain text).
-pub fn plan(envelope: &Envelope, body: &Bytes, headers: &HeaderMap) -> Option<Direct> {
+/// Also the revision, which the server must speak.
+pub fn plan<'e>(
+    envelope: &'e Envelope,
+    body: &Bytes,
+    headers: &HeaderMap,
+) -> Option<(Direct, &'e str)> {
     let version = envelope.protocol_version()?;
     if version < ProtocolVersion::NO_INITIALIZE.as_str() {
         return None;
@@ -121,23 +125,21 @@ pub fn plan(envelope: &Envelope, body: &Bytes, headers: &HeaderMap) -> Option<Di
     if headers.contains_key("mcp-name") {
         headers.insert("mcp-name", HeaderValue::from_str(&tool).ok()?);
     }
-    Some(Direct {
-        slug,
-        version: version.to_owned(),
-        body,
-        headers,
-    })
+    Some((
+        Direct {
+            slug,
+            body,
+            headers,
+        },
+        version,
+    ))
 }
 
 /// The same for a `tools/call` in a session of the `initialize` era, to be sent on its own
-/// to an upstream that keeps no session (`upstream::Opened::sessionless`), under the
-/// revision Gatehouse's session with it negotiated: the client's session id stays here.
-pub fn plan_in_session(
-    envelope: &Envelope,
-    body: &Bytes,
-    headers: &HeaderMap,
-    upstream_version: &str,
-) -> Option<Direct> {
+/// to an upstream that keeps no session (`upstream::Opened::sessionless`): the client's
+/// session id stays here; `sent_as` then names the revision Gatehouse's session with that
+/// upstream negotiated.
+pub fn plan_in_session(envelope: &Envelope, body: &Bytes, headers: &HeaderMap) -> Option<Direct> {
     let version = headers.get("mcp-protocol-version")?.to_str().ok()?;
     if version >= ProtocolVersion::NO_INITIALIZE.as_str() || envelope.protocol_version().is_some() {
         return None;
@@ -145,16 +147,20 @@ pub fn plan_in_session(
     let (slug, _, body) = renamed(envelope, body)?;
     let mut headers = headers.clone();
     headers.remove(crate::gateway::headers::SESSION_ID);
-    headers.insert(
-        "mcp-protocol-version",
-        HeaderValue::from_str(upstream_version).ok()?,
-    );
     Some(Direct {
         slug,
-        version: upstream_version.to_owned(),
         body,
         headers,
     })
+}
+
+impl Direct {
+    /// Sent under this revision (`MCP-Protocol-Version`).
+    pub fn sent_as(mut self, version: &str) -> Option<Self> {
+        let value = HeaderValue::from_str(version).ok()?;
+        self.headers.insert("mcp-protocol-version", value);
+        Some(self)
+    }
 }
 
 /// A `tools/call` of a prefixed name whose tool part keeps to the spec's characters: its
@@ -365,7 +371,8 @@ mod tests {
             ("mcp-name", "notes__echo"),
             ("mcp-protocol-version", "2026-07-28"),
         ]);
-        let direct = plan(&env, &body, &h).unwrap();
+        let (direct, version) = plan(&env, &body, &h).unwrap();
+        assert_eq!(version, "2026-07-28");
         assert_eq!(direct.slug.as_str(), "notes");
         assert_eq!(direct.headers["mcp-name"], "echo");
         let sent: serde_json::Value = serde_json::from_slice(&direct.body).unwrap();
@@ -399,7 +406,7 @@ mod tests {
             r#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"notes__\u0065cho","_meta":{"io.modelcontextprotocol/protocolVersion":"2026-07-28"}}}"#,
         );
         let env = Envelope::parse(&escaped).unwrap();
-        let direct = plan(&env, &escaped, &h).unwrap();
+        let (direct, _) = plan(&env, &escaped, &h).unwrap();
         assert!(std::str::from_utf8(&direct.body)
             .unwrap()
             .contains(r#""name":"echo""#));
