@@ -34,6 +34,7 @@ build:
 # share a runtime or process-global state.
 unit:
 	cargo nextest run --workspace --exclude xtask --features gatehouse-app/ssr
+	scripts/with-postgres.sh cargo nextest run -p gatehouse-app --features ssr --test it
 
 e2e:
 	GATEHOUSE_BIN=$(BIN) npm --prefix end2end test

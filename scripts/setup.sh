@@ -38,6 +38,8 @@ if [ "${1:-}" = "--e2e" ]; then
   [ -x /usr/bin/chromium ] || apt_install chromium
   # The browser tests make a throwaway CA for https peers.
   have openssl || apt_install openssl
+  # The integration suite runs a second time on a throwaway PostgreSQL cluster.
+  ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || apt_install postgresql
   # deploy/'s proxy configs are checked with the real servers (app/tests/it/deploy.rs).
   [ -x /usr/sbin/nginx ] || apt_install nginx-light
   have caddy || apt_install caddy

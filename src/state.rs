@@ -4,7 +4,7 @@
 
 use std::sync::{Arc, Mutex};
 
-use sqlx::SqlitePool;
+use sqlx::AnyPool;
 
 use crate::cache::{Generation, Throttle, TtlCache};
 use crate::config::{Config, PublicUrl};
@@ -15,7 +15,7 @@ use crate::vault::cipher::Cipher;
 use crate::vault::credential::{CredentialCache, Flights};
 
 pub struct Core {
-    pub pool: SqlitePool,
+    pub pool: AnyPool,
     pub config: Config,
     /// The issuer origin, resolved against the bound address.
     pub public_url: PublicUrl,
@@ -44,7 +44,7 @@ pub type SharedCore = Arc<Core>;
 
 impl Core {
     pub fn new(
-        pool: SqlitePool,
+        pool: AnyPool,
         config: Config,
         public_url: PublicUrl,
         cipher: Cipher,

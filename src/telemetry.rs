@@ -92,7 +92,7 @@ fn describe() {
 }
 
 /// The text exposition of every series, with the pool's gauges current.
-pub fn render(pool: &sqlx::SqlitePool) -> Option<String> {
+pub fn render(pool: &sqlx::AnyPool) -> Option<String> {
     let handle = handle()?;
     let idle = pool.num_idle() as f64;
     gauge!("gatehouse_db_connections", "state" => "idle").set(idle);

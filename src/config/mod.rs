@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use ipnet::IpNet;
 use secrecy::{SecretBox, SecretString};
+use sqlx::any::AnyConnectOptions;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqliteSynchronous};
 use url::Url;
 
@@ -30,6 +31,8 @@ const SETTINGS: &[&str] = &[
     "PUBLIC_URL",
     "DATA_DIR",
     "DATABASE_URL",
+    "DATABASE_POOL_SIZE",
+    "DATABASE_STATEMENT_TIMEOUT",
     "ENCRYPTION_KEYS",
     "ALLOW_PRIVATE_NETWORKS",
     "CIMD_ALLOW_PRIVATE_NETWORKS",
@@ -167,7 +170,12 @@ pub struct Config {
     /// `None` means "derive from the bound address" (see [`Config::public_url_for`]).
     pub public_url: Option<PublicUrl>,
     pub data_dir: PathBuf,
+    /// `sqlite:…` (the default, in the data directory) or `postgres://…`.
     pub database_url: String,
+    /// Connections per process (`GATEHOUSE_DATABASE_POOL_SIZE`, default 8).
+    pub database_pool_size: u32,
+    /// Longest a Postgres statement may run (`GATEHOUSE_DATABASE_STATEMENT_TIMEOUT`, 30 s).
+    pub database_statement_timeout: Duration,
     /// `None` means "use (or generate) the key file in the data directory".
     pub encryption_keys: Option<Vec<EncryptionKey>>,
     pub allow_private_networks: Vec<IpNet>,
@@ -279,19 +287,38 @@ impl Config {
         }
         let data_dir = PathBuf::from(get("DATA_DIR").unwrap_or("./data"));
         let database_url = match get("DATABASE_URL") {
-            Some(v) if v.starts_with("sqlite:") => v.to_owned(),
+            Some(v) if v.starts_with("sqlite:") || is_postgres_url(v) => v.to_owned(),
             Some(v) => {
                 return Err(bad(
                     "DATABASE_URL",
                     format!(
-                        "'{}' is not a sqlite: URL",
+                        "'{}' is neither a sqlite: nor a postgres:// URL",
                         v.split('@').next_back().unwrap_or("")
                     ),
-                    "use sqlite://path/to/gatehouse.db (Postgres is not supported yet)",
+                    "use sqlite://path/to/gatehouse.db or postgres://user:password@host/db",
                 ))
             }
             None => format!("sqlite://{}", data_dir.join("gatehouse.db").display()),
         };
+        let database_pool_size = match get("DATABASE_POOL_SIZE") {
+            None => 8,
+            Some(v) => v
+                .parse()
+                .ok()
+                .filter(|n| (1..=1000).contains(n))
+                .ok_or_else(|| {
+                    bad(
+                        "DATABASE_POOL_SIZE",
+                        format!("'{v}' is not a number from 1 to 1000"),
+                        "e.g. 16",
+                    )
+                })?,
+        };
+        let database_statement_timeout = parse_duration(
+            "DATABASE_STATEMENT_TIMEOUT",
+            get("DATABASE_STATEMENT_TIMEOUT"),
+            30,
+        )?;
         let encryption_keys = get("ENCRYPTION_KEYS").map(parse_keys).transpose()?;
         let extra_ca_file = get("EXTRA_CA_FILE").map(PathBuf::from);
         if let Some(path) = &extra_ca_file {
@@ -308,6 +335,8 @@ impl Config {
             public_url,
             data_dir,
             database_url,
+            database_pool_size,
+            database_statement_timeout,
             encryption_keys,
             allow_private_networks: parse_cidrs(
                 "ALLOW_PRIVATE_NETWORKS",
@@ -421,6 +450,18 @@ impl Config {
     }
 
     /// SQLite as DESIGN.md §7 wants it: WAL, synchronous=FULL, foreign keys, a busy timeout.
+    /// The options of the store's pool (either backend; `sslmode` and the like in the URL).
+    pub fn database_connect_options(&self) -> Result<AnyConnectOptions, ConfigError> {
+        AnyConnectOptions::from_str(&self.database_url).map_err(|e| {
+            let problem = e.to_string().replace(&self.database_url, "the URL");
+            bad(
+                "DATABASE_URL",
+                format!("cannot be used ({problem})"),
+                "check the URL's form",
+            )
+        })
+    }
+
     pub fn sqlite_connect_options(&self) -> Result<SqliteConnectOptions, ConfigError> {
         let options = SqliteConnectOptions::from_str(&self.database_url).map_err(|e| {
             bad(
@@ -436,6 +477,10 @@ impl Config {
             .foreign_keys(true)
             .busy_timeout(Duration::from_secs(5)))
     }
+}
+
+fn is_postgres_url(url: &str) -> bool {
+    url.starts_with("postgres://") || url.starts_with("postgresql://")
 }
 
 fn bind_defaults_public_url(bind: SocketAddr) -> bool {

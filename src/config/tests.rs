@@ -61,8 +61,14 @@ fn each_bad_value_names_its_setting() {
         ),
         (
             "GATEHOUSE_DATABASE_URL",
-            "postgres://u:p@db/gh",
-            "not a sqlite: URL",
+            "mysql://u:p@db/gh",
+            "neither a sqlite: nor a postgres:// URL",
+        ),
+        ("GATEHOUSE_DATABASE_POOL_SIZE", "many", "not a number"),
+        (
+            "GATEHOUSE_DATABASE_STATEMENT_TIMEOUT",
+            "soon",
+            "not a duration",
         ),
         ("GATEHOUSE_ENCRYPTION_KEYS", "nokey", "no 'id:' part"),
         ("GATEHOUSE_ENCRYPTION_KEYS", "k1:c2hvcnQ=", "not 32 bytes"),
@@ -109,8 +115,21 @@ fn each_bad_value_names_its_setting() {
 
 #[test]
 fn database_url_error_does_not_echo_credentials() {
-    let err = error_of(&[("GATEHOUSE_DATABASE_URL", "postgres://user:hunter2@db/gh")]);
+    let err = error_of(&[("GATEHOUSE_DATABASE_URL", "mysql://user:hunter2@db/gh")]);
     assert!(!err.to_string().contains("hunter2"), "{err}");
+}
+
+#[test]
+fn database_url_takes_postgres() {
+    for url in [
+        "postgres://gh@db/gh?sslmode=require",
+        "postgresql://gh@db/gh",
+    ] {
+        let c = Config::from_sources(None, &env(&[("GATEHOUSE_DATABASE_URL", url)])).unwrap();
+        assert_eq!(c.database_url, url);
+    }
+    let err = error_of(&[("GATEHOUSE_DATABASE_POOL_SIZE", "0")]);
+    assert_eq!(err.setting, "GATEHOUSE_DATABASE_POOL_SIZE");
 }
 
 #[test]

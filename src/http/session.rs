@@ -10,13 +10,12 @@ use rand::RngCore;
 use serde::{Deserialize, Serialize};
 use tower_sessions::cookie::SameSite;
 use tower_sessions::{Expiry, Session, SessionManagerLayer};
-use tower_sessions_sqlx_store::SqliteStore;
 
 use super::error::WebError;
 use crate::clock::{self, UnixTime};
 use crate::domain::secret::constant_time_eq;
 use crate::domain::UserId;
-use crate::service::accounts::{self, Account};
+use crate::service::accounts::{self, Account, SessionStore};
 use crate::state::{Core, SharedCore};
 
 const USER: &str = "user_id";
@@ -55,7 +54,7 @@ pub fn cookie_name(core: &Core) -> &'static str {
     }
 }
 
-pub fn layer(core: &Core) -> Result<SessionManagerLayer<SqliteStore>, String> {
+pub fn layer(core: &Core) -> Result<SessionManagerLayer<SessionStore>, String> {
     let idle = time::Duration::seconds(IDLE_TIMEOUT.as_secs() as i64);
     Ok(SessionManagerLayer::new(accounts::session_store(core)?)
         .with_name(cookie_name(core))

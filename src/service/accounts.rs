@@ -336,10 +336,11 @@ pub async fn list(core: &Core, actor: &Actor) -> Result<Vec<users::UserRow>, Ser
     Ok(users::list(&core.pool).await?)
 }
 
+pub use store::sessions::SessionStore;
+
 /// The browser-session store (tower-sessions) on Gatehouse's database.
-pub fn session_store(core: &Core) -> Result<tower_sessions_sqlx_store::SqliteStore, String> {
-    tower_sessions_sqlx_store::SqliteStore::new(core.pool.clone())
-        .with_table_name(store::SESSIONS_TABLE)
+pub fn session_store(core: &Core) -> Result<SessionStore, String> {
+    SessionStore::for_pool(&core.pool).map_err(|e| e.to_string())
 }
 
 /// Computes argon2's dummy hash now, not on the first sign-in request.

@@ -1,6 +1,6 @@
 //! The activity log: recording events inside the caller's transaction, and listing them.
 
-use sqlx::SqliteConnection;
+use sqlx::AnyConnection;
 
 use super::{Actor, ServiceError};
 use crate::clock::UnixTime;
@@ -19,7 +19,7 @@ pub struct About<'a> {
 
 /// Records `kind` about `subject` (the affected account) done by `actor`.
 pub async fn record(
-    conn: &mut SqliteConnection,
+    conn: &mut AnyConnection,
     actor: &Actor,
     subject: Option<UserId>,
     kind: &str,
@@ -31,7 +31,7 @@ pub async fn record(
 
 /// [`record`], naming the server or client the event concerns.
 pub async fn record_about(
-    conn: &mut SqliteConnection,
+    conn: &mut AnyConnection,
     actor: &Actor,
     subject: Option<UserId>,
     kind: &str,

@@ -141,7 +141,7 @@ async fn revoked(
     actor: &Actor,
     user: UserId,
     name: &str,
-    mut tx: sqlx::Transaction<'static, sqlx::Sqlite>,
+    mut tx: sqlx::Transaction<'static, sqlx::Any>,
     now: UnixTime,
 ) -> Result<(), ServiceError> {
     activity::record(

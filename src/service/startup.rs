@@ -43,9 +43,10 @@ pub async fn open(config: Config, public_url: PublicUrl) -> Result<Opened, OpenE
             "encrypted upstream URLs stored in plain text by an earlier version"
         );
     }
+    let migrations = store::Backend::of(&core.pool).migrator().iter().count();
     Ok(Opened {
         core,
         key_source,
-        migrations: store::MIGRATOR.iter().count(),
+        migrations,
     })
 }

@@ -167,7 +167,7 @@ struct Issued {
 
 /// Inserts a new access + refresh pair into `family_id` (inside the caller's transaction).
 async fn issue_pair(
-    conn: &mut sqlx::SqliteConnection,
+    conn: &mut sqlx::AnyConnection,
     core: &Core,
     family_id: i64,
     parent: Option<&SecretHash>,

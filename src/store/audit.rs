@@ -1,7 +1,8 @@
 //! The `audit_events` table: what happened, to whom, by whom; never secrets or payloads.
 
-use sqlx::{FromRow, SqliteConnection, SqlitePool};
+use sqlx::{AnyConnection, AnyPool, FromRow};
 
+use super::Built;
 use crate::clock::UnixTime;
 use crate::domain::UserId;
 
@@ -52,7 +53,7 @@ pub struct NewEvent<'a> {
 }
 
 pub async fn insert(
-    conn: &mut SqliteConnection,
+    conn: &mut AnyConnection,
     event: &NewEvent<'_>,
     now: UnixTime,
 ) -> Result<(), sqlx::Error> {
@@ -65,28 +66,44 @@ const SELECT: &str = "SELECT e.id, e.at, e.user_id, u.username, e.actor, e.kind,
 
 /// Inserts many events in multi-row statements (the gateway's batched call log).
 pub async fn insert_many(
-    conn: &mut SqliteConnection,
+    conn: &mut AnyConnection,
     events: &[NewEvent<'_>],
     now: UnixTime,
 ) -> Result<(), sqlx::Error> {
-    // SQLite allows 32,766 bound parameters per statement; 10 per row.
+    // SQLite allows 32,766 bound parameters per statement (Postgres 65,535); 10 per row.
     for chunk in events.chunks(500) {
-        let mut query = sqlx::QueryBuilder::<sqlx::Sqlite>::new(
-            "INSERT INTO audit_events (at, user_id, actor, kind, detail, ip, server, client, outcome, duration_ms) ",
+        let mut query = Built::new(
+            "INSERT INTO audit_events (at, user_id, actor, kind, detail, ip, server, client, outcome, duration_ms) VALUES ",
         );
-        query.push_values(chunk, |mut row, e| {
-            row.push_bind(now)
-                .push_bind(e.user)
-                .push_bind(e.actor)
-                .push_bind(e.kind)
-                .push_bind(&e.detail)
-                .push_bind(e.ip.as_deref())
-                .push_bind(e.server)
-                .push_bind(e.client)
-                .push_bind(e.outcome.as_str())
-                .push_bind(e.duration_ms);
-        });
-        query.build().execute(&mut *conn).await?;
+        for (i, e) in chunk.iter().enumerate() {
+            query.push(if i == 0 { "(" } else { ", (" });
+            query
+                .bind(now)
+                .push(", ")
+                .bind(e.user)
+                .push(", ")
+                .bind(e.actor)
+                .push(", ");
+            query
+                .bind(e.kind)
+                .push(", ")
+                .bind(e.detail.as_str())
+                .push(", ");
+            query
+                .bind(e.ip.as_deref())
+                .push(", ")
+                .bind(e.server)
+                .push(", ")
+                .bind(e.client);
+            query
+                .push(", ")
+                .bind(e.outcome.as_str())
+                .push(", ")
+                .bind(e.duration_ms)
+                .push(")");
+        }
+        let (sql, args) = query.finish()?;
+        sqlx::query_with(&sql, args).execute(&mut *conn).await?;
     }
     Ok(())
 }
@@ -107,54 +124,55 @@ pub struct Filter {
 
 /// The newest events matching `filter`, at most `limit`.
 pub async fn list(
-    pool: &SqlitePool,
+    pool: &AnyPool,
     filter: &Filter,
     limit: i64,
 ) -> Result<Vec<AuditRow>, sqlx::Error> {
-    let mut query = sqlx::QueryBuilder::<sqlx::Sqlite>::new(SELECT);
+    let mut query = Built::new(SELECT);
     query.push(" WHERE 1 = 1");
     if let Some(user) = filter.user {
-        query.push(" AND e.user_id = ").push_bind(user);
+        query.push(" AND e.user_id = ").bind(user);
     }
     if let Some(server) = &filter.server {
-        query.push(" AND e.server = ").push_bind(server.clone());
+        query.push(" AND e.server = ").bind(server.clone());
     }
     if let Some(client) = &filter.client {
-        query.push(" AND e.client = ").push_bind(client.clone());
+        query.push(" AND e.client = ").bind(client.clone());
     }
     if let Some(kind) = &filter.kind {
-        query.push(" AND e.kind = ").push_bind(kind.clone());
+        query.push(" AND e.kind = ").bind(kind.clone());
     }
     if let Some(outcome) = filter.outcome {
-        query.push(" AND e.outcome = ").push_bind(outcome.as_str());
+        query.push(" AND e.outcome = ").bind(outcome.as_str());
     }
     if let Some(since) = filter.since {
-        query.push(" AND e.at >= ").push_bind(since);
+        query.push(" AND e.at >= ").bind(since);
     }
     if let Some(until) = filter.until {
-        query.push(" AND e.at < ").push_bind(until);
+        query.push(" AND e.at < ").bind(until);
     }
     if let Some(before) = filter.before {
-        query.push(" AND e.id < ").push_bind(before);
+        query.push(" AND e.id < ").bind(before);
     }
-    query.push(" ORDER BY e.id DESC LIMIT ").push_bind(limit);
-    query.build_query_as().fetch_all(pool).await
+    query.push(" ORDER BY e.id DESC LIMIT ").bind(limit);
+    let (sql, args) = query.finish()?;
+    sqlx::query_as_with(&sql, args).fetch_all(pool).await
 }
 
 /// Deletes events older than `before`, then the oldest beyond `max_rows`; returns how many.
 pub async fn sweep(
-    conn: &mut SqliteConnection,
+    conn: &mut AnyConnection,
     before: UnixTime,
     max_rows: i64,
 ) -> Result<u64, sqlx::Error> {
-    let old = sqlx::query("DELETE FROM audit_events WHERE at < ?")
+    let old = sqlx::query("DELETE FROM audit_events WHERE at < $1")
         .bind(before)
         .execute(&mut *conn)
         .await?
         .rows_affected();
     // Ids only grow: the newest `max_rows` are those at or above the max_rows-th largest id.
     let beyond = sqlx::query(
-        "DELETE FROM audit_events WHERE id < (SELECT id FROM audit_events ORDER BY id DESC LIMIT 1 OFFSET ?)",
+        "DELETE FROM audit_events WHERE id < (SELECT id FROM audit_events ORDER BY id DESC LIMIT 1 OFFSET $1)",
     )
     .bind(max_rows - 1)
     .execute(&mut *conn)

@@ -1,6 +1,7 @@
 //! The `oauth_clients` table.
 
-use sqlx::{FromRow, SqliteExecutor};
+use super::Executor;
+use sqlx::FromRow;
 
 use crate::clock::UnixTime;
 use crate::domain::SecretHash;
@@ -33,13 +34,13 @@ pub struct NewClient<'a> {
 }
 
 pub async fn insert(
-    db: impl SqliteExecutor<'_>,
+    db: impl Executor<'_>,
     c: &NewClient<'_>,
     now: UnixTime,
 ) -> Result<(), sqlx::Error> {
     sqlx::query(
         "INSERT INTO oauth_clients (client_id, secret_hash, auth_method, client_name, client_uri, redirect_uris, application_type, kind, created_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?, 'dcr', ?)",
+         VALUES ($1, $2, $3, $4, $5, $6, $7, 'dcr', $8)",
     )
     .bind(c.client_id)
     .bind(c.secret_hash.map(SecretHash::as_str))
@@ -55,11 +56,8 @@ pub async fn insert(
 }
 
 /// An enabled client by id.
-pub async fn get(
-    db: impl SqliteExecutor<'_>,
-    client_id: &str,
-) -> Result<Option<ClientRow>, sqlx::Error> {
-    sqlx::query_as("SELECT * FROM oauth_clients WHERE client_id = ? AND disabled = 0")
+pub async fn get(db: impl Executor<'_>, client_id: &str) -> Result<Option<ClientRow>, sqlx::Error> {
+    sqlx::query_as("SELECT * FROM oauth_clients WHERE client_id = $1 AND disabled = 0")
         .bind(client_id)
         .fetch_optional(db)
         .await
@@ -67,15 +65,15 @@ pub async fn get(
 
 /// Stores (or refreshes) the client described by a metadata document at `client_id` (its URL).
 pub async fn upsert_document(
-    db: impl SqliteExecutor<'_>,
+    db: impl Executor<'_>,
     c: &NewClient<'_>,
     now: UnixTime,
     cache_expires_at: UnixTime,
 ) -> Result<(), sqlx::Error> {
     sqlx::query(
         "INSERT INTO oauth_clients (client_id, secret_hash, auth_method, client_name, client_uri, redirect_uris, application_type, kind, created_at, cache_expires_at)
-         VALUES (?1, NULL, 'none', ?2, ?3, ?4, ?5, 'cimd', ?6, ?7)
-         ON CONFLICT (client_id) DO UPDATE SET client_name = ?2, client_uri = ?3, redirect_uris = ?4, application_type = ?5, cache_expires_at = ?7
+         VALUES ($1, NULL, 'none', $2, $3, $4, $5, 'cimd', $6, $7)
+         ON CONFLICT (client_id) DO UPDATE SET client_name = $2, client_uri = $3, redirect_uris = $4, application_type = $5, cache_expires_at = $7
          WHERE oauth_clients.kind = 'cimd'",
     )
     .bind(c.client_id)
@@ -98,11 +96,12 @@ pub struct ClientSummary {
     pub kind: String,
     pub redirect_uris: String,
     pub created_at: UnixTime,
+    #[sqlx(try_from = "super::Flag")]
     pub disabled: bool,
     pub active_grants: i64,
 }
 
-pub async fn list_all(db: impl SqliteExecutor<'_>) -> Result<Vec<ClientSummary>, sqlx::Error> {
+pub async fn list_all(db: impl Executor<'_>) -> Result<Vec<ClientSummary>, sqlx::Error> {
     sqlx::query_as(
         "SELECT c.client_id, c.client_name, c.kind, c.redirect_uris, c.created_at, c.disabled,
                 (SELECT COUNT(*) FROM grants g WHERE g.client_id = c.client_id AND g.revoked_at IS NULL) AS active_grants
@@ -113,12 +112,12 @@ pub async fn list_all(db: impl SqliteExecutor<'_>) -> Result<Vec<ClientSummary>,
 }
 
 pub async fn set_disabled(
-    db: impl SqliteExecutor<'_>,
+    db: impl Executor<'_>,
     client_id: &str,
     disabled: bool,
 ) -> Result<bool, sqlx::Error> {
-    let done = sqlx::query("UPDATE oauth_clients SET disabled = ? WHERE client_id = ?")
-        .bind(disabled)
+    let done = sqlx::query("UPDATE oauth_clients SET disabled = $1 WHERE client_id = $2")
+        .bind(i64::from(disabled))
         .bind(client_id)
         .execute(db)
         .await?;
@@ -126,8 +125,8 @@ pub async fn set_disabled(
 }
 
 /// Deletes a client; its grants and every token issued under them go with it (cascade).
-pub async fn delete(db: impl SqliteExecutor<'_>, client_id: &str) -> Result<bool, sqlx::Error> {
-    let done = sqlx::query("DELETE FROM oauth_clients WHERE client_id = ?")
+pub async fn delete(db: impl Executor<'_>, client_id: &str) -> Result<bool, sqlx::Error> {
+    let done = sqlx::query("DELETE FROM oauth_clients WHERE client_id = $1")
         .bind(client_id)
         .execute(db)
         .await?;

@@ -1,7 +1,8 @@
 //! The `connections` table: one upstream connection per server (id = the server's id), with
 //! its tokens as ciphertexts, and `oauth_states`, the pending *Authenticate* flows.
 
-use sqlx::{FromRow, SqliteConnection, SqliteExecutor};
+use super::Executor;
+use sqlx::{AnyConnection, FromRow};
 
 use crate::clock::UnixTime;
 use crate::domain::UserId;
@@ -30,12 +31,12 @@ const COLUMNS: &str = "id, user_id, provider, account, scopes, access_token, ref
 
 /// The user's connection for a server (scoped by user: another user's id finds nothing).
 pub async fn get(
-    db: impl SqliteExecutor<'_>,
+    db: impl Executor<'_>,
     user: UserId,
     server_id: i64,
 ) -> Result<Option<ConnectionRow>, sqlx::Error> {
     sqlx::query_as(&format!(
-        "SELECT {COLUMNS} FROM connections WHERE id = ? AND user_id = ?"
+        "SELECT {COLUMNS} FROM connections WHERE id = $1 AND user_id = $2"
     ))
     .bind(server_id)
     .bind(user)
@@ -44,11 +45,11 @@ pub async fn get(
 }
 
 pub async fn list_for_user(
-    db: impl SqliteExecutor<'_>,
+    db: impl Executor<'_>,
     user: UserId,
 ) -> Result<Vec<ConnectionRow>, sqlx::Error> {
     sqlx::query_as(&format!(
-        "SELECT {COLUMNS} FROM connections WHERE user_id = ? ORDER BY id"
+        "SELECT {COLUMNS} FROM connections WHERE user_id = $1 ORDER BY id"
     ))
     .bind(user)
     .fetch_all(db)
@@ -69,13 +70,13 @@ pub struct NewConnection<'a> {
 
 /// Stores a fresh connection, replacing any earlier one for the server (a reconnect).
 pub async fn upsert(
-    conn: &mut SqliteConnection,
+    conn: &mut AnyConnection,
     c: &NewConnection<'_>,
     now: UnixTime,
 ) -> Result<(), sqlx::Error> {
     sqlx::query(
         "INSERT INTO connections (id, user_id, provider, account, scopes, access_token, refresh_token, expires_at, status, last_refresh_at, last_error, lease_owner, lease_until, connected_at, updated_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'connected', NULL, NULL, NULL, NULL, ?, ?)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'connected', NULL, NULL, NULL, NULL, $9, $10)
          ON CONFLICT (id) DO UPDATE SET provider = excluded.provider, account = excluded.account,
            scopes = excluded.scopes, access_token = excluded.access_token,
            refresh_token = excluded.refresh_token, expires_at = excluded.expires_at,
@@ -101,15 +102,15 @@ pub async fn upsert(
 
 /// Takes the refresh lease unless another holder's lease is still running. True if taken.
 pub async fn take_lease(
-    conn: &mut SqliteConnection,
+    conn: &mut AnyConnection,
     server_id: i64,
     owner: &str,
     until: UnixTime,
     now: UnixTime,
 ) -> Result<bool, sqlx::Error> {
     let done = sqlx::query(
-        "UPDATE connections SET lease_owner = ?, lease_until = ?
-         WHERE id = ? AND (lease_owner IS NULL OR lease_until IS NULL OR lease_until <= ? OR lease_owner = ?)",
+        "UPDATE connections SET lease_owner = $1, lease_until = $2
+         WHERE id = $3 AND (lease_owner IS NULL OR lease_until IS NULL OR lease_until <= $4 OR lease_owner = $5)",
     )
     .bind(owner)
     .bind(until)
@@ -124,7 +125,7 @@ pub async fn take_lease(
 /// Saves refreshed tokens if the lease is still `owner`'s; releases it. True if saved.
 #[allow(clippy::too_many_arguments)]
 pub async fn save_refreshed(
-    conn: &mut SqliteConnection,
+    conn: &mut AnyConnection,
     server_id: i64,
     owner: &str,
     access_token: &str,
@@ -134,10 +135,10 @@ pub async fn save_refreshed(
     now: UnixTime,
 ) -> Result<bool, sqlx::Error> {
     let done = sqlx::query(
-        "UPDATE connections SET access_token = ?, refresh_token = COALESCE(?, refresh_token),
-           expires_at = ?, scopes = COALESCE(?, scopes), status = 'connected', last_refresh_at = ?,
-           last_error = NULL, lease_owner = NULL, lease_until = NULL, updated_at = ?
-         WHERE id = ? AND lease_owner = ?",
+        "UPDATE connections SET access_token = $1, refresh_token = COALESCE($2, refresh_token),
+           expires_at = $3, scopes = COALESCE($4, scopes), status = 'connected', last_refresh_at = $5,
+           last_error = NULL, lease_owner = NULL, lease_until = NULL, updated_at = $6
+         WHERE id = $7 AND lease_owner = $8",
     )
     .bind(access_token)
     .bind(refresh_token)
@@ -155,7 +156,7 @@ pub async fn save_refreshed(
 /// Records a failed refresh (and, for a dead grant, the *Needs re-authentication* state);
 /// releases the lease if it is `owner`'s.
 pub async fn record_failure(
-    conn: &mut SqliteConnection,
+    conn: &mut AnyConnection,
     server_id: i64,
     owner: &str,
     error: &str,
@@ -163,10 +164,10 @@ pub async fn record_failure(
     now: UnixTime,
 ) -> Result<bool, sqlx::Error> {
     let done = sqlx::query(
-        "UPDATE connections SET last_error = ?,
-           status = CASE WHEN ? THEN 'needs_reauth' ELSE status END,
-           lease_owner = NULL, lease_until = NULL, updated_at = ?
-         WHERE id = ? AND lease_owner = ?",
+        "UPDATE connections SET last_error = $1,
+           status = CASE WHEN $2 THEN 'needs_reauth' ELSE status END,
+           lease_owner = NULL, lease_until = NULL, updated_at = $3
+         WHERE id = $4 AND lease_owner = $5",
     )
     .bind(error)
     .bind(needs_reauth)
@@ -179,11 +180,11 @@ pub async fn record_failure(
 }
 
 pub async fn delete(
-    conn: &mut SqliteConnection,
+    conn: &mut AnyConnection,
     user: UserId,
     server_id: i64,
 ) -> Result<bool, sqlx::Error> {
-    let done = sqlx::query("DELETE FROM connections WHERE id = ? AND user_id = ?")
+    let done = sqlx::query("DELETE FROM connections WHERE id = $1 AND user_id = $2")
         .bind(server_id)
         .bind(user)
         .execute(conn)
@@ -194,7 +195,7 @@ pub async fn delete(
 /// The provider ended the whole account grant (Google): the user's other connections with
 /// that provider and account are marked *Needs re-authentication*; returns their slugs.
 pub async fn end_shared_grant(
-    conn: &mut SqliteConnection,
+    conn: &mut AnyConnection,
     user: UserId,
     except: i64,
     provider: &str,
@@ -203,8 +204,8 @@ pub async fn end_shared_grant(
     now: UnixTime,
 ) -> Result<Vec<String>, sqlx::Error> {
     sqlx::query_scalar(
-        "UPDATE connections SET status = 'needs_reauth', last_error = ?, updated_at = ?
-         WHERE user_id = ? AND id != ? AND provider = ? AND account IS ?
+        "UPDATE connections SET status = 'needs_reauth', last_error = $1, updated_at = $2
+         WHERE user_id = $3 AND id != $4 AND provider = $5 AND account IS NOT DISTINCT FROM $6
          RETURNING (SELECT slug FROM mcp_servers s WHERE s.id = connections.id)",
     )
     .bind(reason)
@@ -242,13 +243,10 @@ pub struct NewState<'a> {
     pub link: Option<i64>,
 }
 
-pub async fn insert_state(
-    conn: &mut SqliteConnection,
-    s: &NewState<'_>,
-) -> Result<(), sqlx::Error> {
+pub async fn insert_state(conn: &mut AnyConnection, s: &NewState<'_>) -> Result<(), sqlx::Error> {
     sqlx::query(
         "INSERT INTO oauth_states (state_hash, user_id, server_id, session_hash, provider, pkce_verifier, scopes, expires_at, link_id)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
     )
     .bind(s.state_hash)
     .bind(s.user)
@@ -266,11 +264,11 @@ pub async fn insert_state(
 
 /// Removes and returns a state: whatever happens next, it cannot be used twice.
 pub async fn take_state(
-    conn: &mut SqliteConnection,
+    conn: &mut AnyConnection,
     state_hash: &str,
 ) -> Result<Option<StateRow>, sqlx::Error> {
     sqlx::query_as(
-        "DELETE FROM oauth_states WHERE state_hash = ?
+        "DELETE FROM oauth_states WHERE state_hash = $1
          RETURNING user_id, server_id, session_hash, provider, pkce_verifier, scopes, expires_at, link_id",
     )
     .bind(state_hash)

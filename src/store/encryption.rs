@@ -1,7 +1,7 @@
 //! Where ciphertexts live, and the `encryption_keys` table of key-check values: what the
 //! start-up key checks and `gatehouse rotate-key` read and write.
 
-use sqlx::SqlitePool;
+use sqlx::AnyPool;
 
 use crate::domain::{UnixTime, UserId};
 
@@ -16,7 +16,7 @@ pub const CIPHERTEXT_COLUMNS: &[(&str, &str)] = &[
 ];
 
 /// True when any registered column holds a ciphertext.
-pub async fn anything_encrypted(pool: &SqlitePool) -> Result<bool, sqlx::Error> {
+pub async fn anything_encrypted(pool: &AnyPool) -> Result<bool, sqlx::Error> {
     for (table, column) in CIPHERTEXT_COLUMNS {
         let n: i64 = sqlx::query_scalar(&format!(
             "SELECT COUNT(*) FROM {table} WHERE {column} LIKE 'gh1.%'"
@@ -31,38 +31,44 @@ pub async fn anything_encrypted(pool: &SqlitePool) -> Result<bool, sqlx::Error> 
 }
 
 /// The stored key-check value of a key id.
-pub async fn check_value(pool: &SqlitePool, key_id: &str) -> Result<Option<String>, sqlx::Error> {
-    sqlx::query_scalar("SELECT check_value FROM encryption_keys WHERE key_id = ?")
+pub async fn check_value(pool: &AnyPool, key_id: &str) -> Result<Option<String>, sqlx::Error> {
+    sqlx::query_scalar("SELECT check_value FROM encryption_keys WHERE key_id = $1")
         .bind(key_id)
         .fetch_optional(pool)
         .await
 }
 
 pub async fn insert_check_value(
-    pool: &SqlitePool,
+    pool: &AnyPool,
     key_id: &str,
     check: &str,
     now: UnixTime,
 ) -> Result<(), sqlx::Error> {
-    sqlx::query("INSERT INTO encryption_keys (key_id, check_value, created_at) VALUES (?, ?, ?)")
-        .bind(key_id)
-        .bind(check)
-        .bind(now)
-        .execute(pool)
-        .await?;
+    sqlx::query(
+        "INSERT INTO encryption_keys (key_id, check_value, created_at) VALUES ($1, $2, $3)",
+    )
+    .bind(key_id)
+    .bind(check)
+    .bind(now)
+    .execute(pool)
+    .await?;
     Ok(())
 }
 
 /// Every key id some stored ciphertext names.
-pub async fn key_ids_in_use(pool: &SqlitePool) -> Result<Vec<String>, sqlx::Error> {
+pub async fn key_ids_in_use(pool: &AnyPool) -> Result<Vec<String>, sqlx::Error> {
     let mut all = Vec::new();
     for (table, column) in CIPHERTEXT_COLUMNS {
-        let ids: Vec<String> = sqlx::query_scalar(&format!(
-            "SELECT DISTINCT substr({column}, 5, instr(substr({column}, 5), '.') - 1) FROM {table} WHERE {column} LIKE 'gh1.%'"
+        // The id is read here, not in SQL: the two dialects split strings differently.
+        let values: Vec<String> = sqlx::query_scalar(&format!(
+            "SELECT {column} FROM {table} WHERE {column} LIKE 'gh1.%'"
         ))
         .fetch_all(pool)
         .await?;
-        all.extend(ids);
+        let ids = values
+            .iter()
+            .filter_map(|v| v.get("gh1.".len()..)?.split_once('.'));
+        all.extend(ids.map(|(id, _)| id.to_owned()));
     }
     all.sort();
     all.dedup();
@@ -71,12 +77,12 @@ pub async fn key_ids_in_use(pool: &SqlitePool) -> Result<Vec<String>, sqlx::Erro
 
 /// How many values of a column are already under `key_id`.
 pub async fn count_under_key(
-    pool: &SqlitePool,
+    pool: &AnyPool,
     (table, column): (&str, &str),
     key_id: &str,
 ) -> Result<i64, sqlx::Error> {
     sqlx::query_scalar(&format!(
-        "SELECT COUNT(*) FROM {table} WHERE {column} LIKE ?"
+        "SELECT COUNT(*) FROM {table} WHERE {column} LIKE $1"
     ))
     .bind(format!("gh1.{key_id}.%"))
     .fetch_one(pool)
@@ -85,12 +91,12 @@ pub async fn count_under_key(
 
 /// The (row id, user, ciphertext) of every value of a column under another key than `key_id`.
 pub async fn under_other_keys(
-    pool: &SqlitePool,
+    pool: &AnyPool,
     (table, column): (&str, &str),
     key_id: &str,
 ) -> Result<Vec<(i64, UserId, String)>, sqlx::Error> {
     sqlx::query_as(&format!(
-        "SELECT id, user_id, {column} FROM {table} WHERE {column} LIKE 'gh1.%' AND {column} NOT LIKE ?"
+        "SELECT id, user_id, {column} FROM {table} WHERE {column} LIKE 'gh1.%' AND {column} NOT LIKE $1"
     ))
     .bind(format!("gh1.{key_id}.%"))
     .fetch_all(pool)
@@ -100,7 +106,7 @@ pub async fn under_other_keys(
 /// Replaces one value, only if it is still `old` (so a concurrent write wins); in a write
 /// transaction of its own. Returns the rows changed (0 or 1).
 pub async fn replace_if_unchanged(
-    pool: &SqlitePool,
+    pool: &AnyPool,
     (table, column): (&str, &str),
     id: i64,
     old: &str,
@@ -108,7 +114,7 @@ pub async fn replace_if_unchanged(
 ) -> Result<u64, sqlx::Error> {
     let mut tx = super::begin_write(pool).await?;
     let changed = sqlx::query(&format!(
-        "UPDATE {table} SET {column} = ? WHERE id = ? AND {column} = ?"
+        "UPDATE {table} SET {column} = $1 WHERE id = $2 AND {column} = $3"
     ))
     .bind(fresh)
     .bind(id)

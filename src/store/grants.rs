@@ -1,6 +1,7 @@
 //! Authorization requests, grants (with their servers) and authorization codes.
 
-use sqlx::{FromRow, SqliteConnection, SqliteExecutor};
+use super::Executor;
+use sqlx::{AnyConnection, FromRow};
 
 use super::json_list as json;
 use crate::clock::UnixTime;
@@ -26,7 +27,7 @@ pub struct NewRequest<'a> {
 }
 
 pub async fn insert_request(
-    db: impl SqliteExecutor<'_>,
+    db: impl Executor<'_>,
     handle: &SecretHash,
     r: &NewRequest<'_>,
     now: UnixTime,
@@ -34,7 +35,7 @@ pub async fn insert_request(
 ) -> Result<(), sqlx::Error> {
     sqlx::query(
         "INSERT INTO authorization_requests (handle_hash, client_id, redirect_uri, state, code_challenge, scope, resources, created_at, expires_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
     )
     .bind(handle.as_str())
     .bind(r.client_id)
@@ -54,11 +55,11 @@ const REQUEST_COLUMNS: &str = "client_id, redirect_uri, state, code_challenge, s
 
 /// A pending request that has not expired.
 pub async fn get_request(
-    db: impl SqliteExecutor<'_>,
+    db: impl Executor<'_>,
     handle: &SecretHash,
     now: UnixTime,
 ) -> Result<Option<RequestRow>, sqlx::Error> {
-    sqlx::query_as(&format!("SELECT {REQUEST_COLUMNS} FROM authorization_requests WHERE handle_hash = ? AND expires_at > ?"))
+    sqlx::query_as(&format!("SELECT {REQUEST_COLUMNS} FROM authorization_requests WHERE handle_hash = $1 AND expires_at > $2"))
         .bind(handle.as_str())
         .bind(now)
         .fetch_optional(db)
@@ -67,11 +68,11 @@ pub async fn get_request(
 
 /// Removes and returns a pending request: a consent decision uses it exactly once.
 pub async fn take_request(
-    db: impl SqliteExecutor<'_>,
+    db: impl Executor<'_>,
     handle: &SecretHash,
     now: UnixTime,
 ) -> Result<Option<RequestRow>, sqlx::Error> {
-    sqlx::query_as(&format!("DELETE FROM authorization_requests WHERE handle_hash = ? AND expires_at > ? RETURNING {REQUEST_COLUMNS}"))
+    sqlx::query_as(&format!("DELETE FROM authorization_requests WHERE handle_hash = $1 AND expires_at > $2 RETURNING {REQUEST_COLUMNS}"))
         .bind(handle.as_str())
         .bind(now)
         .fetch_optional(db)
@@ -79,7 +80,7 @@ pub async fn take_request(
 }
 
 pub async fn insert_grant(
-    conn: &mut SqliteConnection,
+    conn: &mut AnyConnection,
     user: UserId,
     client_id: &str,
     scope: &str,
@@ -87,7 +88,7 @@ pub async fn insert_grant(
     server_ids: &[i64],
     now: UnixTime,
 ) -> Result<i64, sqlx::Error> {
-    let id: i64 = sqlx::query_scalar("INSERT INTO grants (user_id, client_id, scope, redirect_uri, created_at) VALUES (?, ?, ?, ?, ?) RETURNING id")
+    let id: i64 = sqlx::query_scalar("INSERT INTO grants (user_id, client_id, scope, redirect_uri, created_at) VALUES ($1, $2, $3, $4, $5) RETURNING id")
         .bind(user)
         .bind(client_id)
         .bind(scope)
@@ -100,12 +101,12 @@ pub async fn insert_grant(
 }
 
 async fn add_servers(
-    conn: &mut SqliteConnection,
+    conn: &mut AnyConnection,
     grant_id: i64,
     server_ids: &[i64],
 ) -> Result<(), sqlx::Error> {
     for server in server_ids {
-        sqlx::query("INSERT INTO grant_servers (grant_id, server_id) VALUES (?, ?)")
+        sqlx::query("INSERT INTO grant_servers (grant_id, server_id) VALUES ($1, $2)")
             .bind(grant_id)
             .bind(server)
             .execute(&mut *conn)
@@ -116,13 +117,13 @@ async fn add_servers(
 
 /// Replaces the servers of one of the user's active grants; false if there is no such grant.
 pub async fn set_servers(
-    conn: &mut SqliteConnection,
+    conn: &mut AnyConnection,
     user: UserId,
     grant_id: i64,
     server_ids: &[i64],
 ) -> Result<bool, sqlx::Error> {
     let active: Option<i64> = sqlx::query_scalar(
-        "SELECT id FROM grants WHERE id = ? AND user_id = ? AND revoked_at IS NULL",
+        "SELECT id FROM grants WHERE id = $1 AND user_id = $2 AND revoked_at IS NULL",
     )
     .bind(grant_id)
     .bind(user)
@@ -131,7 +132,7 @@ pub async fn set_servers(
     if active.is_none() {
         return Ok(false);
     }
-    sqlx::query("DELETE FROM grant_servers WHERE grant_id = ?")
+    sqlx::query("DELETE FROM grant_servers WHERE grant_id = $1")
         .bind(grant_id)
         .execute(&mut *conn)
         .await?;
@@ -148,14 +149,14 @@ pub struct NewCode<'a> {
 }
 
 pub async fn insert_code(
-    db: impl SqliteExecutor<'_>,
+    db: impl Executor<'_>,
     code: &SecretHash,
     c: &NewCode<'_>,
     expires_at: UnixTime,
 ) -> Result<(), sqlx::Error> {
     sqlx::query(
         "INSERT INTO authorization_codes (code_hash, grant_id, client_id, redirect_uri, code_challenge, resources, expires_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?)",
+         VALUES ($1, $2, $3, $4, $5, $6, $7)",
     )
     .bind(code.as_str())
     .bind(c.grant_id)
@@ -179,17 +180,18 @@ pub struct CodeRow {
     pub expires_at: UnixTime,
     pub used_at: Option<UnixTime>,
     pub user_id: UserId,
+    #[sqlx(try_from = "super::Flag")]
     pub grant_revoked: bool,
 }
 
 pub async fn get_code(
-    db: impl SqliteExecutor<'_>,
+    db: impl Executor<'_>,
     code: &SecretHash,
 ) -> Result<Option<CodeRow>, sqlx::Error> {
     sqlx::query_as(
         "SELECT c.grant_id, c.client_id, c.redirect_uri, c.code_challenge, c.resources, c.expires_at, c.used_at,
                 g.user_id, g.revoked_at IS NOT NULL AS grant_revoked
-         FROM authorization_codes c JOIN grants g ON g.id = c.grant_id WHERE c.code_hash = ?",
+         FROM authorization_codes c JOIN grants g ON g.id = c.grant_id WHERE c.code_hash = $1",
     )
     .bind(code.as_str())
     .fetch_optional(db)
@@ -198,12 +200,12 @@ pub async fn get_code(
 
 /// Marks a code used; false if another request used it first (the caller treats that as replay).
 pub async fn mark_code_used(
-    db: impl SqliteExecutor<'_>,
+    db: impl Executor<'_>,
     code: &SecretHash,
     now: UnixTime,
 ) -> Result<bool, sqlx::Error> {
     let done = sqlx::query(
-        "UPDATE authorization_codes SET used_at = ? WHERE code_hash = ? AND used_at IS NULL",
+        "UPDATE authorization_codes SET used_at = $1 WHERE code_hash = $2 AND used_at IS NULL",
     )
     .bind(now)
     .bind(code.as_str())
@@ -226,14 +228,14 @@ pub struct GrantRow {
 }
 
 pub async fn list_for_user(
-    db: impl SqliteExecutor<'_>,
+    db: impl Executor<'_>,
     user: UserId,
 ) -> Result<Vec<GrantRow>, sqlx::Error> {
     sqlx::query_as(
         "SELECT g.id, g.client_id, c.client_name, c.kind AS client_kind, g.redirect_uri, g.created_at, g.last_used_at,
-                (SELECT group_concat(s.slug, ', ') FROM grant_servers gs JOIN mcp_servers s ON s.id = gs.server_id WHERE gs.grant_id = g.id) AS servers
+                (SELECT string_agg(s.slug, ', ' ORDER BY s.slug) FROM grant_servers gs JOIN mcp_servers s ON s.id = gs.server_id WHERE gs.grant_id = g.id) AS servers
          FROM grants g JOIN oauth_clients c ON c.client_id = g.client_id
-         WHERE g.user_id = ? AND g.revoked_at IS NULL ORDER BY g.created_at DESC, g.id DESC",
+         WHERE g.user_id = $1 AND g.revoked_at IS NULL ORDER BY g.created_at DESC, g.id DESC",
     )
     .bind(user)
     .fetch_all(db)
@@ -242,13 +244,13 @@ pub async fn list_for_user(
 
 /// Revokes one of the user's grants; false if the user has no such active grant.
 pub async fn revoke(
-    db: impl SqliteExecutor<'_>,
+    db: impl Executor<'_>,
     user: UserId,
     grant_id: i64,
     now: UnixTime,
 ) -> Result<bool, sqlx::Error> {
     let done = sqlx::query(
-        "UPDATE grants SET revoked_at = ? WHERE id = ? AND user_id = ? AND revoked_at IS NULL",
+        "UPDATE grants SET revoked_at = $1 WHERE id = $2 AND user_id = $3 AND revoked_at IS NULL",
     )
     .bind(now)
     .bind(grant_id)
@@ -258,12 +260,8 @@ pub async fn revoke(
     Ok(done.rows_affected() == 1)
 }
 
-pub async fn touch(
-    db: impl SqliteExecutor<'_>,
-    grant_id: i64,
-    now: UnixTime,
-) -> Result<(), sqlx::Error> {
-    sqlx::query("UPDATE grants SET last_used_at = ? WHERE id = ?")
+pub async fn touch(db: impl Executor<'_>, grant_id: i64, now: UnixTime) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE grants SET last_used_at = $1 WHERE id = $2")
         .bind(now)
         .bind(grant_id)
         .execute(db)

@@ -1,12 +1,12 @@
 //! The `invites` table: one-time set-password links, stored as token hashes.
 
-use sqlx::SqliteConnection;
+use sqlx::AnyConnection;
 
 use crate::clock::UnixTime;
 use crate::domain::{SecretHash, UserId};
 
 pub async fn insert(
-    conn: &mut SqliteConnection,
+    conn: &mut AnyConnection,
     token: &SecretHash,
     user: UserId,
     created_by: Option<UserId>,
@@ -15,7 +15,7 @@ pub async fn insert(
 ) -> Result<(), sqlx::Error> {
     sqlx::query(
         "INSERT INTO invites (token_hash, user_id, created_by, created_at, expires_at)
-         VALUES (?, ?, ?, ?, ?)",
+         VALUES ($1, $2, $3, $4, $5)",
     )
     .bind(token.as_str())
     .bind(user)
@@ -29,12 +29,12 @@ pub async fn insert(
 
 /// Deletes the invite and returns its user if it existed and had not expired: single use.
 pub async fn take(
-    conn: &mut SqliteConnection,
+    conn: &mut AnyConnection,
     token: &SecretHash,
     now: UnixTime,
 ) -> Result<Option<UserId>, sqlx::Error> {
     sqlx::query_scalar(
-        "DELETE FROM invites WHERE token_hash = ? AND expires_at > ? RETURNING user_id",
+        "DELETE FROM invites WHERE token_hash = $1 AND expires_at > $2 RETURNING user_id",
     )
     .bind(token.as_str())
     .bind(now)
@@ -44,19 +44,19 @@ pub async fn take(
 
 /// The user an unexpired invite belongs to, without using it up (to render the form).
 pub async fn peek(
-    conn: &mut SqliteConnection,
+    conn: &mut AnyConnection,
     token: &SecretHash,
     now: UnixTime,
 ) -> Result<Option<UserId>, sqlx::Error> {
-    sqlx::query_scalar("SELECT user_id FROM invites WHERE token_hash = ? AND expires_at > ?")
+    sqlx::query_scalar("SELECT user_id FROM invites WHERE token_hash = $1 AND expires_at > $2")
         .bind(token.as_str())
         .bind(now)
         .fetch_optional(conn)
         .await
 }
 
-pub async fn delete_for_user(conn: &mut SqliteConnection, user: UserId) -> Result<(), sqlx::Error> {
-    sqlx::query("DELETE FROM invites WHERE user_id = ?")
+pub async fn delete_for_user(conn: &mut AnyConnection, user: UserId) -> Result<(), sqlx::Error> {
+    sqlx::query("DELETE FROM invites WHERE user_id = $1")
         .bind(user)
         .execute(conn)
         .await?;

@@ -1,5 +1,6 @@
-//! Storage: sqlx on SQLite only. Functions take a pool or a transaction the caller owns;
-//! every user-owned query takes a `UserId`.
+//! Storage: sqlx's `Any` driver on SQLite or Postgres, one set of statements (`$n`
+//! placeholders). Functions take a pool or a transaction the caller owns; every user-owned
+//! query takes a `UserId`.
 
 pub mod api_keys;
 pub mod audit;
@@ -16,9 +17,15 @@ pub mod tokens;
 pub mod upstream;
 pub mod users;
 
-use sqlx::{Sqlite, SqlitePool, Transaction};
+use sqlx::any::{AnyArguments, AnyPoolOptions, AnyTypeInfo, AnyTypeInfoKind};
+use sqlx::{Any, AnyPool, Transaction};
 
 use crate::config::{Config, ConfigError};
+
+/// What every store function runs on: the pool, a connection or a transaction of either
+/// backend (`sqlx::Any`, chosen at start from `GATEHOUSE_DATABASE_URL`).
+pub trait Executor<'c>: sqlx::Executor<'c, Database = Any> {}
+impl<'c, T: sqlx::Executor<'c, Database = Any>> Executor<'c> for T {}
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -35,40 +42,207 @@ pub enum StoreError {
     },
 }
 
-/// The migrations in `migrations/`, embedded at compile time.
-pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
+/// The two databases Gatehouse runs on. The SQL is shared; the schema is written once per
+/// dialect (`migrations/sqlite`, `migrations/postgres`, kept in step by a test).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+impl Backend {
+    pub fn of_url(url: &str) -> Option<Self> {
+        let scheme = url.split_once(':')?.0;
+        match scheme {
+            "sqlite" => Some(Self::Sqlite),
+            "postgres" | "postgresql" => Some(Self::Postgres),
+            _ => None,
+        }
+    }
+
+    pub fn of(pool: &AnyPool) -> Self {
+        Self::of_url(pool.connect_options().database_url.as_str()).unwrap_or(Self::Sqlite)
+    }
+
+    pub fn of_connection(conn: &sqlx::AnyConnection) -> Self {
+        if conn.backend_name() == <sqlx::Postgres as sqlx::Database>::NAME {
+            Self::Postgres
+        } else {
+            Self::Sqlite
+        }
+    }
+
+    pub fn migrator(self) -> &'static sqlx::migrate::Migrator {
+        match self {
+            Self::Sqlite => &SQLITE_MIGRATOR,
+            Self::Postgres => &POSTGRES_MIGRATOR,
+        }
+    }
+}
+
+/// The migrations, embedded at compile time.
+pub static SQLITE_MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
+pub static POSTGRES_MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
 
 /// Name of the tower-sessions table (DESIGN.md §7 calls it `sessions`).
 pub const SESSIONS_TABLE: &str = "sessions";
 
-/// Opens the database (creating the data directory and file if needed) without migrating.
-pub async fn connect(config: &Config) -> Result<SqlitePool, StoreError> {
-    std::fs::create_dir_all(&config.data_dir).map_err(|source| StoreError::DataDir {
-        path: config.data_dir.display().to_string(),
-        source,
-    })?;
-    let options = config.sqlite_connect_options()?;
-    Ok(sqlx::sqlite::SqlitePoolOptions::new()
-        .max_connections(8)
+/// Opens the database without migrating (for SQLite, creating the data directory and file).
+pub async fn connect(config: &Config) -> Result<AnyPool, StoreError> {
+    sqlx::any::install_default_drivers();
+    let backend = Backend::of_url(&config.database_url).unwrap_or(Backend::Sqlite);
+    if backend == Backend::Sqlite {
+        std::fs::create_dir_all(&config.data_dir).map_err(|source| StoreError::DataDir {
+            path: config.data_dir.display().to_string(),
+            source,
+        })?;
+        // Creates the file and switches it to WAL (a property of the file, kept), with the
+        // options sqlx's URL form cannot carry.
+        use sqlx::{ConnectOptions, Connection};
+        config
+            .sqlite_connect_options()?
+            .connect()
+            .await?
+            .close()
+            .await?;
+    }
+    let options = config.database_connect_options()?;
+    let statement_timeout = config.database_statement_timeout.as_millis();
+    let pool = AnyPoolOptions::new()
+        .max_connections(config.database_pool_size)
+        .after_connect(move |conn, _| {
+            Box::pin(async move {
+                let setup = match backend {
+                    // Per connection: durability of every commit, and the checks SQLite
+                    // leaves off by default.
+                    Backend::Sqlite => {
+                        "PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000"
+                            .to_owned()
+                    }
+                    Backend::Postgres => format!("SET statement_timeout = {statement_timeout}"),
+                };
+                sqlx::Executor::execute(&mut *conn, setup.as_str()).await?;
+                Ok(())
+            })
+        })
         .connect_with(options)
-        .await?)
+        .await?;
+    Ok(pool)
 }
 
 /// Applies the embedded migrations and the session store's table.
-pub async fn migrate(pool: &SqlitePool) -> Result<(), StoreError> {
-    MIGRATOR.run(pool).await?;
-    tower_sessions_sqlx_store::SqliteStore::new(pool.clone())
-        .with_table_name(SESSIONS_TABLE)
-        .map_err(|e| StoreError::Sqlx(sqlx::Error::Protocol(e)))?
-        .migrate()
-        .await?;
-    Ok(())
+pub async fn migrate(pool: &AnyPool) -> Result<(), StoreError> {
+    Backend::of(pool).migrator().run(pool).await?;
+    sessions::migrate(pool).await
 }
 
-/// A write transaction that takes SQLite's write lock up front (DESIGN.md §7), so two
-/// writers never deadlock upgrading a read lock.
-pub async fn begin_write(pool: &SqlitePool) -> Result<Transaction<'static, Sqlite>, sqlx::Error> {
-    pool.begin_with("BEGIN IMMEDIATE").await
+/// A write transaction that holds the database's write lock from its first statement
+/// (DESIGN.md §7): SQLite's `BEGIN IMMEDIATE`; on Postgres one cluster-wide transaction
+/// advisory lock, so read-then-write sequences keep the same meaning across instances.
+pub async fn begin_write(pool: &AnyPool) -> Result<Transaction<'static, Any>, sqlx::Error> {
+    match Backend::of(pool) {
+        Backend::Sqlite => pool.begin_with("BEGIN IMMEDIATE").await,
+        Backend::Postgres => {
+            let mut tx = pool.begin().await?;
+            sqlx::query("SELECT pg_advisory_xact_lock($1)")
+                .bind(WRITE_LOCK)
+                .execute(&mut *tx)
+                .await?;
+            Ok(tx)
+        }
+    }
+}
+
+/// The advisory-lock key of `begin_write` ("gatehous" in ASCII).
+const WRITE_LOCK: i64 = 0x6761_7465_686f_7573;
+
+/// A boolean column or expression: SQLite hands back 0/1 integers, Postgres booleans.
+/// Fields read through it say `#[sqlx(try_from = "Flag")]`.
+#[derive(Debug, Clone, Copy)]
+pub struct Flag(bool);
+
+impl From<Flag> for bool {
+    fn from(flag: Flag) -> bool {
+        flag.0
+    }
+}
+
+impl sqlx::Type<Any> for Flag {
+    fn type_info() -> AnyTypeInfo {
+        <bool as sqlx::Type<Any>>::type_info()
+    }
+
+    fn compatible(ty: &AnyTypeInfo) -> bool {
+        matches!(
+            ty.kind(),
+            AnyTypeInfoKind::Bool
+                | AnyTypeInfoKind::SmallInt
+                | AnyTypeInfoKind::Integer
+                | AnyTypeInfoKind::BigInt
+        )
+    }
+}
+
+impl<'r> sqlx::Decode<'r, Any> for Flag {
+    fn decode(value: sqlx::any::AnyValueRef<'r>) -> Result<Self, sqlx::error::BoxDynError> {
+        use sqlx::ValueRef;
+        if value.type_info().kind() == AnyTypeInfoKind::Bool {
+            Ok(Flag(<bool as sqlx::Decode<Any>>::decode(value)?))
+        } else {
+            Ok(Flag(<i64 as sqlx::Decode<Any>>::decode(value)? != 0))
+        }
+    }
+}
+
+/// The slugs `s.slug` of a subquery as a JSON array text, in both dialects (SQLite has
+/// `json_group_array`, Postgres `json_agg`; slugs are `[a-z0-9-]`, so nothing needs escaping).
+macro_rules! slug_array {
+    () => {
+        r#"'[' || COALESCE(string_agg('"' || s.slug || '"', ',' ORDER BY s.slug), '') || ']'"#
+    };
+}
+pub(crate) use slug_array;
+
+/// SQL put together at run time, with numbered placeholders: sqlx's `QueryBuilder` writes
+/// `?` for `Any`, which Postgres does not take.
+#[derive(Default)]
+pub(crate) struct Built<'q> {
+    sql: String,
+    args: AnyArguments<'q>,
+    error: Option<sqlx::error::BoxDynError>,
+}
+
+impl<'q> Built<'q> {
+    pub fn new(sql: &str) -> Self {
+        Self {
+            sql: sql.to_owned(),
+            ..Self::default()
+        }
+    }
+
+    pub fn push(&mut self, sql: &str) -> &mut Self {
+        self.sql.push_str(sql);
+        self
+    }
+
+    /// Appends the next placeholder (`$n`) and binds `value` to it.
+    pub fn bind<T: 'q + sqlx::Encode<'q, Any> + sqlx::Type<Any>>(&mut self, value: T) -> &mut Self {
+        use sqlx::Arguments;
+        if let Err(e) = self.args.add(value) {
+            self.error.get_or_insert(e);
+        }
+        self.sql.push('$');
+        self.sql.push_str(&self.args.len().to_string());
+        self
+    }
+
+    /// The statement and its arguments, for `sqlx::query_with` and friends.
+    pub fn finish(self) -> Result<(String, AnyArguments<'q>), sqlx::Error> {
+        match self.error {
+            Some(e) => Err(sqlx::Error::Encode(e)),
+            None => Ok((self.sql, self.args)),
+        }
+    }
 }
 
 /// Lists of slugs or URIs are stored as JSON arrays of strings.
@@ -85,3 +259,6 @@ pub fn parse_list(text: &str) -> Vec<String> {
 pub fn is_unique_violation(err: &sqlx::Error) -> bool {
     matches!(err, sqlx::Error::Database(db) if db.is_unique_violation())
 }
+
+#[cfg(test)]
+mod tests;

@@ -1,6 +1,6 @@
 //! The `mcp_servers` table: each user's registered upstream MCP servers.
 
-use sqlx::{FromRow, SqliteConnection, SqlitePool};
+use sqlx::{AnyConnection, AnyPool, FromRow};
 
 use crate::clock::UnixTime;
 use crate::domain::{ServerSlug, UserId};
@@ -24,12 +24,12 @@ const COLUMNS: &str =
 
 /// The user's server with this slug (scoped by user).
 pub async fn get_by_slug(
-    db: impl sqlx::SqliteExecutor<'_>,
+    db: impl crate::store::Executor<'_>,
     user: UserId,
     slug: &str,
 ) -> Result<Option<ServerRow>, sqlx::Error> {
     sqlx::query_as(&format!(
-        "SELECT {COLUMNS} FROM mcp_servers s WHERE s.user_id = ? AND s.slug = ?"
+        "SELECT {COLUMNS} FROM mcp_servers s WHERE s.user_id = $1 AND s.slug = $2"
     ))
     .bind(user)
     .bind(slug)
@@ -39,12 +39,12 @@ pub async fn get_by_slug(
 
 /// The user's server with this id (scoped by user).
 pub async fn get_by_id(
-    db: impl sqlx::SqliteExecutor<'_>,
+    db: impl crate::store::Executor<'_>,
     user: UserId,
     id: i64,
 ) -> Result<Option<ServerRow>, sqlx::Error> {
     sqlx::query_as(&format!(
-        "SELECT {COLUMNS} FROM mcp_servers s WHERE s.user_id = ? AND s.id = ?"
+        "SELECT {COLUMNS} FROM mcp_servers s WHERE s.user_id = $1 AND s.id = $2"
     ))
     .bind(user)
     .bind(id)
@@ -54,12 +54,12 @@ pub async fn get_by_id(
 
 /// Sets the user's provider choice for a server; false when the user has no such server.
 pub async fn set_provider(
-    conn: &mut SqliteConnection,
+    conn: &mut AnyConnection,
     user: UserId,
     slug: &str,
     choice: Option<&str>,
 ) -> Result<bool, sqlx::Error> {
-    let done = sqlx::query("UPDATE mcp_servers SET provider = ? WHERE user_id = ? AND slug = ?")
+    let done = sqlx::query("UPDATE mcp_servers SET provider = $1 WHERE user_id = $2 AND slug = $3")
         .bind(choice)
         .bind(user)
         .bind(slug)
@@ -68,9 +68,9 @@ pub async fn set_provider(
     Ok(done.rows_affected() == 1)
 }
 
-pub async fn list_for_user(pool: &SqlitePool, user: UserId) -> Result<Vec<ServerRow>, sqlx::Error> {
+pub async fn list_for_user(pool: &AnyPool, user: UserId) -> Result<Vec<ServerRow>, sqlx::Error> {
     sqlx::query_as(&format!(
-        "SELECT {COLUMNS} FROM mcp_servers s WHERE s.user_id = ? ORDER BY s.slug"
+        "SELECT {COLUMNS} FROM mcp_servers s WHERE s.user_id = $1 ORDER BY s.slug"
     ))
     .bind(user)
     .fetch_all(pool)
@@ -78,7 +78,7 @@ pub async fn list_for_user(pool: &SqlitePool, user: UserId) -> Result<Vec<Server
 }
 
 /// Every server with its owner's name, for operators.
-pub async fn list_all(pool: &SqlitePool) -> Result<Vec<(String, ServerRow)>, sqlx::Error> {
+pub async fn list_all(pool: &AnyPool) -> Result<Vec<(String, ServerRow)>, sqlx::Error> {
     #[derive(FromRow)]
     struct Owned {
         owner: String,
@@ -96,13 +96,13 @@ pub async fn list_all(pool: &SqlitePool) -> Result<Vec<(String, ServerRow)>, sql
 /// Inserts a server; the caller then stores its encrypted URL with [`set_url`] in the same
 /// transaction (the ciphertext is bound to the new row's id).
 pub async fn insert(
-    conn: &mut SqliteConnection,
+    conn: &mut AnyConnection,
     user: UserId,
     slug: &ServerSlug,
     name: &str,
     now: UnixTime,
 ) -> Result<i64, sqlx::Error> {
-    sqlx::query_scalar("INSERT INTO mcp_servers (user_id, slug, name, url, created_at) VALUES (?, ?, ?, '', ?) RETURNING id")
+    sqlx::query_scalar("INSERT INTO mcp_servers (user_id, slug, name, url, created_at) VALUES ($1, $2, $3, '', $4) RETURNING id")
         .bind(user)
         .bind(slug.as_str())
         .bind(name)
@@ -113,11 +113,11 @@ pub async fn insert(
 
 /// Deletes the user's server with this slug; false when the user has no such server.
 pub async fn delete(
-    conn: &mut SqliteConnection,
+    conn: &mut AnyConnection,
     user: UserId,
     slug: &ServerSlug,
 ) -> Result<bool, sqlx::Error> {
-    let done = sqlx::query("DELETE FROM mcp_servers WHERE user_id = ? AND slug = ?")
+    let done = sqlx::query("DELETE FROM mcp_servers WHERE user_id = $1 AND slug = $2")
         .bind(user)
         .bind(slug.as_str())
         .execute(conn)
@@ -127,11 +127,11 @@ pub async fn delete(
 
 /// Stores the (encrypted) URL of a server row.
 pub async fn set_url(
-    conn: &mut SqliteConnection,
+    conn: &mut AnyConnection,
     id: i64,
     url_ciphertext: &str,
 ) -> Result<(), sqlx::Error> {
-    sqlx::query("UPDATE mcp_servers SET url = ? WHERE id = ?")
+    sqlx::query("UPDATE mcp_servers SET url = $1 WHERE id = $2")
         .bind(url_ciphertext)
         .bind(id)
         .execute(conn)
@@ -140,11 +140,11 @@ pub async fn set_url(
 }
 
 pub async fn set_static_credential(
-    conn: &mut SqliteConnection,
+    conn: &mut AnyConnection,
     id: i64,
     ciphertext: Option<&str>,
 ) -> Result<(), sqlx::Error> {
-    sqlx::query("UPDATE mcp_servers SET static_credential = ? WHERE id = ?")
+    sqlx::query("UPDATE mcp_servers SET static_credential = $1 WHERE id = $2")
         .bind(ciphertext)
         .bind(id)
         .execute(conn)
@@ -153,7 +153,7 @@ pub async fn set_static_credential(
 }
 
 /// Rows whose URL was stored before the vault existed (plain text).
-pub async fn plaintext_urls(pool: &SqlitePool) -> Result<Vec<(i64, UserId, String)>, sqlx::Error> {
+pub async fn plaintext_urls(pool: &AnyPool) -> Result<Vec<(i64, UserId, String)>, sqlx::Error> {
     sqlx::query_as("SELECT id, user_id, url FROM mcp_servers WHERE url NOT LIKE 'gh1.%'")
         .fetch_all(pool)
         .await

@@ -1,18 +1,114 @@
-//! The tower-sessions table, swept here (the store crate owns its other queries).
+//! Browser sessions (tower-sessions) in Gatehouse's database: the crate's SQLite or Postgres
+//! store, on a small pool of its own opened like the main one.
 
-use sqlx::SqliteConnection;
+use async_trait::async_trait;
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::sqlite::{SqliteConnectOptions, SqlitePoolOptions};
+use sqlx::{AnyConnection, AnyPool, ConnectOptions};
+use tower_sessions::session::{Id, Record};
+use tower_sessions::session_store;
+use tower_sessions_sqlx_store::{PostgresStore, SqliteStore};
 
-use super::SESSIONS_TABLE;
+use super::{Backend, StoreError, SESSIONS_TABLE};
 use crate::domain::UnixTime;
 
+/// Connections the session store may hold (one request reads and writes one session).
+const POOL_SIZE: u32 = 4;
+
+#[derive(Debug, Clone)]
+pub enum SessionStore {
+    Sqlite(SqliteStore),
+    Postgres(PostgresStore),
+}
+
+impl SessionStore {
+    /// The store on the database `pool` reaches (its connections open on first use).
+    pub fn for_pool(pool: &AnyPool) -> Result<Self, StoreError> {
+        let url = pool.connect_options().database_url.clone();
+        let lazy = SqlitePoolOptions::new().max_connections(POOL_SIZE);
+        let bad_table = |e: String| StoreError::Sqlx(sqlx::Error::Configuration(e.into()));
+        Ok(match Backend::of(pool) {
+            Backend::Sqlite => {
+                let options = SqliteConnectOptions::from_url(&url)?;
+                Self::Sqlite(
+                    SqliteStore::new(lazy.connect_lazy_with(options))
+                        .with_table_name(SESSIONS_TABLE)
+                        .map_err(bad_table)?,
+                )
+            }
+            Backend::Postgres => {
+                let options = PgConnectOptions::from_url(&url)?;
+                let pool = PgPoolOptions::new()
+                    .max_connections(POOL_SIZE)
+                    .connect_lazy_with(options);
+                Self::Postgres(
+                    PostgresStore::new(pool)
+                        .with_table_name(SESSIONS_TABLE)
+                        .map_err(bad_table)?,
+                )
+            }
+        })
+    }
+
+    /// Creates the store's table (the crate's own schema).
+    pub async fn migrate(&self) -> Result<(), sqlx::Error> {
+        match self {
+            Self::Sqlite(store) => store.migrate().await,
+            Self::Postgres(store) => store.migrate().await,
+        }
+    }
+}
+
+#[async_trait]
+impl session_store::SessionStore for SessionStore {
+    async fn create(&self, record: &mut Record) -> session_store::Result<()> {
+        match self {
+            Self::Sqlite(store) => store.create(record).await,
+            Self::Postgres(store) => store.create(record).await,
+        }
+    }
+
+    async fn save(&self, record: &Record) -> session_store::Result<()> {
+        match self {
+            Self::Sqlite(store) => store.save(record).await,
+            Self::Postgres(store) => store.save(record).await,
+        }
+    }
+
+    async fn load(&self, session_id: &Id) -> session_store::Result<Option<Record>> {
+        match self {
+            Self::Sqlite(store) => store.load(session_id).await,
+            Self::Postgres(store) => store.load(session_id).await,
+        }
+    }
+
+    async fn delete(&self, session_id: &Id) -> session_store::Result<()> {
+        match self {
+            Self::Sqlite(store) => store.delete(session_id).await,
+            Self::Postgres(store) => store.delete(session_id).await,
+        }
+    }
+}
+
+/// Creates the session table of the database `pool` reaches.
+pub async fn migrate(pool: &AnyPool) -> Result<(), StoreError> {
+    Ok(SessionStore::for_pool(pool)?.migrate().await?)
+}
+
 /// Deletes sessions expired at `now`; returns how many.
-pub async fn sweep(conn: &mut SqliteConnection, now: UnixTime) -> Result<u64, sqlx::Error> {
-    // The session store writes expiry as an SQLite date-time text.
-    Ok(sqlx::query(&format!(
-        "DELETE FROM {SESSIONS_TABLE} WHERE datetime(expiry_date) < datetime(?, 'unixepoch')"
-    ))
-    .bind(now)
-    .execute(conn)
-    .await?
-    .rows_affected())
+pub async fn sweep(conn: &mut AnyConnection, now: UnixTime) -> Result<u64, sqlx::Error> {
+    // Each store writes expiry its own way: SQLite as date-time text, Postgres as timestamptz
+    // in the store's schema.
+    let sql = if Backend::of_connection(conn) == Backend::Postgres {
+        format!("DELETE FROM tower_sessions.{SESSIONS_TABLE} WHERE expiry_date < to_timestamp($1)")
+    } else {
+        format!(
+            "DELETE FROM {SESSIONS_TABLE} WHERE datetime(expiry_date) < datetime($1, 'unixepoch')"
+        )
+    };
+    Ok(sqlx::query(&sql)
+        .bind(now)
+        .execute(conn)
+        .await?
+        .rows_affected())
 }

@@ -1,20 +1,21 @@
 //! Token families, refresh tokens and access tokens.
 
-use sqlx::{FromRow, SqliteExecutor};
+use super::{slug_array, Executor};
+use sqlx::FromRow;
 
 use super::json_list as json;
 use crate::clock::UnixTime;
 use crate::domain::{SecretHash, UserId};
 
 pub async fn insert_family(
-    db: impl SqliteExecutor<'_>,
+    db: impl Executor<'_>,
     grant_id: i64,
     code: &SecretHash,
     resources: &[String],
     now: UnixTime,
     absolute_expires_at: UnixTime,
 ) -> Result<i64, sqlx::Error> {
-    sqlx::query_scalar("INSERT INTO token_families (grant_id, code_hash, resources, created_at, absolute_expires_at) VALUES (?, ?, ?, ?, ?) RETURNING id")
+    sqlx::query_scalar("INSERT INTO token_families (grant_id, code_hash, resources, created_at, absolute_expires_at) VALUES ($1, $2, $3, $4, $5) RETURNING id")
         .bind(grant_id)
         .bind(code.as_str())
         .bind(json(resources))
@@ -25,14 +26,14 @@ pub async fn insert_family(
 }
 
 pub async fn insert_refresh(
-    db: impl SqliteExecutor<'_>,
+    db: impl Executor<'_>,
     token: &SecretHash,
     family_id: i64,
     parent: Option<&SecretHash>,
     now: UnixTime,
     expires_at: UnixTime,
 ) -> Result<(), sqlx::Error> {
-    sqlx::query("INSERT INTO refresh_tokens (token_hash, family_id, parent_hash, created_at, expires_at) VALUES (?, ?, ?, ?, ?)")
+    sqlx::query("INSERT INTO refresh_tokens (token_hash, family_id, parent_hash, created_at, expires_at) VALUES ($1, $2, $3, $4, $5)")
         .bind(token.as_str())
         .bind(family_id)
         .bind(parent.map(SecretHash::as_str))
@@ -45,7 +46,7 @@ pub async fn insert_refresh(
 
 /// An access token, issued together with the refresh token `refresh` (its pair).
 pub async fn insert_access(
-    db: impl SqliteExecutor<'_>,
+    db: impl Executor<'_>,
     token: &SecretHash,
     refresh: &SecretHash,
     family_id: i64,
@@ -53,7 +54,7 @@ pub async fn insert_access(
     now: UnixTime,
     expires_at: UnixTime,
 ) -> Result<(), sqlx::Error> {
-    sqlx::query("INSERT INTO access_tokens (token_hash, refresh_hash, family_id, resources, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?)")
+    sqlx::query("INSERT INTO access_tokens (token_hash, refresh_hash, family_id, resources, created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6)")
         .bind(token.as_str())
         .bind(refresh.as_str())
         .bind(family_id)
@@ -74,11 +75,14 @@ pub struct RefreshRow {
     pub scope: String,
     pub resources: String,
     pub used_at: Option<UnixTime>,
+    #[sqlx(try_from = "super::Flag")]
     pub successor_used: bool,
     pub expires_at: UnixTime,
     pub absolute_expires_at: UnixTime,
+    #[sqlx(try_from = "super::Flag")]
     pub revoked: bool,
     /// A grace-window retry replaced this token before it was used.
+    #[sqlx(try_from = "super::Flag")]
     pub superseded: bool,
     /// The slugs the grant still allows, as a JSON array (read with the token: one statement).
     pub granted: String,
@@ -88,20 +92,20 @@ pub struct RefreshRow {
 
 /// A refresh token with its family, its grant and the grant's servers, in one statement.
 pub async fn get_refresh(
-    db: impl SqliteExecutor<'_>,
+    db: impl Executor<'_>,
     token: &SecretHash,
 ) -> Result<Option<RefreshRow>, sqlx::Error> {
     sqlx::query_as(
-        "SELECT r.family_id, f.grant_id, g.user_id, g.client_id, g.scope, f.resources, r.used_at,
+        concat!("SELECT r.family_id, f.grant_id, g.user_id, g.client_id, g.scope, f.resources, r.used_at,
                 EXISTS (SELECT 1 FROM refresh_tokens c WHERE c.parent_hash = r.token_hash AND c.used_at IS NOT NULL) AS successor_used,
                 r.expires_at, f.absolute_expires_at,
                 (f.revoked_at IS NOT NULL OR g.revoked_at IS NOT NULL) AS revoked,
                 r.superseded_at IS NOT NULL AS superseded,
-                (SELECT json_group_array(s.slug) FROM grant_servers gs JOIN mcp_servers s ON s.id = gs.server_id
+                (SELECT ", slug_array!(), " FROM grant_servers gs JOIN mcp_servers s ON s.id = gs.server_id
                   WHERE gs.grant_id = g.id) AS granted,
                 g.last_used_at AS grant_used_at
          FROM refresh_tokens r JOIN token_families f ON f.id = r.family_id JOIN grants g ON g.id = f.grant_id
-         WHERE r.token_hash = ?",
+         WHERE r.token_hash = $1"),
     )
     .bind(token.as_str())
     .fetch_optional(db)
@@ -110,11 +114,11 @@ pub async fn get_refresh(
 
 /// Marks a refresh token used (first use only; later uses keep the first time).
 pub async fn mark_refresh_used(
-    db: impl SqliteExecutor<'_>,
+    db: impl Executor<'_>,
     token: &SecretHash,
     now: UnixTime,
 ) -> Result<(), sqlx::Error> {
-    sqlx::query("UPDATE refresh_tokens SET used_at = ? WHERE token_hash = ? AND used_at IS NULL")
+    sqlx::query("UPDATE refresh_tokens SET used_at = $1 WHERE token_hash = $2 AND used_at IS NULL")
         .bind(now)
         .bind(token.as_str())
         .execute(db)
@@ -125,20 +129,20 @@ pub async fn mark_refresh_used(
 /// Supersedes the pairs issued from `parent` that were never used (a retry inside the grace
 /// window replaces them): their refresh and access tokens stop working.
 pub async fn supersede_unused_children(
-    conn: &mut sqlx::SqliteConnection,
+    conn: &mut sqlx::AnyConnection,
     parent: &SecretHash,
     now: UnixTime,
 ) -> Result<u64, sqlx::Error> {
     sqlx::query(
-        "UPDATE access_tokens SET superseded_at = ?1 WHERE superseded_at IS NULL AND refresh_hash IN
-           (SELECT token_hash FROM refresh_tokens WHERE parent_hash = ?2 AND used_at IS NULL AND superseded_at IS NULL)",
+        "UPDATE access_tokens SET superseded_at = $1 WHERE superseded_at IS NULL AND refresh_hash IN
+           (SELECT token_hash FROM refresh_tokens WHERE parent_hash = $2 AND used_at IS NULL AND superseded_at IS NULL)",
     )
     .bind(now)
     .bind(parent.as_str())
     .execute(&mut *conn)
     .await?;
     let done = sqlx::query(
-        "UPDATE refresh_tokens SET superseded_at = ?1 WHERE parent_hash = ?2 AND used_at IS NULL AND superseded_at IS NULL",
+        "UPDATE refresh_tokens SET superseded_at = $1 WHERE parent_hash = $2 AND used_at IS NULL AND superseded_at IS NULL",
     )
     .bind(now)
     .bind(parent.as_str())
@@ -148,11 +152,11 @@ pub async fn supersede_unused_children(
 }
 
 pub async fn revoke_family(
-    db: impl SqliteExecutor<'_>,
+    db: impl Executor<'_>,
     family_id: i64,
     now: UnixTime,
 ) -> Result<(), sqlx::Error> {
-    sqlx::query("UPDATE token_families SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL")
+    sqlx::query("UPDATE token_families SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL")
         .bind(now)
         .bind(family_id)
         .execute(db)
@@ -162,12 +166,12 @@ pub async fn revoke_family(
 
 /// Revokes every family started by this code (a replayed code, RFC 6749 §4.1.2).
 pub async fn revoke_families_of_code(
-    db: impl SqliteExecutor<'_>,
+    db: impl Executor<'_>,
     code: &SecretHash,
     now: UnixTime,
 ) -> Result<u64, sqlx::Error> {
     let done = sqlx::query(
-        "UPDATE token_families SET revoked_at = ? WHERE code_hash = ? AND revoked_at IS NULL",
+        "UPDATE token_families SET revoked_at = $1 WHERE code_hash = $2 AND revoked_at IS NULL",
     )
     .bind(now)
     .bind(code.as_str())
@@ -183,6 +187,7 @@ pub struct AccessRow {
     pub client_id: String,
     pub resources: String,
     pub expires_at: UnixTime,
+    #[sqlx(try_from = "super::Flag")]
     pub revoked: bool,
     /// The slugs of the user's servers the grant still covers (a JSON array in slug order, so
     /// list cursors keep their place; deleted servers drop out).
@@ -191,18 +196,18 @@ pub struct AccessRow {
 
 /// One indexed lookup answers everything bearer validation needs.
 pub async fn get_access(
-    db: impl SqliteExecutor<'_>,
+    db: impl Executor<'_>,
     token: &SecretHash,
 ) -> Result<Option<AccessRow>, sqlx::Error> {
     sqlx::query_as(
-        "SELECT g.user_id, g.id AS grant_id, g.client_id, a.resources, a.expires_at,
+        concat!("SELECT g.user_id, g.id AS grant_id, g.client_id, a.resources, a.expires_at,
                 (f.revoked_at IS NOT NULL OR g.revoked_at IS NOT NULL OR a.superseded_at IS NOT NULL
                  OR EXISTS (SELECT 1 FROM oauth_clients c WHERE c.client_id = g.client_id AND c.disabled = 1)
                  OR EXISTS (SELECT 1 FROM users u WHERE u.id = g.user_id AND u.disabled_at IS NOT NULL)) AS revoked,
-                (SELECT json_group_array(slug) FROM (SELECT s.slug FROM grant_servers gs JOIN mcp_servers s ON s.id = gs.server_id
-                 WHERE gs.grant_id = g.id ORDER BY s.slug)) AS granted
+                (SELECT ", slug_array!(), " FROM grant_servers gs JOIN mcp_servers s ON s.id = gs.server_id
+                 WHERE gs.grant_id = g.id) AS granted
          FROM access_tokens a JOIN token_families f ON f.id = a.family_id JOIN grants g ON g.id = f.grant_id
-         WHERE a.token_hash = ?1",
+         WHERE a.token_hash = $1"),
     )
     .bind(token.as_str())
     .fetch_optional(db)
@@ -218,21 +223,22 @@ pub struct TokenOwner {
     pub resources: String,
     pub created_at: UnixTime,
     pub expires_at: UnixTime,
+    #[sqlx(try_from = "super::Flag")]
     pub active: bool,
 }
 
 pub async fn refresh_owner(
-    db: impl SqliteExecutor<'_>,
+    db: impl Executor<'_>,
     token: &SecretHash,
     now: UnixTime,
 ) -> Result<Option<TokenOwner>, sqlx::Error> {
     sqlx::query_as(
-        "SELECT r.family_id, g.client_id, g.user_id, f.resources, r.created_at, MIN(r.expires_at, f.absolute_expires_at) AS expires_at,
+        "SELECT r.family_id, g.client_id, g.user_id, f.resources, r.created_at, CASE WHEN r.expires_at < f.absolute_expires_at THEN r.expires_at ELSE f.absolute_expires_at END AS expires_at,
                 (f.revoked_at IS NULL AND g.revoked_at IS NULL AND r.superseded_at IS NULL
-                 AND r.expires_at > ?2 AND f.absolute_expires_at > ?2
+                 AND r.expires_at > $2 AND f.absolute_expires_at > $2
                  AND NOT EXISTS (SELECT 1 FROM refresh_tokens c WHERE c.parent_hash = r.token_hash AND c.used_at IS NOT NULL)) AS active
          FROM refresh_tokens r JOIN token_families f ON f.id = r.family_id JOIN grants g ON g.id = f.grant_id
-         WHERE r.token_hash = ?1",
+         WHERE r.token_hash = $1",
     )
     .bind(token.as_str())
     .bind(now)
@@ -241,16 +247,16 @@ pub async fn refresh_owner(
 }
 
 pub async fn access_owner(
-    db: impl SqliteExecutor<'_>,
+    db: impl Executor<'_>,
     token: &SecretHash,
     now: UnixTime,
 ) -> Result<Option<TokenOwner>, sqlx::Error> {
     sqlx::query_as(
         "SELECT a.family_id, g.client_id, g.user_id, a.resources, a.created_at, a.expires_at,
                 (f.revoked_at IS NULL AND g.revoked_at IS NULL AND a.superseded_at IS NULL
-                 AND a.expires_at > ?2) AS active
+                 AND a.expires_at > $2) AS active
          FROM access_tokens a JOIN token_families f ON f.id = a.family_id JOIN grants g ON g.id = f.grant_id
-         WHERE a.token_hash = ?1",
+         WHERE a.token_hash = $1",
     )
     .bind(token.as_str())
     .bind(now)
@@ -259,11 +265,8 @@ pub async fn access_owner(
 }
 
 /// Ends one access token (revoking an access token alone leaves its family alive).
-pub async fn delete_access(
-    db: impl SqliteExecutor<'_>,
-    token: &SecretHash,
-) -> Result<(), sqlx::Error> {
-    sqlx::query("DELETE FROM access_tokens WHERE token_hash = ?")
+pub async fn delete_access(db: impl Executor<'_>, token: &SecretHash) -> Result<(), sqlx::Error> {
+    sqlx::query("DELETE FROM access_tokens WHERE token_hash = $1")
         .bind(token.as_str())
         .execute(db)
         .await?;
@@ -291,7 +294,7 @@ pub struct Swept {
 /// clients that never got a grant go once they are older than `unused_client_ttl` seconds
 /// (anyone can create them: registration, a new metadata-document URL).
 pub async fn sweep(
-    conn: &mut sqlx::SqliteConnection,
+    conn: &mut sqlx::AnyConnection,
     now: UnixTime,
     unused_client_ttl: i64,
 ) -> Result<Swept, sqlx::Error> {
@@ -303,19 +306,19 @@ pub async fn sweep(
             .rows_affected())
     };
     Ok(Swept {
-        requests: run("DELETE FROM authorization_requests WHERE expires_at <= ?").await?,
-        codes: run("DELETE FROM authorization_codes WHERE expires_at <= ? - 86400").await?,
-        access_tokens: run("DELETE FROM access_tokens WHERE expires_at <= ?").await?,
-        refresh_tokens: run("DELETE FROM refresh_tokens WHERE expires_at <= ?").await?,
-        families: run("DELETE FROM token_families WHERE absolute_expires_at <= ? OR (revoked_at IS NOT NULL AND NOT EXISTS (SELECT 1 FROM refresh_tokens r WHERE r.family_id = token_families.id) AND NOT EXISTS (SELECT 1 FROM access_tokens a WHERE a.family_id = token_families.id))").await?,
-        invites: run("DELETE FROM invites WHERE expires_at <= ?").await?,
-        vault_states: run("DELETE FROM oauth_states WHERE expires_at <= ?").await?,
+        requests: run("DELETE FROM authorization_requests WHERE expires_at <= $1").await?,
+        codes: run("DELETE FROM authorization_codes WHERE expires_at <= $1 - 86400").await?,
+        access_tokens: run("DELETE FROM access_tokens WHERE expires_at <= $1").await?,
+        refresh_tokens: run("DELETE FROM refresh_tokens WHERE expires_at <= $1").await?,
+        families: run("DELETE FROM token_families WHERE absolute_expires_at <= $1 OR (revoked_at IS NOT NULL AND NOT EXISTS (SELECT 1 FROM refresh_tokens r WHERE r.family_id = token_families.id) AND NOT EXISTS (SELECT 1 FROM access_tokens a WHERE a.family_id = token_families.id))").await?,
+        invites: run("DELETE FROM invites WHERE expires_at <= $1").await?,
+        vault_states: run("DELETE FROM oauth_states WHERE expires_at <= $1").await?,
         // Kept a day, so a waiting `gatehouse connect` still reads the outcome.
-        connect_links: run("DELETE FROM connect_links WHERE expires_at <= ? - 86400").await?,
+        connect_links: run("DELETE FROM connect_links WHERE expires_at <= $1 - 86400").await?,
         // Clients re-initialize when a session id is no longer recognised (404).
-        gateway_sessions: run("DELETE FROM gateway_sessions WHERE created_at <= ? - 7 * 86400").await?,
+        gateway_sessions: run("DELETE FROM gateway_sessions WHERE created_at <= $1 - 7 * 86400").await?,
         unused_clients: sqlx::query(
-            "DELETE FROM oauth_clients WHERE created_at <= ? - ?
+            "DELETE FROM oauth_clients WHERE created_at <= $1 - $2
                AND NOT EXISTS (SELECT 1 FROM grants g WHERE g.client_id = oauth_clients.client_id)",
         )
         .bind(now)

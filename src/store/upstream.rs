@@ -1,7 +1,8 @@
 //! MCP-native upstreams: what each server's probe found (`server_probes`), Gatehouse's
 //! registrations per issuer (`upstream_registrations`), and `gatehouse connect` links.
 
-use sqlx::{FromRow, SqliteConnection, SqliteExecutor};
+use super::Executor;
+use sqlx::{AnyConnection, FromRow};
 
 use crate::clock::UnixTime;
 use crate::domain::UserId;
@@ -27,12 +28,12 @@ const PROBE_COLUMNS: &str =
     "server_id, user_id, probed_at, outcome, resource, issuer, metadata, scopes, message";
 
 pub async fn probe(
-    db: impl SqliteExecutor<'_>,
+    db: impl Executor<'_>,
     user: UserId,
     server_id: i64,
 ) -> Result<Option<ProbeRow>, sqlx::Error> {
     sqlx::query_as(&format!(
-        "SELECT {PROBE_COLUMNS} FROM server_probes WHERE server_id = ? AND user_id = ?"
+        "SELECT {PROBE_COLUMNS} FROM server_probes WHERE server_id = $1 AND user_id = $2"
     ))
     .bind(server_id)
     .bind(user)
@@ -41,11 +42,11 @@ pub async fn probe(
 }
 
 pub async fn probes_for_user(
-    db: impl SqliteExecutor<'_>,
+    db: impl Executor<'_>,
     user: UserId,
 ) -> Result<Vec<ProbeRow>, sqlx::Error> {
     sqlx::query_as(&format!(
-        "SELECT {PROBE_COLUMNS} FROM server_probes WHERE user_id = ? ORDER BY server_id"
+        "SELECT {PROBE_COLUMNS} FROM server_probes WHERE user_id = $1 ORDER BY server_id"
     ))
     .bind(user)
     .fetch_all(db)
@@ -53,10 +54,10 @@ pub async fn probes_for_user(
 }
 
 /// Replaces a server's probe result (only for the server's owner).
-pub async fn save_probe(conn: &mut SqliteConnection, p: &ProbeRow) -> Result<bool, sqlx::Error> {
+pub async fn save_probe(conn: &mut AnyConnection, p: &ProbeRow) -> Result<bool, sqlx::Error> {
     let done = sqlx::query(
         "INSERT INTO server_probes (server_id, user_id, probed_at, outcome, resource, issuer, metadata, scopes, message)
-         SELECT id, user_id, ?, ?, ?, ?, ?, ?, ? FROM mcp_servers WHERE id = ? AND user_id = ?
+         SELECT id, user_id, $1, $2, $3, $4, $5, $6, $7 FROM mcp_servers WHERE id = $8 AND user_id = $9
          ON CONFLICT (server_id) DO UPDATE SET probed_at = excluded.probed_at,
            outcome = excluded.outcome, resource = excluded.resource, issuer = excluded.issuer,
            metadata = excluded.metadata, scopes = excluded.scopes, message = excluded.message",
@@ -89,11 +90,11 @@ const REGISTRATION_COLUMNS: &str =
     "id, method, client_id, client_secret, auth_method, redirect_uri";
 
 pub async fn registration(
-    db: impl SqliteExecutor<'_>,
+    db: impl Executor<'_>,
     issuer: &str,
 ) -> Result<Option<RegistrationRow>, sqlx::Error> {
     sqlx::query_as(&format!(
-        "SELECT {REGISTRATION_COLUMNS} FROM upstream_registrations WHERE issuer = ?"
+        "SELECT {REGISTRATION_COLUMNS} FROM upstream_registrations WHERE issuer = $1"
     ))
     .bind(issuer)
     .fetch_optional(db)
@@ -102,7 +103,7 @@ pub async fn registration(
 
 /// Every stored registration: (issuer, method).
 pub async fn registration_methods(
-    db: impl SqliteExecutor<'_>,
+    db: impl Executor<'_>,
 ) -> Result<Vec<(String, String)>, sqlx::Error> {
     sqlx::query_as("SELECT issuer, method FROM upstream_registrations")
         .fetch_all(db)
@@ -120,17 +121,17 @@ pub struct NewRegistration<'a> {
 /// Replaces the issuer's registration; returns the row id. The secret is set afterwards
 /// ([`set_client_secret`]) because its ciphertext is bound to this id.
 pub async fn replace_registration(
-    conn: &mut SqliteConnection,
+    conn: &mut AnyConnection,
     r: &NewRegistration<'_>,
     now: UnixTime,
 ) -> Result<i64, sqlx::Error> {
-    sqlx::query("DELETE FROM upstream_registrations WHERE issuer = ?")
+    sqlx::query("DELETE FROM upstream_registrations WHERE issuer = $1")
         .bind(r.issuer)
         .execute(&mut *conn)
         .await?;
     sqlx::query_scalar(
         "INSERT INTO upstream_registrations (issuer, method, client_id, auth_method, redirect_uri, registered_at)
-         VALUES (?, ?, ?, ?, ?, ?) RETURNING id",
+         VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
     )
     .bind(r.issuer)
     .bind(r.method)
@@ -143,11 +144,11 @@ pub async fn replace_registration(
 }
 
 pub async fn set_client_secret(
-    conn: &mut SqliteConnection,
+    conn: &mut AnyConnection,
     id: i64,
     sealed: &str,
 ) -> Result<(), sqlx::Error> {
-    sqlx::query("UPDATE upstream_registrations SET client_secret = ? WHERE id = ?")
+    sqlx::query("UPDATE upstream_registrations SET client_secret = $1 WHERE id = $2")
         .bind(sealed)
         .bind(id)
         .execute(conn)
@@ -156,8 +157,8 @@ pub async fn set_client_secret(
 }
 
 /// Removes a registration the server no longer accepts, unless it was replaced meanwhile.
-pub async fn drop_registration(conn: &mut SqliteConnection, id: i64) -> Result<bool, sqlx::Error> {
-    let done = sqlx::query("DELETE FROM upstream_registrations WHERE id = ?")
+pub async fn drop_registration(conn: &mut AnyConnection, id: i64) -> Result<bool, sqlx::Error> {
+    let done = sqlx::query("DELETE FROM upstream_registrations WHERE id = $1")
         .bind(id)
         .execute(conn)
         .await?;
@@ -167,7 +168,7 @@ pub async fn drop_registration(conn: &mut SqliteConnection, id: i64) -> Result<b
 /// Marks a connection for re-authentication with wider scopes (an upstream's
 /// `insufficient_scope`).
 pub async fn require_step_up(
-    conn: &mut SqliteConnection,
+    conn: &mut AnyConnection,
     user: UserId,
     server_id: i64,
     scopes: &str,
@@ -175,8 +176,8 @@ pub async fn require_step_up(
     now: UnixTime,
 ) -> Result<bool, sqlx::Error> {
     let done = sqlx::query(
-        "UPDATE connections SET status = 'needs_reauth', step_up_scopes = ?, last_error = ?, updated_at = ?
-         WHERE id = ? AND user_id = ?",
+        "UPDATE connections SET status = 'needs_reauth', step_up_scopes = $1, last_error = $2, updated_at = $3
+         WHERE id = $4 AND user_id = $5",
     )
     .bind(scopes)
     .bind(reason)
@@ -189,12 +190,12 @@ pub async fn require_step_up(
 }
 
 pub async fn step_up_scopes(
-    db: impl SqliteExecutor<'_>,
+    db: impl Executor<'_>,
     user: UserId,
     server_id: i64,
 ) -> Result<Option<String>, sqlx::Error> {
     Ok(sqlx::query_scalar::<_, Option<String>>(
-        "SELECT step_up_scopes FROM connections WHERE id = ? AND user_id = ?",
+        "SELECT step_up_scopes FROM connections WHERE id = $1 AND user_id = $2",
     )
     .bind(server_id)
     .bind(user)
@@ -210,21 +211,22 @@ pub struct LinkRow {
     pub server_id: i64,
     pub expires_at: UnixTime,
     pub used_at: Option<UnixTime>,
-    pub succeeded: Option<bool>,
+    /// 1 or 0 once the flow finished (an integer column in both dialects).
+    pub succeeded: Option<i64>,
     pub result: Option<String>,
 }
 
 const LINK_COLUMNS: &str = "id, user_id, server_id, expires_at, used_at, succeeded, result";
 
 pub async fn insert_link(
-    conn: &mut SqliteConnection,
+    conn: &mut AnyConnection,
     token_hash: &str,
     user: UserId,
     server_id: i64,
     expires_at: UnixTime,
 ) -> Result<i64, sqlx::Error> {
     sqlx::query_scalar(
-        "INSERT INTO connect_links (token_hash, user_id, server_id, expires_at) VALUES (?, ?, ?, ?) RETURNING id",
+        "INSERT INTO connect_links (token_hash, user_id, server_id, expires_at) VALUES ($1, $2, $3, $4) RETURNING id",
     )
     .bind(token_hash)
     .bind(user)
@@ -235,20 +237,20 @@ pub async fn insert_link(
 }
 
 pub async fn link_by_token(
-    db: impl SqliteExecutor<'_>,
+    db: impl Executor<'_>,
     token_hash: &str,
 ) -> Result<Option<LinkRow>, sqlx::Error> {
     sqlx::query_as(&format!(
-        "SELECT {LINK_COLUMNS} FROM connect_links WHERE token_hash = ?"
+        "SELECT {LINK_COLUMNS} FROM connect_links WHERE token_hash = $1"
     ))
     .bind(token_hash)
     .fetch_optional(db)
     .await
 }
 
-pub async fn link(db: impl SqliteExecutor<'_>, id: i64) -> Result<Option<LinkRow>, sqlx::Error> {
+pub async fn link(db: impl Executor<'_>, id: i64) -> Result<Option<LinkRow>, sqlx::Error> {
     sqlx::query_as(&format!(
-        "SELECT {LINK_COLUMNS} FROM connect_links WHERE id = ?"
+        "SELECT {LINK_COLUMNS} FROM connect_links WHERE id = $1"
     ))
     .bind(id)
     .fetch_optional(db)
@@ -257,12 +259,12 @@ pub async fn link(db: impl SqliteExecutor<'_>, id: i64) -> Result<Option<LinkRow
 
 /// Uses a link once: true only for the first caller, before it expires.
 pub async fn use_link(
-    conn: &mut SqliteConnection,
+    conn: &mut AnyConnection,
     id: i64,
     now: UnixTime,
 ) -> Result<bool, sqlx::Error> {
     let done = sqlx::query(
-        "UPDATE connect_links SET used_at = ? WHERE id = ? AND used_at IS NULL AND expires_at > ?",
+        "UPDATE connect_links SET used_at = $1 WHERE id = $2 AND used_at IS NULL AND expires_at > $3",
     )
     .bind(now)
     .bind(id)
@@ -273,15 +275,15 @@ pub async fn use_link(
 }
 
 pub async fn finish_link(
-    conn: &mut SqliteConnection,
+    conn: &mut AnyConnection,
     id: i64,
     succeeded: bool,
     result: &str,
 ) -> Result<(), sqlx::Error> {
     sqlx::query(
-        "UPDATE connect_links SET succeeded = ?, result = ? WHERE id = ? AND succeeded IS NULL",
+        "UPDATE connect_links SET succeeded = $1, result = $2 WHERE id = $3 AND succeeded IS NULL",
     )
-    .bind(succeeded)
+    .bind(i64::from(succeeded))
     .bind(result)
     .bind(id)
     .execute(conn)

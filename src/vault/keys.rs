@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use base64::{engine::general_purpose::STANDARD, Engine};
 use rand::RngCore;
 use secrecy::SecretBox;
-use sqlx::SqlitePool;
+use sqlx::AnyPool;
 
 use super::cipher::Cipher;
 use crate::config::{Config, ConfigError, EncryptionKey};
@@ -116,7 +116,7 @@ fn generate(path: &Path) -> Result<EncryptionKey, KeyError> {
 
 /// Everything start-up needs, for the server and the CLI alike: the keys (loaded or
 /// generated), the cipher, and the check against the database.
-pub async fn open(pool: &SqlitePool, config: &Config) -> Result<(Cipher, KeySource), KeyError> {
+pub async fn open(pool: &AnyPool, config: &Config) -> Result<(Cipher, KeySource), KeyError> {
     let encrypted = stored::anything_encrypted(pool).await?;
     let (keys, source) = load_or_generate(config, encrypted)?;
     let cipher = Cipher::new(&keys)
@@ -127,7 +127,7 @@ pub async fn open(pool: &SqlitePool, config: &Config) -> Result<(Cipher, KeySour
 
 /// Start-up check: every configured key matches its stored check value (new ids get one),
 /// and no stored ciphertext names a key that is not configured.
-pub async fn verify(pool: &SqlitePool, cipher: &Cipher, now: i64) -> Result<(), KeyError> {
+pub async fn verify(pool: &AnyPool, cipher: &Cipher, now: i64) -> Result<(), KeyError> {
     for id in cipher.key_ids() {
         match stored::check_value(pool, id).await? {
             Some(check) if cipher.verify_check_value(id, &check) => {}

@@ -2,7 +2,7 @@
 //! Each value is rewritten in its own small transaction and only if it is unchanged, so the
 //! command can be interrupted and run again, even while the server runs.
 
-use sqlx::SqlitePool;
+use sqlx::AnyPool;
 
 use super::cipher::{Binding, Cipher, CipherError};
 use crate::store::encryption::{self as keys, CIPHERTEXT_COLUMNS};
@@ -26,7 +26,7 @@ pub enum RotateError {
     Database(#[from] sqlx::Error),
 }
 
-pub async fn rotate(pool: &SqlitePool, cipher: &Cipher) -> Result<Rotated, RotateError> {
+pub async fn rotate(pool: &AnyPool, cipher: &Cipher) -> Result<Rotated, RotateError> {
     let mut done = Rotated::default();
     let current = cipher.current_key_id();
     for &(table, column) in CIPHERTEXT_COLUMNS {

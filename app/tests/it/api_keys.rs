@@ -191,7 +191,8 @@ async fn expired_malformed_and_disabled_users_keys_get_the_challenge() {
             .unwrap()
             .starts_with("Bearer resource_metadata="));
     }
-    sqlx::query("UPDATE api_keys SET expires_at = strftime('%s','now') - 1")
+    sqlx::query("UPDATE api_keys SET expires_at = $1")
+        .bind(gatehouse::clock::now() - 1)
         .execute(&k.app.core.pool)
         .await
         .unwrap();

@@ -19,6 +19,7 @@ pub fn gatehouse_with(
         .args(args)
         .envs(env.iter().copied())
         .env("GATEHOUSE_DATA_DIR", data)
+        .envs(crate::helpers::database_env(data))
         .env("RUST_LOG", "warn")
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
@@ -202,6 +203,7 @@ fn bad_configuration_stops_with_one_line() {
     let out = Command::new(env!("CARGO_BIN_EXE_gatehouse"))
         .args(["migrate"])
         .env("GATEHOUSE_DATA_DIR", dir.path())
+        .envs(crate::helpers::database_env(dir.path()))
         .env("GATEHOUSE_ACCESS_TOKEN_TTL", "forever")
         .output()
         .unwrap();
@@ -244,6 +246,7 @@ fn unreadable_extra_ca_stops_start_up_clearly() {
     let out = Command::new(env!("CARGO_BIN_EXE_gatehouse"))
         .args(["migrate"])
         .env("GATEHOUSE_DATA_DIR", dir.path())
+        .envs(crate::helpers::database_env(dir.path()))
         .env("GATEHOUSE_EXTRA_CA_FILE", &pem)
         .output()
         .unwrap();

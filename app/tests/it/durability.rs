@@ -22,6 +22,7 @@ async fn kill_9_during_writes_loses_no_committed_row() {
     let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_gatehouse"))
         .arg("serve")
         .env("GATEHOUSE_DATA_DIR", dir.path())
+        .envs(crate::helpers::database_env(dir.path()))
         .env("GATEHOUSE_BIND", "127.0.0.1:0")
         .env("RUST_LOG", "warn")
         .stdout(std::process::Stdio::piped())
@@ -95,15 +96,17 @@ async fn kill_9_during_writes_loses_no_committed_row() {
 
     let acknowledged = acknowledged.lock().unwrap().clone();
     assert!(acknowledged.len() >= 60);
-    let db = dir.path().join("gatehouse.db");
-    let pool = sqlx::SqlitePool::connect(&format!("sqlite://{}", db.display()))
-        .await
-        .unwrap();
-    let check: String = sqlx::query_scalar("PRAGMA integrity_check")
-        .fetch_one(&pool)
-        .await
-        .unwrap();
-    assert_eq!(check, "ok");
+    // The database as the next start would open it (the file, or the Postgres database).
+    let url = test_config(dir.path(), &[]).database_url;
+    sqlx::any::install_default_drivers();
+    let pool = sqlx::AnyPool::connect(&url).await.unwrap();
+    if url.starts_with("sqlite:") {
+        let check: String = sqlx::query_scalar("PRAGMA integrity_check")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+        assert_eq!(check, "ok");
+    }
     let stored: Vec<String> = sqlx::query_scalar("SELECT slug FROM mcp_servers")
         .fetch_all(&pool)
         .await

@@ -101,13 +101,12 @@ async fn clients_that_never_got_a_grant_are_swept_after_their_idle_time() {
     let fresh: serde_json::Value = register(&app, body).await.json().await.unwrap();
     // The first unused client was registered two hours ago (and the used one too).
     for id in [stale["client_id"].as_str().unwrap(), client.id.as_str()] {
-        sqlx::query(
-            "UPDATE oauth_clients SET created_at = strftime('%s','now') - 7200 WHERE client_id = ?",
-        )
-        .bind(id)
-        .execute(&app.core.pool)
-        .await
-        .unwrap();
+        sqlx::query("UPDATE oauth_clients SET created_at = $1 WHERE client_id = $2")
+            .bind(gatehouse::clock::now() - 7200)
+            .bind(id)
+            .execute(&app.core.pool)
+            .await
+            .unwrap();
     }
     let (swept, _) = gatehouse::service::token_admin::cleanup(&app.core)
         .await
@@ -141,8 +140,16 @@ async fn anonymous_page_views_store_no_session() {
         let res = app.browser().get(path).await;
         assert!(res.status().as_u16() < 500, "{path}");
     }
-    assert_eq!(app.count("SELECT COUNT(*) FROM sessions").await, 0);
+    assert_eq!(
+        app.count(&format!("SELECT COUNT(*) FROM {}", sessions_table()))
+            .await,
+        0
+    );
     // A page with a form needs its CSRF token, so a session.
     app.browser().page("/setup").await;
-    assert_eq!(app.count("SELECT COUNT(*) FROM sessions").await, 1);
+    assert_eq!(
+        app.count(&format!("SELECT COUNT(*) FROM {}", sessions_table()))
+            .await,
+        1
+    );
 }

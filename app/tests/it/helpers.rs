@@ -47,10 +47,68 @@ pub fn test_config_with_file(
     let mut env: BTreeMap<String, String> = BTreeMap::new();
     env.insert("GATEHOUSE_BIND".into(), "127.0.0.1:0".into());
     env.insert("GATEHOUSE_DATA_DIR".into(), data_dir.display().to_string());
+    if let Some(url) = postgres_database_for(data_dir) {
+        env.insert("GATEHOUSE_DATABASE_URL".into(), url);
+    }
     for (k, v) in extra {
         env.insert((*k).into(), (*v).into());
     }
     Config::from_sources(toml, &env).expect("config")
+}
+
+/// The Postgres server the suite runs on (`scripts/with-postgres.sh`), if any.
+pub fn postgres() -> Option<String> {
+    std::env::var("GATEHOUSE_TEST_POSTGRES").ok()
+}
+
+/// The browser-session table (tower-sessions keeps its own schema on Postgres).
+pub fn sessions_table() -> &'static str {
+    match postgres() {
+        Some(_) => "tower_sessions.sessions",
+        None => "sessions",
+    }
+}
+
+/// What a `gatehouse` child process on `data_dir` needs besides `GATEHOUSE_DATA_DIR`: on
+/// Postgres, the data directory's database.
+pub fn database_env(data_dir: impl AsRef<std::path::Path>) -> Vec<(&'static str, String)> {
+    postgres_database_for(data_dir.as_ref())
+        .map(|url| ("GATEHOUSE_DATABASE_URL", url))
+        .into_iter()
+        .collect()
+}
+
+/// On Postgres, the database of the data directory `data_dir`, created on first use: two
+/// processes started on one data directory share it, as on SQLite they share the file.
+fn postgres_database_for(data_dir: &std::path::Path) -> Option<String> {
+    use sqlx::{Connection, Executor};
+    use std::hash::{Hash, Hasher};
+    let server = postgres()?;
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    data_dir.hash(&mut hasher);
+    let name = format!("gh_{:016x}", hasher.finish());
+    let admin = format!("{server}/postgres");
+    let create = format!("CREATE DATABASE {name}");
+    // Config building is synchronous: the statement runs on a runtime of its own.
+    std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?;
+        runtime
+            .block_on(async {
+                let mut conn = sqlx::PgConnection::connect(&admin).await?;
+                match conn.execute(create.as_str()).await {
+                    // 42P04: duplicate_database (a second process on this data directory).
+                    Err(sqlx::Error::Database(e)) if e.code().as_deref() == Some("42P04") => Ok(()),
+                    other => other.map(drop),
+                }
+            })
+            .map_err(std::io::Error::other)
+    })
+    .join()
+    .expect("database creation")
+    .expect("create the test database");
+    Some(format!("{server}/{name}"))
 }
 
 /// Starts Gatehouse on 127.0.0.1:0 with a fresh data directory and `extra` settings.

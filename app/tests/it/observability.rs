@@ -91,7 +91,7 @@ async fn calls(app: &TestApp, user: i64, server: &str, n: i64, error_every: i64,
         };
         sqlx::query(
             "INSERT INTO audit_events (at, user_id, actor, kind, detail, server, client, outcome, duration_ms)
-             VALUES (?, ?, 'client-x', 'mcp.call', ?, ?, 'client-x', ?, ?)",
+             VALUES ($1, $2, 'client-x', 'mcp.call', $3, $4, 'client-x', $5, $6)",
         )
         .bind(start - i * 60)
         .bind(user)
@@ -442,6 +442,7 @@ async fn logs_hold_request_ids_and_none_of_the_secrets_made() {
     let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_gatehouse"))
         .arg("serve")
         .env("GATEHOUSE_DATA_DIR", dir.path())
+        .envs(crate::helpers::database_env(dir.path()))
         .env("GATEHOUSE_BIND", "127.0.0.1:0")
         .env("GATEHOUSE_LOG_FORMAT", "json")
         .env("RUST_LOG", "debug")
@@ -594,7 +595,7 @@ async fn the_sweep_keeps_activity_within_its_retention_and_row_limit() {
     calls(&app, 1, "new", 80, 0, now).await;
     calls(&app, 1, "old", 30, 0, now - 2 * 86400).await;
     let newest: Vec<i64> = sqlx::query_scalar(
-        "SELECT id FROM audit_events WHERE server IS NOT 'old' ORDER BY id DESC LIMIT 50",
+        "SELECT id FROM audit_events WHERE server IS DISTINCT FROM 'old' ORDER BY id DESC LIMIT 50",
     )
     .fetch_all(&app.core.pool)
     .await

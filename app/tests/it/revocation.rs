@@ -256,23 +256,21 @@ async fn cleanup_removes_only_expired_rows() {
     let live = tokens_for_gmail(&app, &admin, &client).await;
     let old = tokens_for_gmail(&app, &admin, &client).await;
     let pool = &app.core.pool;
-    let past = "strftime('%s','now') - 10";
+    let past = gatehouse::clock::now() - 10;
     let old_rt = gatehouse::domain::SecretHash::of(old["refresh_token"].as_str().unwrap());
     let old_at = gatehouse::domain::SecretHash::of(old["access_token"].as_str().unwrap());
-    sqlx::query(&format!(
-        "UPDATE refresh_tokens SET expires_at = {past} WHERE token_hash = ?"
-    ))
-    .bind(old_rt.as_str())
-    .execute(pool)
-    .await
-    .unwrap();
-    sqlx::query(&format!(
-        "UPDATE access_tokens SET expires_at = {past} WHERE token_hash = ?"
-    ))
-    .bind(old_at.as_str())
-    .execute(pool)
-    .await
-    .unwrap();
+    sqlx::query("UPDATE refresh_tokens SET expires_at = $1 WHERE token_hash = $2")
+        .bind(past)
+        .bind(old_rt.as_str())
+        .execute(pool)
+        .await
+        .unwrap();
+    sqlx::query("UPDATE access_tokens SET expires_at = $1 WHERE token_hash = $2")
+        .bind(past)
+        .bind(old_at.as_str())
+        .execute(pool)
+        .await
+        .unwrap();
     // A pending request that expired, and one that did not.
     admin
         .get(&authorize_url(&app, &client.id, Some(&pkce()), &[]))
@@ -280,7 +278,11 @@ async fn cleanup_removes_only_expired_rows() {
     admin
         .get(&authorize_url(&app, &client.id, Some(&pkce()), &[]))
         .await;
-    sqlx::query(&format!("UPDATE authorization_requests SET expires_at = {past} WHERE rowid = (SELECT MIN(rowid) FROM authorization_requests)")).execute(pool).await.unwrap();
+    sqlx::query("UPDATE authorization_requests SET expires_at = $1 WHERE handle_hash = (SELECT MIN(handle_hash) FROM authorization_requests)")
+        .bind(past)
+        .execute(pool)
+        .await
+        .unwrap();
 
     let (swept, _) = gatehouse::service::token_admin::cleanup(&app.core)
         .await

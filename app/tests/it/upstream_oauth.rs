@@ -86,7 +86,7 @@ async fn call(app: &TestApp, key: &str, slug: &str) -> (StatusCode, Value) {
 }
 
 async fn connection_status(app: &TestApp, id: i64) -> Option<String> {
-    sqlx::query_scalar("SELECT status FROM connections WHERE id = ?")
+    sqlx::query_scalar("SELECT status FROM connections WHERE id = $1")
         .bind(id)
         .fetch_optional(&app.core.pool)
         .await
@@ -560,6 +560,7 @@ async fn cli_probe_connect_disconnect_and_delete() {
         .args(["connect", "admin", "notes"])
         .envs(env.iter().copied())
         .env("GATEHOUSE_DATA_DIR", &data)
+        .envs(crate::helpers::database_env(&data))
         .env("RUST_LOG", "warn")
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())

@@ -93,7 +93,7 @@ pub(crate) async fn rotate_to_a_new_key(data_dir: &std::path::Path) -> String {
 
 pub(crate) async fn server_id(app: &TestApp, slug: &str) -> (UserId, i64) {
     let (user, id): (i64, i64) =
-        sqlx::query_as("SELECT user_id, id FROM mcp_servers WHERE slug = ?")
+        sqlx::query_as("SELECT user_id, id FROM mcp_servers WHERE slug = $1")
             .bind(slug)
             .fetch_one(&app.core.pool)
             .await
@@ -104,7 +104,8 @@ pub(crate) async fn server_id(app: &TestApp, slug: &str) -> (UserId, i64) {
 /// Makes the stored access token expired (as if an hour had passed: the in-process
 /// credential cache, whose entries live 2 s, is emptied too).
 pub(crate) async fn expire(app: &TestApp, id: i64) {
-    sqlx::query("UPDATE connections SET expires_at = strftime('%s','now') - 1 WHERE id = ?")
+    sqlx::query("UPDATE connections SET expires_at = $1 WHERE id = $2")
+        .bind(gatehouse::clock::now() - 1)
         .bind(id)
         .execute(&app.core.pool)
         .await
@@ -251,7 +252,7 @@ async fn fifty_concurrent_calls_refresh_once() {
     assert_eq!(tokens.len(), 1, "every caller got the same, new token");
     assert!(!tokens.contains("upstream-at-1"), "not the expired one");
     let refreshed: Option<i64> =
-        sqlx::query_scalar("SELECT last_refresh_at FROM connections WHERE id = ?")
+        sqlx::query_scalar("SELECT last_refresh_at FROM connections WHERE id = $1")
             .bind(id)
             .fetch_one(&s.app.core.pool)
             .await
@@ -486,7 +487,7 @@ async fn user_a_cannot_touch_user_b_connection() {
     assert_eq!(s.stub.state.revoked.lock().unwrap().len(), 0);
     assert!(refresh::credential(&s.app.core, owner, id).await.is_ok());
     let choice: Option<String> =
-        sqlx::query_scalar("SELECT provider FROM mcp_servers WHERE id = ?")
+        sqlx::query_scalar("SELECT provider FROM mcp_servers WHERE id = $1")
             .bind(id)
             .fetch_one(&s.app.core.pool)
             .await
@@ -638,7 +639,7 @@ async fn credentials_are_served_from_the_cache_until_cleared() {
     let (s, user, id) = connected_mail().await;
     let first = refresh::credential(&s.app.core, user, id).await.unwrap();
     // Gone from the database (as if another process disconnected it)...
-    sqlx::query("DELETE FROM connections WHERE id = ?")
+    sqlx::query("DELETE FROM connections WHERE id = $1")
         .bind(id)
         .execute(&s.app.core.pool)
         .await
@@ -726,7 +727,7 @@ async fn rotate_key_re_encrypts_stored_upstream_tokens() {
     let before = refresh::credential(&s.app.core, user, id).await.unwrap();
     let k2_only = rotate_to_a_new_key(&s.app.data_dir).await;
     let (access, refresh_token): (String, String) =
-        sqlx::query_as("SELECT access_token, refresh_token FROM connections WHERE id = ?")
+        sqlx::query_as("SELECT access_token, refresh_token FROM connections WHERE id = $1")
             .bind(id)
             .fetch_one(&s.app.core.pool)
             .await

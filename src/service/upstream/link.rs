@@ -136,7 +136,7 @@ pub async fn state(core: &Core, id: i64) -> Result<LinkState, ServiceError> {
         None => LinkState::Gone,
         Some(l) => match (l.succeeded, l.used_at) {
             (Some(ok), _) => LinkState::Done {
-                connected: ok,
+                connected: ok != 0,
                 message: l.result.unwrap_or_default(),
             },
             // An opened link's flow has its own 10 minutes.

@@ -263,7 +263,7 @@ async fn refresh_leased(
 
 /// Records a refresh's outcome in the activity log, under the server's slug.
 async fn record(
-    tx: &mut sqlx::SqliteConnection,
+    tx: &mut sqlx::AnyConnection,
     user: UserId,
     server_id: i64,
     kind: &str,

@@ -1,0 +1,11 @@
+-- The Postgres dialect of ../sqlite/20261123000007_gateway_sessions.sql: same tables, columns and order (a test compares them).
+-- Upstream MCP sessions opened through the gateway (DESIGN.md §5): each `Mcp-Session-Id` an
+-- upstream issues is bound to the (user, server) that opened it; only that principal may use
+-- it. Stored as a SHA-256 hash: the id is a bearer-like value at the upstream.
+CREATE TABLE gateway_sessions (
+    session_hash TEXT    PRIMARY KEY,
+    user_id      BIGINT NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+    server_id    BIGINT NOT NULL REFERENCES mcp_servers (id) ON DELETE CASCADE,
+    created_at   BIGINT NOT NULL
+);
+CREATE INDEX gateway_sessions_created ON gateway_sessions (created_at);

@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Runs a command beside a throwaway PostgreSQL cluster (Debian's `postgresql` package):
+# initdb in a temp dir, a server on a free loopback port, stopped and deleted at the end.
+# The command sees GATEHOUSE_TEST_POSTGRES=postgres://gatehouse@127.0.0.1:PORT (no database
+# part: each test creates its own). Usage: scripts/with-postgres.sh COMMAND...
+set -euo pipefail
+
+bin=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)
+[ -x "$bin/initdb" ] || { echo "error: PostgreSQL is not installed (scripts/setup.sh --e2e installs it)" >&2; exit 1; }
+
+dir=$(mktemp -d /tmp/gatehouse-pg.XXXXXX)
+# The server refuses to run as root: then it runs as the package's `postgres` user.
+as_owner() { "$@"; }
+if [ "$(id -u)" = 0 ]; then
+  chown postgres "$dir"
+  as_owner() { runuser -u postgres -- "$@"; }
+fi
+stop() {
+  as_owner "$bin/pg_ctl" -D "$dir/data" -m immediate stop >/dev/null 2>&1 || true
+  rm -rf "$dir"
+}
+trap stop EXIT
+
+port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+as_owner "$bin/initdb" -D "$dir/data" -U gatehouse -A trust --no-sync >/dev/null
+# Durability settings off: the cluster lives as long as the test run.
+as_owner "$bin/pg_ctl" -D "$dir/data" -l "$dir/log" -w -o "-c listen_addresses=127.0.0.1 -p $port -k $dir \
+  -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=300" start >/dev/null
+
+export GATEHOUSE_TEST_POSTGRES="postgres://gatehouse@127.0.0.1:$port"
+echo "PostgreSQL $("$bin/postgres" --version | awk '{print $3}') on 127.0.0.1:$port"
+"$@"
