@@ -23,10 +23,20 @@ trap stop EXIT
 
 port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 as_owner "$bin/initdb" -D "$dir/data" -U gatehouse -A trust --no-sync >/dev/null
+# TLS: a throwaway CA and a server certificate it signed, for the tests of `sslmode`.
+tls() { as_owner openssl "$@" 2>/dev/null; }
+tls req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=gatehouse-test-ca \
+  -keyout "$dir/ca.key" -out "$dir/ca.crt"
+tls req -newkey rsa:2048 -nodes -subj /CN=localhost -keyout "$dir/data/server.key" -out "$dir/server.csr"
+printf 'basicConstraints=CA:FALSE\nsubjectAltName=DNS:localhost,IP:127.0.0.1\n' > "$dir/server.ext"
+tls x509 -req -in "$dir/server.csr" -CA "$dir/ca.crt" -CAkey "$dir/ca.key" -CAcreateserial -days 1 \
+  -extfile "$dir/server.ext" -out "$dir/data/server.crt"
+as_owner chmod 600 "$dir/data/server.key"
 # Durability settings off: the cluster lives as long as the test run.
 as_owner "$bin/pg_ctl" -D "$dir/data" -l "$dir/log" -w -o "-c listen_addresses=127.0.0.1 -p $port -k $dir \
-  -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=300" start >/dev/null
+  -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=300 -c ssl=on" start >/dev/null
 
 export GATEHOUSE_TEST_POSTGRES="postgres://gatehouse@127.0.0.1:$port"
+export GATEHOUSE_TEST_POSTGRES_CA="$dir/ca.crt"
 echo "PostgreSQL $("$bin/postgres" --version | awk '{print $3}') on 127.0.0.1:$port"
 "$@"

@@ -3,7 +3,6 @@
 use std::sync::{Arc, Mutex};
 
 use reqwest::StatusCode;
-use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::sync::Notify;
 
 use crate::cli::gatehouse;
@@ -19,28 +18,7 @@ async fn kill_9_during_writes_loses_no_committed_row() {
     );
     assert!(out.status.success());
 
-    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_gatehouse"))
-        .arg("serve")
-        .env("GATEHOUSE_DATA_DIR", dir.path())
-        .envs(crate::helpers::database_env(dir.path()))
-        .env("GATEHOUSE_BIND", "127.0.0.1:0")
-        .env("RUST_LOG", "warn")
-        .stdout(std::process::Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let mut base = String::new();
-    while let Some(line) = lines.next_line().await.unwrap() {
-        if let Some(url) = line.split("public URL ").nth(1) {
-            base = url.trim().to_owned();
-            break;
-        }
-    }
-    assert!(
-        base.starts_with("http://127.0.0.1:"),
-        "server announced its URL"
-    );
+    let (mut child, base) = serve_child(dir.path(), &[]).await;
 
     let browser = Browser {
         client: browser_client(),

@@ -161,6 +161,35 @@ async fn start_app(config: Config, data_dir: &std::path::Path) -> TestApp {
     }
 }
 
+/// `gatehouse serve` as a child process on `data_dir` (its database too) with `env`, killed
+/// on drop, and the base URL of the address it listens on.
+pub async fn serve_child(
+    data_dir: &std::path::Path,
+    env: &[(&str, String)],
+) -> (tokio::process::Child, String) {
+    use tokio::io::AsyncBufReadExt;
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_gatehouse"))
+        .arg("serve")
+        .env("GATEHOUSE_DATA_DIR", data_dir)
+        .envs(database_env(data_dir))
+        .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
+        .env("GATEHOUSE_BIND", "127.0.0.1:0")
+        .env("RUST_LOG", "warn")
+        .stdout(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    // "Gatehouse listening on 127.0.0.1:PORT, public URL …"
+    let mut lines = tokio::io::BufReader::new(child.stdout.take().unwrap()).lines();
+    while let Some(line) = lines.next_line().await.unwrap() {
+        if let Some(rest) = line.split("listening on ").nth(1) {
+            let addr = rest.split(',').next().unwrap_or_default();
+            return (child, format!("http://{addr}"));
+        }
+    }
+    panic!("gatehouse serve ended without announcing its address");
+}
+
 /// Serves `app` on 127.0.0.1:0 until the returned sender is dropped; returns its base URL.
 pub async fn serve_local(app: axum::Router) -> (String, oneshot::Sender<()>) {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();

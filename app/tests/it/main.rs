@@ -21,6 +21,7 @@ mod hardening_gateway;
 mod hardening_limits;
 mod hardening_tokens;
 mod hardening_vault;
+mod instances;
 mod keys;
 mod oauth;
 mod observability;
