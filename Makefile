@@ -12,7 +12,7 @@ BIN := $(CARGO_TARGET_DIR)/debug/gatehouse
 RELEASE_BIN := $(CARGO_TARGET_DIR)/release/gatehouse
 TOOLS := $(CURDIR)/.tools
 
-.PHONY: run test setup setup-e2e build unit e2e lint release run-release bench dev dev-tools
+.PHONY: run test setup setup-e2e build unit e2e lint release run-release bench bench-postgres dev dev-tools
 
 ## run: build and start Gatehouse on http://127.0.0.1:3000 (data in ./data)
 run: setup build
@@ -56,6 +56,15 @@ run-release: release
 bench: release
 	@scripts/setup.sh --bench
 	cargo run -q --release -p gatehouse-bench -- $(RELEASE_BIN)
+
+## bench-postgres: the gateway and /token on SQLite, then on a throwaway PostgreSQL cluster
+## with its durable defaults (BENCHMARKS.md, "Postgres beside SQLite")
+bench-postgres: release
+	@scripts/setup.sh --bench
+	@scripts/setup.sh --postgres
+	cargo build -q --release -p gatehouse-bench
+	BENCH_ONLY=store $(CARGO_TARGET_DIR)/release/gatehouse-bench $(RELEASE_BIN)
+	scripts/with-postgres.sh --durable sh -c 'BENCH_ONLY=store BENCH_DATABASE_URL=$$GATEHOUSE_TEST_POSTGRES/postgres $(CARGO_TARGET_DIR)/release/gatehouse-bench $(RELEASE_BIN)'
 
 ## dev: `cargo leptos watch` (rebuilds and reloads on change). Installs cargo-leptos and
 ## wasm-bindgen-cli (debug builds, ~10 min once) into ~/.cache/gatehouse/tools.

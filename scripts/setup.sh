@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what Gatehouse needs and is missing; does nothing for what is already there.
 # Only the package registries are used (rustup's targets, apt, npm, pip): no tool downloads a
-# prebuilt binary from elsewhere. Usage: scripts/setup.sh [--e2e | --bench]
+# prebuilt binary from elsewhere. Usage: scripts/setup.sh [--e2e | --bench | --postgres]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -30,6 +30,13 @@ if [ "${1:-}" = "--bench" ]; then
   [ -x /usr/sbin/nginx ] || apt_install nginx-light
 fi
 
+if [ "${1:-}" = "--e2e" ] || [ "${1:-}" = "--postgres" ]; then
+  # The integration suite runs a second time on a throwaway PostgreSQL cluster (with TLS from
+  # a throwaway CA); `make bench-postgres` measures on one.
+  ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || apt_install postgresql
+  have openssl || apt_install openssl
+fi
+
 if [ "${1:-}" = "--e2e" ]; then
   # The test runner (a process per test).
   cargo nextest --version >/dev/null 2>&1 || cargo install cargo-nextest --locked
@@ -38,8 +45,6 @@ if [ "${1:-}" = "--e2e" ]; then
   [ -x /usr/bin/chromium ] || apt_install chromium
   # The browser tests make a throwaway CA for https peers.
   have openssl || apt_install openssl
-  # The integration suite runs a second time on a throwaway PostgreSQL cluster.
-  ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || apt_install postgresql
   # deploy/'s proxy configs are checked with the real servers (app/tests/it/deploy.rs).
   [ -x /usr/sbin/nginx ] || apt_install nginx-light
   have caddy || apt_install caddy

@@ -2,8 +2,16 @@
 # Runs a command beside a throwaway PostgreSQL cluster (Debian's `postgresql` package):
 # initdb in a temp dir, a server on a free loopback port, stopped and deleted at the end.
 # The command sees GATEHOUSE_TEST_POSTGRES=postgres://gatehouse@127.0.0.1:PORT (no database
-# part: each test creates its own). Usage: scripts/with-postgres.sh COMMAND...
+# part: each test creates its own). Usage: scripts/with-postgres.sh [--durable] COMMAND...
+# Without --durable the cluster skips fsync (tests); with it, it runs with Postgres' defaults
+# (benchmarks).
 set -euo pipefail
+
+durability="-c fsync=off -c synchronous_commit=off -c full_page_writes=off"
+if [ "${1:-}" = "--durable" ]; then
+  durability=""
+  shift
+fi
 
 bin=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)
 [ -x "$bin/initdb" ] || { echo "error: PostgreSQL is not installed (scripts/setup.sh --e2e installs it)" >&2; exit 1; }
@@ -32,9 +40,8 @@ printf 'basicConstraints=CA:FALSE\nsubjectAltName=DNS:localhost,IP:127.0.0.1\n' 
 tls x509 -req -in "$dir/server.csr" -CA "$dir/ca.crt" -CAkey "$dir/ca.key" -CAcreateserial -days 1 \
   -extfile "$dir/server.ext" -out "$dir/data/server.crt"
 as_owner chmod 600 "$dir/data/server.key"
-# Durability settings off: the cluster lives as long as the test run.
 as_owner "$bin/pg_ctl" -D "$dir/data" -l "$dir/log" -w -o "-c listen_addresses=127.0.0.1 -p $port -k $dir \
-  -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=300 -c ssl=on" start >/dev/null
+  $durability -c max_connections=300 -c ssl=on" start >/dev/null
 
 export GATEHOUSE_TEST_POSTGRES="postgres://gatehouse@127.0.0.1:$port"
 export GATEHOUSE_TEST_POSTGRES_CA="$dir/ca.crt"

@@ -16,7 +16,7 @@ mod wrk;
 
 use std::time::Duration;
 
-use wrk::{thousands, Call, Series};
+use wrk::{thousands, Call, Run, Series};
 
 /// Seconds per run (`BENCH_SECONDS`, default 10) and interleaved rounds (`BENCH_ROUNDS`, 3).
 fn setting(name: &str, default: u64) -> u64 {
@@ -81,6 +81,60 @@ struct Target {
     runs: Series,
 }
 
+/// One wrk run of refresh grants with rotation (8 connections over 16 fresh chains).
+async fn refresh_run(gh: &targets::Gatehouse, session: &provision::Session, secs: Duration) -> Run {
+    let mut chains = Vec::new();
+    for _ in 0..16 {
+        chains.push(session.tokens().await.1);
+    }
+    wrk::refresh(&gh.url, session.client_id(), &chains, 8, secs)
+}
+
+/// `BENCH_ONLY=store`: gateway calls and `/token` refreshes, interleaved, on this database.
+async fn store_only(
+    gh: &targets::Gatehouse,
+    session: &provision::Session,
+    token: &str,
+    key: &str,
+    rounds: u64,
+    secs: Duration,
+) {
+    let database = match targets::database_url() {
+        Some(_) => "Postgres",
+        None => "SQLite",
+    };
+    let gateway = [
+        ("access token", Call::bearer("/mcp/echo", token), 32),
+        ("access token", Call::bearer("/mcp/echo", token), 1),
+        ("API key", Call::bearer("/mcp/echo", key), 32),
+    ];
+    let mut runs: Vec<Series> = gateway.iter().map(|_| Series::default()).collect();
+    let mut refresh = Series::default();
+    for _ in 0..rounds {
+        for ((_, call, c), series) in gateway.iter().zip(&mut runs) {
+            series
+                .0
+                .push(wrk::run(&gh.url, std::slice::from_ref(call), *c, secs));
+        }
+        refresh.0.push(refresh_run(gh, session, secs).await);
+    }
+    println!("{RUNS_HEADER}");
+    for ((name, _, c), series) in gateway.iter().zip(&runs) {
+        println!(
+            "{}",
+            row(&format!("{database}: gateway, {name}"), *c, series)
+        );
+    }
+    println!(
+        "{}",
+        row(
+            &format!("{database}: `/token` refresh with rotation"),
+            8,
+            &refresh
+        )
+    );
+}
+
 #[tokio::main]
 async fn main() {
     let bin = std::env::args()
@@ -97,6 +151,11 @@ async fn main() {
     let session = provision::setup(&gh.url, gh.setup_code.as_deref().unwrap(), &up.mcp).await;
     let (token, _) = session.tokens().await;
     let key = session.api_key().await;
+    // `BENCH_ONLY=store`: the gateway and `/token` on this run's database (SQLite, or Postgres
+    // with `BENCH_DATABASE_URL`: `make bench-postgres`), for the comparison of the two.
+    if std::env::var("BENCH_ONLY").as_deref() == Ok("store") {
+        return store_only(&gh, &session, &token, &key, rounds, secs).await;
+    }
     // Idle after a sign-in (the setup signs in: argon2's buffer has come and gone).
     tokio::time::sleep(Duration::from_secs(1)).await;
     let (idle_rss, idle_anon) = (gh.rss_kib(), gh.anon_kib());
@@ -298,21 +357,10 @@ async fn main() {
     drop(streams);
 
     // /token: refresh grants with rotation against one SQLite write per request.
-    const CHAINS: usize = 16;
-    let mut chains = Vec::new();
-    for _ in 0..CHAINS {
-        chains.push(session.tokens().await.1);
-    }
     let bare = targets::bare_sqlite_writer().await;
     let (mut refresh, mut bare_runs) = (Series::default(), Series::default());
     for _ in 0..rounds {
-        let run = wrk::refresh(&gh.url, session.client_id(), &chains, 8, secs);
-        // Each run rotates the chains: start the next from fresh ones.
-        chains.clear();
-        for _ in 0..CHAINS {
-            chains.push(session.tokens().await.1);
-        }
-        refresh.0.push(run);
+        refresh.0.push(refresh_run(&gh, &session, secs).await);
         bare_runs.0.push(wrk::post(&bare, 8, secs));
     }
     out.push(String::new());

@@ -25,6 +25,13 @@ pub struct Gatehouse {
     dir: tempfile::TempDir,
 }
 
+/// `BENCH_DATABASE_URL` (a Postgres database) as Gatehouse's database; else SQLite.
+pub fn database_url() -> Option<(&'static str, String)> {
+    std::env::var("BENCH_DATABASE_URL")
+        .ok()
+        .map(|url| ("GATEHOUSE_DATABASE_URL", url))
+}
+
 impl Gatehouse {
     pub async fn start(bin: &str) -> Gatehouse {
         let dir = tempfile::tempdir().unwrap();
@@ -32,6 +39,7 @@ impl Gatehouse {
             .arg("serve")
             .env("GATEHOUSE_BIND", "127.0.0.1:0")
             .env("GATEHOUSE_DATA_DIR", dir.path())
+            .envs(database_url())
             .env("GATEHOUSE_ALLOW_PRIVATE_NETWORKS", "127.0.0.0/8")
             .env("GATEHOUSE_TRUSTED_PROXIES", "127.0.0.1/32")
             // One load generator is one address and one client: lift the abuse limits so the
@@ -75,6 +83,7 @@ impl Gatehouse {
         let mut child = Command::new(&self.bin)
             .args(args)
             .env("GATEHOUSE_DATA_DIR", self.dir.path())
+            .envs(database_url())
             .env("RUST_LOG", "error")
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())

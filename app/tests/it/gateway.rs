@@ -626,3 +626,42 @@ async fn private_upstreams_are_refused_without_the_operators_allow_list() {
     assert_eq!(reply["error"]["code"], -32011, "{reply}");
     assert!(upstream.headers_seen().is_empty(), "no connection was made");
 }
+
+#[tokio::test]
+async fn calls_on_two_instances_with_an_expired_upstream_token_refresh_it_once() {
+    let gw = gateway(false).await;
+    // A second instance on the database, behind the same public URL (tokens name it).
+    let mut settings = gw.s.stub.google_settings();
+    settings.push(("GATEHOUSE_PUBLIC_URL", gw.s.app.base.clone()));
+    settings.push(("GATEHOUSE_ALLOWED_HOSTS", "127.0.0.1".into()));
+    let extra: Vec<(&str, &str)> = settings.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let second = spawn_app_in(&gw.s.app.data_dir, &extra).await;
+    let (_, id) = server_id(&gw.s.app, "gmail").await;
+    expire(&gw.s.app, id).await;
+    *gw.s.stub.state.refresh_latency.lock().unwrap() = Duration::from_millis(300);
+
+    let calls = (0..20).map(|i| {
+        let base = [&gw.s.app.base, &second.base][i % 2].clone();
+        let token = gw.token.clone();
+        tokio::spawn(async move {
+            browser_client()
+                .post(format!("{base}/mcp/gmail"))
+                .bearer_auth(token)
+                .header("accept", "application/json, text/event-stream")
+                .json(&call(i as i64, "echo", "x"))
+                .send()
+                .await
+                .unwrap()
+        })
+    });
+    let calls: Vec<_> = calls.collect();
+    for (i, call) in calls.into_iter().enumerate() {
+        let reply = answer(call.await.unwrap(), i as i64).await;
+        assert!(reply["result"].is_object(), "{reply}");
+    }
+    assert_eq!(
+        gw.s.stub.refreshes(),
+        1,
+        "one refresh across both instances"
+    );
+}
