@@ -2,7 +2,7 @@
 
 use sqlx::{AnyConnection, AnyPool, FromRow};
 
-use super::Built;
+use super::{Backend, Built};
 use crate::clock::UnixTime;
 use crate::domain::UserId;
 
@@ -73,6 +73,7 @@ pub async fn insert_many(
     // SQLite allows 32,766 bound parameters per statement (Postgres 65,535); 10 per row.
     for chunk in events.chunks(500) {
         let mut query = Built::new(
+            Backend::of_connection(conn),
             "INSERT INTO audit_events (at, user_id, actor, kind, detail, ip, server, client, outcome, duration_ms) VALUES ",
         );
         for (i, e) in chunk.iter().enumerate() {
@@ -103,7 +104,11 @@ pub async fn insert_many(
                 .push(")");
         }
         let (sql, args) = query.finish()?;
-        sqlx::query_with(&sql, args).execute(&mut *conn).await?;
+        // Not kept prepared: batch sizes vary, and each size would stay in the cache.
+        sqlx::query_with(&sql, args)
+            .persistent(false)
+            .execute(&mut *conn)
+            .await?;
     }
     Ok(())
 }
@@ -128,7 +133,7 @@ pub async fn list(
     filter: &Filter,
     limit: i64,
 ) -> Result<Vec<AuditRow>, sqlx::Error> {
-    let mut query = Built::new(SELECT);
+    let mut query = Built::new(Backend::of(pool), SELECT);
     query.push(" WHERE 1 = 1");
     if let Some(user) = filter.user {
         query.push(" AND e.user_id = ").bind(user);
