@@ -55,6 +55,10 @@ fn describe() {
         "gatehouse_gateway_calls_total",
         "MCP calls through /mcp by server and outcome"
     );
+    describe_counter!(
+        "gatehouse_activity_dropped_total",
+        "Gateway call records dropped because the activity writer fell behind"
+    );
     describe_histogram!(
         "gatehouse_gateway_call_duration_seconds",
         Unit::Seconds,

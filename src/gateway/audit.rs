@@ -2,7 +2,9 @@
 //! never payloads or secrets. Written in batches by one background task, so a busy gateway
 //! costs one SQLite transaction per batch instead of one per call.
 
-use std::sync::OnceLock;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Mutex, OnceLock};
+use std::time::{Duration, Instant};
 
 use tokio::sync::{mpsc, oneshot};
 
@@ -15,7 +17,7 @@ use crate::state::SharedCore;
 const QUEUE: usize = 10_000;
 const BATCH: usize = 512;
 /// How long the writer gathers calls before writing them.
-const WINDOW: std::time::Duration = std::time::Duration::from_millis(50);
+const WINDOW: Duration = Duration::from_millis(50);
 
 #[derive(Debug, Clone)]
 pub struct CallRecord {
@@ -64,11 +66,17 @@ enum Message {
 }
 
 #[derive(Default)]
-pub struct AuditSink(OnceLock<mpsc::Sender<Message>>);
+pub struct AuditSink {
+    queue: OnceLock<mpsc::Sender<Message>>,
+    /// Records dropped since the last warning: one line a second at most, not one per call
+    /// (a line per dropped call would slow an overloaded gateway further).
+    dropped: AtomicU64,
+    warned: Mutex<Option<Instant>>,
+}
 
 impl AuditSink {
     fn sender(&self, core: &SharedCore) -> &mpsc::Sender<Message> {
-        self.0.get_or_init(|| {
+        self.queue.get_or_init(|| {
             let (tx, rx) = mpsc::channel(QUEUE);
             tokio::spawn(write_batches(core.clone(), rx));
             tx
@@ -77,8 +85,25 @@ impl AuditSink {
 
     pub fn record(&self, core: &SharedCore, call: CallRecord) {
         if self.sender(core).try_send(Message::Call(call)).is_err() {
-            tracing::warn!("gateway activity queue full: a call record was dropped");
+            metrics::counter!("gatehouse_activity_dropped_total").increment(1);
+            self.dropped.fetch_add(1, Ordering::Relaxed);
+            self.warn_if_due(Instant::now());
         }
+    }
+
+    fn warn_if_due(&self, now: Instant) {
+        let Ok(mut warned) = self.warned.lock() else {
+            return;
+        };
+        if warned.is_some_and(|at| now.duration_since(at) < Duration::from_secs(1)) {
+            return;
+        }
+        *warned = Some(now);
+        let dropped = self.dropped.swap(0, Ordering::Relaxed);
+        tracing::warn!(
+            dropped,
+            "gateway activity queue full: call records dropped since the last warning"
+        );
     }
 
     /// Waits until every call recorded before now is written (tests, shutdown).
@@ -132,6 +157,24 @@ async fn write_batches(core: SharedCore, mut rx: mpsc::Receiver<Message>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn dropped_records_are_reported_at_most_once_a_second_with_their_count() {
+        let sink = AuditSink::default();
+        let t0 = Instant::now();
+        sink.dropped.store(3, Ordering::Relaxed);
+        sink.warn_if_due(t0);
+        assert_eq!(sink.dropped.load(Ordering::Relaxed), 0, "reported");
+        sink.dropped.fetch_add(2, Ordering::Relaxed);
+        sink.warn_if_due(t0 + Duration::from_millis(10));
+        assert_eq!(
+            sink.dropped.load(Ordering::Relaxed),
+            2,
+            "held for the next line"
+        );
+        sink.warn_if_due(t0 + Duration::from_secs(1));
+        assert_eq!(sink.dropped.load(Ordering::Relaxed), 0);
+    }
 
     #[test]
     fn detail_names_server_method_tool_status_and_duration() {

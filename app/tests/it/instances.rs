@@ -250,3 +250,23 @@ async fn postgres_connections_take_tls_as_the_url_asks() {
         .await
         .is_err());
 }
+
+#[tokio::test]
+async fn postgres_statements_stop_at_the_statement_timeout() {
+    if postgres().is_none() {
+        return; // SQLite has no statement timeout
+    }
+    let app = spawn_app_with(&[("GATEHOUSE_DATABASE_STATEMENT_TIMEOUT", "1s")]).await;
+    let started = Instant::now();
+    let err = sqlx::query("SELECT pg_sleep(5)")
+        .execute(&app.core.pool)
+        .await
+        .unwrap_err();
+    // 57014: query_canceled, after the configured second rather than the five asked for.
+    let code = err
+        .as_database_error()
+        .and_then(|e| e.code())
+        .unwrap_or_default();
+    assert_eq!(code, "57014", "{err}");
+    assert!(started.elapsed() < Duration::from_secs(4));
+}
