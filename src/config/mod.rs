@@ -450,6 +450,25 @@ impl Config {
     }
 
     /// SQLite as DESIGN.md §7 wants it: WAL, synchronous=FULL, foreign keys, a busy timeout.
+    /// The database for people to read: never the credentials or parameters of a Postgres URL.
+    pub fn database_label(&self) -> String {
+        if !is_postgres_url(&self.database_url) {
+            return format!(
+                "SQLite, {}",
+                self.database_url.trim_start_matches("sqlite://")
+            );
+        }
+        match Url::parse(&self.database_url) {
+            Ok(url) => format!(
+                "Postgres at {}:{}{}",
+                url.host_str().unwrap_or("localhost"),
+                url.port().unwrap_or(5432),
+                url.path()
+            ),
+            Err(_) => "Postgres".into(),
+        }
+    }
+
     /// The options of the store's pool (either backend; `sslmode` and the like in the URL).
     pub fn database_connect_options(&self) -> Result<AnyConnectOptions, ConfigError> {
         AnyConnectOptions::from_str(&self.database_url).map_err(|e| {

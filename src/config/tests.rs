@@ -128,6 +128,15 @@ fn database_url_takes_postgres() {
         let c = Config::from_sources(None, &env(&[("GATEHOUSE_DATABASE_URL", url)])).unwrap();
         assert_eq!(c.database_url, url);
     }
+    let c = Config::from_sources(
+        None,
+        &env(&[(
+            "GATEHOUSE_DATABASE_URL",
+            "postgres://gh:hunter2@db.internal/gh?sslmode=require",
+        )]),
+    )
+    .unwrap();
+    assert_eq!(c.database_label(), "Postgres at db.internal:5432/gh");
     let err = error_of(&[("GATEHOUSE_DATABASE_POOL_SIZE", "0")]);
     assert_eq!(err.setting, "GATEHOUSE_DATABASE_POOL_SIZE");
 }

@@ -10,12 +10,14 @@ use super::open_counting;
 
 pub(super) async fn serve(config: Config) -> Result<(), String> {
     let data_dir = config.data_dir.display().to_string();
+    let database = config.database_label();
     let server = server::build(config).await.map_err(|e| e.to_string())?;
     let url = server.core.public_url.issuer();
     let addr = server.local_addr().map_err(|e| e.to_string())?;
     let mut out = std::io::stdout().lock();
     let _ = writeln!(out, "Gatehouse listening on {addr}, public URL {url}");
     let _ = writeln!(out, "Data directory: {data_dir}");
+    let _ = writeln!(out, "Database: {database}");
     if let Some(code) = &server.setup_code {
         let _ = writeln!(
             out,
