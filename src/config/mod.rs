@@ -449,7 +449,6 @@ impl Config {
         }
     }
 
-    /// SQLite as DESIGN.md §7 wants it: WAL, synchronous=FULL, foreign keys, a busy timeout.
     /// The database for people to read: never the credentials or parameters of a Postgres URL.
     pub fn database_label(&self) -> String {
         if !is_postgres_url(&self.database_url) {
@@ -481,6 +480,7 @@ impl Config {
         })
     }
 
+    /// SQLite as DESIGN.md §7 wants it: WAL, synchronous=FULL, foreign keys, a busy timeout.
     pub fn sqlite_connect_options(&self) -> Result<SqliteConnectOptions, ConfigError> {
         let options = SqliteConnectOptions::from_str(&self.database_url).map_err(|e| {
             bad(

@@ -286,7 +286,8 @@ pub async fn encrypt_plaintext_urls(core: &Core) -> Result<usize, ServiceError> 
     for (id, user, url) in &rows {
         let sealed = encrypt(core, url, binding("url", *id, *user))?;
         let mut tx = store::begin_write(&core.pool).await?;
-        servers::set_url(&mut tx, *id, &sealed).await?;
+        // Only if nobody changed it meanwhile (another instance starting, an edit).
+        servers::replace_url(&mut tx, *id, url, &sealed).await?;
         tx.commit().await?;
     }
     Ok(rows.len())

@@ -45,7 +45,9 @@ pub async fn insert_check_value(
     now: UnixTime,
 ) -> Result<(), sqlx::Error> {
     sqlx::query(
-        "INSERT INTO encryption_keys (key_id, check_value, created_at) VALUES ($1, $2, $3)",
+        // Two instances starting on a new database both insert: the first one's value stays.
+        "INSERT INTO encryption_keys (key_id, check_value, created_at) VALUES ($1, $2, $3)
+         ON CONFLICT (key_id) DO NOTHING",
     )
     .bind(key_id)
     .bind(check)

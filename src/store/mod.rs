@@ -132,8 +132,35 @@ pub async fn connect(config: &Config) -> Result<AnyPool, StoreError> {
 
 /// Applies the embedded migrations and the session store's table.
 pub async fn migrate(pool: &AnyPool) -> Result<(), StoreError> {
+    // sqlx locks migrations on Postgres (an advisory lock) but not on SQLite: there, processes
+    // starting together on a new file take turns through a lock file beside it.
+    let _turn = match Backend::of(pool) {
+        Backend::Sqlite => Some(sqlite_migration_lock(pool).await?),
+        Backend::Postgres => None,
+    };
     Backend::of(pool).migrator().run(pool).await?;
     sessions::migrate(pool).await
+}
+
+/// An exclusive lock on `<database file>.migrate-lock`, held until dropped.
+async fn sqlite_migration_lock(pool: &AnyPool) -> Result<std::fs::File, StoreError> {
+    let url = pool.connect_options().database_url.clone();
+    let file = url
+        .as_str()
+        .trim_start_matches("sqlite:")
+        .trim_start_matches("//");
+    let path = std::path::PathBuf::from(format!(
+        "{}.migrate-lock",
+        file.split('?').next().unwrap_or(file)
+    ));
+    let locked = tokio::task::spawn_blocking(move || {
+        let lock = std::fs::File::create(&path)?;
+        lock.lock()?;
+        Ok::<_, std::io::Error>(lock)
+    })
+    .await
+    .map_err(|e| StoreError::Sqlx(sqlx::Error::Io(std::io::Error::other(e))))?;
+    locked.map_err(|e| StoreError::Sqlx(sqlx::Error::Io(e)))
 }
 
 /// A write transaction that holds the database's write lock from its first statement

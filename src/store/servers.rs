@@ -139,6 +139,22 @@ pub async fn set_url(
     Ok(())
 }
 
+/// Sets the URL only while it is still `old`.
+pub async fn replace_url(
+    conn: &mut AnyConnection,
+    id: i64,
+    old: &str,
+    url_ciphertext: &str,
+) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE mcp_servers SET url = $1 WHERE id = $2 AND url = $3")
+        .bind(url_ciphertext)
+        .bind(id)
+        .bind(old)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
 pub async fn set_static_credential(
     conn: &mut AnyConnection,
     id: i64,

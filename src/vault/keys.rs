@@ -137,6 +137,11 @@ pub async fn verify(pool: &AnyPool, cipher: &Cipher, now: i64) -> Result<(), Key
                     .check_value(id)
                     .map_err(|_| KeyError::WrongKey(id.to_owned()))?;
                 stored::insert_check_value(pool, id, &check, now).await?;
+                // Another instance may have stored its own key's value first.
+                match stored::check_value(pool, id).await? {
+                    Some(stored) if cipher.verify_check_value(id, &stored) => {}
+                    _ => return Err(KeyError::WrongKey(id.to_owned())),
+                }
             }
         }
     }

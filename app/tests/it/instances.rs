@@ -270,3 +270,26 @@ async fn postgres_statements_stop_at_the_statement_timeout() {
     assert_eq!(code, "57014", "{err}");
     assert!(started.elapsed() < Duration::from_secs(4));
 }
+
+#[tokio::test]
+async fn two_instances_starting_together_on_a_new_database_both_start() {
+    // Several instances share their keys through the setting (README), not a key file.
+    let keys = [(
+        "GATEHOUSE_ENCRYPTION_KEYS",
+        "k1:AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=",
+    )];
+    for _ in 0..3 {
+        let dir = tempfile::tempdir().unwrap();
+        // Each stores the key's check value if none is there yet: one of them wins.
+        let (a, b) = tokio::join!(
+            spawn_app_in(dir.path(), &keys),
+            spawn_app_in(dir.path(), &keys)
+        );
+        assert_eq!(
+            a.count("SELECT COUNT(*) FROM encryption_keys").await,
+            1,
+            "{}",
+            b.base
+        );
+    }
+}
