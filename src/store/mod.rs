@@ -97,8 +97,10 @@ pub async fn connect(config: &Config) -> Result<AnyPool, StoreError> {
             source,
         })?;
         // Creates the file and switches it to WAL (a property of the file, kept), with the
-        // options sqlx's URL form cannot carry.
+        // options sqlx's URL form cannot carry. In turns: SQLite answers "database is locked"
+        // at once, without waiting, to a second process switching the journal mode.
         use sqlx::{ConnectOptions, Connection};
+        let _turn = sqlite_turn(&config.database_url).await?;
         config
             .sqlite_connect_options()?
             .connect()
@@ -135,20 +137,17 @@ pub async fn migrate(pool: &AnyPool) -> Result<(), StoreError> {
     // sqlx locks migrations on Postgres (an advisory lock) but not on SQLite: there, processes
     // starting together on a new file take turns through a lock file beside it.
     let _turn = match Backend::of(pool) {
-        Backend::Sqlite => Some(sqlite_migration_lock(pool).await?),
+        Backend::Sqlite => Some(sqlite_turn(pool.connect_options().database_url.as_str()).await?),
         Backend::Postgres => None,
     };
     Backend::of(pool).migrator().run(pool).await?;
     sessions::migrate(pool).await
 }
 
-/// An exclusive lock on `<database file>.migrate-lock`, held until dropped.
-async fn sqlite_migration_lock(pool: &AnyPool) -> Result<std::fs::File, StoreError> {
-    let url = pool.connect_options().database_url.clone();
-    let file = url
-        .as_str()
-        .trim_start_matches("sqlite:")
-        .trim_start_matches("//");
+/// An exclusive lock on `<database file>.migrate-lock`, held until dropped: processes that
+/// open a new SQLite file at once take turns to set it up.
+async fn sqlite_turn(url: &str) -> Result<std::fs::File, StoreError> {
+    let file = url.trim_start_matches("sqlite:").trim_start_matches("//");
     let path = std::path::PathBuf::from(format!(
         "{}.migrate-lock",
         file.split('?').next().unwrap_or(file)
