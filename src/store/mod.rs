@@ -100,13 +100,9 @@ pub async fn connect(config: &Config) -> Result<AnyPool, StoreError> {
         // options sqlx's URL form cannot carry. In turns: SQLite answers "database is locked"
         // at once, without waiting, to a second process switching the journal mode.
         use sqlx::{ConnectOptions, Connection};
-        let _turn = sqlite_turn(&config.database_url).await?;
-        config
-            .sqlite_connect_options()?
-            .connect()
-            .await?
-            .close()
-            .await?;
+        let options = config.sqlite_connect_options()?;
+        let _turn = sqlite_turn(options.get_filename()).await?;
+        options.connect().await?.close().await?;
     }
     let options = config.database_connect_options()?;
     let statement_timeout = config.database_statement_timeout.as_millis();
@@ -137,7 +133,12 @@ pub async fn migrate(pool: &AnyPool) -> Result<(), StoreError> {
     // sqlx locks migrations on Postgres (an advisory lock) but not on SQLite: there, processes
     // starting together on a new file take turns through a lock file beside it.
     let _turn = match Backend::of(pool) {
-        Backend::Sqlite => Some(sqlite_turn(pool.connect_options().database_url.as_str()).await?),
+        Backend::Sqlite => {
+            let url = &pool.connect_options().database_url;
+            let options =
+                <sqlx::sqlite::SqliteConnectOptions as sqlx::ConnectOptions>::from_url(url)?;
+            Some(sqlite_turn(options.get_filename()).await?)
+        }
         Backend::Postgres => None,
     };
     Backend::of(pool).migrator().run(pool).await?;
@@ -146,12 +147,9 @@ pub async fn migrate(pool: &AnyPool) -> Result<(), StoreError> {
 
 /// An exclusive lock on `<database file>.migrate-lock`, held until dropped: processes that
 /// open a new SQLite file at once take turns to set it up.
-async fn sqlite_turn(url: &str) -> Result<std::fs::File, StoreError> {
-    let file = url.trim_start_matches("sqlite:").trim_start_matches("//");
-    let path = std::path::PathBuf::from(format!(
-        "{}.migrate-lock",
-        file.split('?').next().unwrap_or(file)
-    ));
+async fn sqlite_turn(database: &std::path::Path) -> Result<std::fs::File, StoreError> {
+    let mut path = database.as_os_str().to_owned();
+    path.push(".migrate-lock");
     let locked = tokio::task::spawn_blocking(move || {
         let lock = std::fs::File::create(&path)?;
         lock.lock()?;

@@ -25,15 +25,18 @@ impl SessionStore {
     /// The store on the database `pool` reaches (its connections open on first use).
     pub fn for_pool(pool: &AnyPool) -> Result<Self, StoreError> {
         let url = pool.connect_options().database_url.clone();
-        let lazy = SqlitePoolOptions::new().max_connections(POOL_SIZE);
         let bad_table = |e: String| StoreError::Sqlx(sqlx::Error::Configuration(e.into()));
         Ok(match Backend::of(pool) {
             Backend::Sqlite => {
                 let options = SqliteConnectOptions::from_url(&url)?;
                 Self::Sqlite(
-                    SqliteStore::new(lazy.connect_lazy_with(options))
-                        .with_table_name(SESSIONS_TABLE)
-                        .map_err(bad_table)?,
+                    SqliteStore::new(
+                        SqlitePoolOptions::new()
+                            .max_connections(POOL_SIZE)
+                            .connect_lazy_with(options),
+                    )
+                    .with_table_name(SESSIONS_TABLE)
+                    .map_err(bad_table)?,
                 )
             }
             Backend::Postgres => {
