@@ -90,6 +90,33 @@ async fn refresh_run(gh: &targets::Gatehouse, session: &provision::Session, secs
     wrk::refresh(&gh.url, session.client_id(), &chains, 8, secs)
 }
 
+/// `/token` refresh grants with rotation against one SQLite write per request, interleaved.
+async fn token_vs_bare(
+    gh: &targets::Gatehouse,
+    session: &provision::Session,
+    rounds: u64,
+    secs: Duration,
+) -> Vec<String> {
+    let bare = targets::bare_sqlite_writer().await;
+    let (mut refresh, mut bare_runs) = (Series::default(), Series::default());
+    for _ in 0..rounds {
+        refresh.0.push(refresh_run(gh, session, secs).await);
+        bare_runs.0.push(wrk::post(&bare, 8, secs));
+    }
+    vec![
+        String::new(),
+        "### `/token`".into(),
+        String::new(),
+        RUNS_HEADER.into(),
+        row("refresh grant with rotation", 8, &refresh),
+        row("bare axum + one SQLite write transaction", 8, &bare_runs),
+        format!(
+            "\n/token / bare write: **{:.2}** (target ≥ 0.5, goal ≥ 0.8)",
+            refresh.per_second() / bare_runs.per_second()
+        ),
+    ]
+}
+
 /// `BENCH_ONLY=store`: gateway calls and `/token` refreshes, interleaved, on this database.
 async fn store_only(
     gh: &targets::Gatehouse,
@@ -155,6 +182,14 @@ async fn main() {
     // with `BENCH_DATABASE_URL`: `make bench-postgres`), for the comparison of the two.
     if std::env::var("BENCH_ONLY").as_deref() == Ok("store") {
         return store_only(&gh, &session, &token, &key, rounds, secs).await;
+    }
+    // `BENCH_ONLY=token`: only `/token` against the bare write handler (A/B runs, profiling).
+    if std::env::var("BENCH_ONLY").as_deref() == Ok("token") {
+        println!(
+            "{}",
+            token_vs_bare(&gh, &session, rounds, secs).await.join("\n")
+        );
+        return;
     }
     // Idle after a sign-in (the setup signs in: argon2's buffer has come and gone).
     tokio::time::sleep(Duration::from_secs(1)).await;
@@ -356,27 +391,7 @@ async fn main() {
     ));
     drop(streams);
 
-    // /token: refresh grants with rotation against one SQLite write per request.
-    let bare = targets::bare_sqlite_writer().await;
-    let (mut refresh, mut bare_runs) = (Series::default(), Series::default());
-    for _ in 0..rounds {
-        refresh.0.push(refresh_run(&gh, &session, secs).await);
-        bare_runs.0.push(wrk::post(&bare, 8, secs));
-    }
-    out.push(String::new());
-    out.push("### `/token`".into());
-    out.push(String::new());
-    out.push(RUNS_HEADER.into());
-    out.push(row("refresh grant with rotation", 8, &refresh));
-    out.push(row(
-        "bare axum + one SQLite write transaction",
-        8,
-        &bare_runs,
-    ));
-    out.push(format!(
-        "\n/token / bare write: **{:.2}** (target ≥ 0.5, goal ≥ 0.8)",
-        refresh.per_second() / bare_runs.per_second()
-    ));
+    out.extend(token_vs_bare(&gh, &session, rounds, secs).await);
 
     // Pages, signed in: the Servers page with 50 servers, a consent page.
     for i in 0..48 {

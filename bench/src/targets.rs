@@ -213,7 +213,7 @@ impl Drop for Nginx {
 }
 
 /// A bare axum handler doing one SQLite write transaction per request (WAL, synchronous
-/// FULL, BEGIN IMMEDIATE — Gatehouse's settings): the baseline of the token endpoint.
+/// FULL, BEGIN IMMEDIATE, no ping before a connection's use — Gatehouse's settings): the baseline of the token endpoint.
 pub async fn bare_sqlite_writer() -> String {
     use sqlx::sqlite::{
         SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous,
@@ -225,8 +225,10 @@ pub async fn bare_sqlite_writer() -> String {
         .journal_mode(SqliteJournalMode::Wal)
         .synchronous(SqliteSynchronous::Full)
         .busy_timeout(Duration::from_secs(5));
+    // Gatehouse's pool settings too: no ping before each use.
     let pool = SqlitePoolOptions::new()
         .max_connections(8)
+        .test_before_acquire(false)
         .connect_with(options)
         .await
         .unwrap();

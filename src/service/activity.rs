@@ -39,7 +39,19 @@ pub async fn record_about(
     detail: String,
     now: UnixTime,
 ) -> Result<(), sqlx::Error> {
-    let event = NewEvent {
+    audit::insert(conn, &event_about(actor, subject, kind, about, detail), now).await
+}
+
+/// The event [`record_about`] records, for a caller that writes it together with other rows
+/// (`store::Batch`).
+pub fn event_about<'a>(
+    actor: &'a Actor,
+    subject: Option<UserId>,
+    kind: &'a str,
+    about: About<'a>,
+    detail: String,
+) -> NewEvent<'a> {
+    NewEvent {
         user: subject.or(actor.user),
         actor: &actor.name,
         kind,
@@ -49,8 +61,7 @@ pub async fn record_about(
         client: about.client,
         outcome: outcome_of(kind),
         duration_ms: None,
-    };
-    audit::insert(conn, &event, now).await
+    }
 }
 
 /// Whether an event kind reports something that went wrong (the page's outcome filter).

@@ -12,7 +12,9 @@ use crate::oauth::error::{ErrorCode, OAuthError};
 use crate::oauth::rotation::{self, RefreshDecision, RefreshRecord};
 use crate::oauth::token::{self, CodeDecision, CodeRecord, TokenRequest};
 use crate::state::Core;
-use crate::store::{self, clients, grants, tokens};
+use crate::store::audit::{self, NewEvent};
+use crate::store::tokens::{self, NewPair};
+use crate::store::{self, clients, grants, Backend, Batch};
 
 /// Families end 90 days after the code was redeemed, however often they are refreshed.
 pub const ABSOLUTE_REFRESH_CAP_SECS: i64 = 90 * 86400;
@@ -163,42 +165,60 @@ fn merge(mut presented: PresentedClient, body: token::BodyClient) -> PresentedCl
 struct Issued {
     access: SecretToken,
     refresh: SecretToken,
+    access_hash: SecretHash,
+    refresh_hash: SecretHash,
 }
 
-/// Inserts a new access + refresh pair into `family_id` (inside the caller's transaction).
-async fn issue_pair(
+impl Issued {
+    fn generate() -> Self {
+        let access = SecretToken::generate("gh_at_");
+        let refresh = SecretToken::generate("gh_rt_");
+        Self {
+            access_hash: access.hash(),
+            refresh_hash: refresh.hash(),
+            access,
+            refresh,
+        }
+    }
+}
+
+/// Writes a new access + refresh pair into `family_id` together with the event reporting it
+/// and, on rotation, the presented refresh token (`parent`) marked used: one call to the
+/// database inside the caller's transaction, which holds the only write lock meanwhile.
+#[allow(clippy::too_many_arguments)]
+async fn write_pair(
     conn: &mut sqlx::AnyConnection,
     core: &Core,
     family_id: i64,
     parent: Option<&SecretHash>,
     resources: &[String],
     absolute_expiry: UnixTime,
+    event: &NewEvent<'_>,
     now: UnixTime,
 ) -> Result<Issued, sqlx::Error> {
-    let access = SecretToken::generate("gh_at_");
-    let refresh = SecretToken::generate("gh_rt_");
+    let issued = Issued::generate();
     let access_ttl = core.config.access_token_ttl.as_secs() as i64;
     let sliding = core.config.refresh_token_ttl.as_secs() as i64;
-    tokens::insert_access(
-        &mut *conn,
-        &access.hash(),
-        &refresh.hash(),
-        family_id,
-        resources,
-        now,
-        now + access_ttl,
-    )
-    .await?;
-    tokens::insert_refresh(
-        &mut *conn,
-        &refresh.hash(),
-        family_id,
-        parent,
-        now,
-        rotation::next_expiry(now, sliding, absolute_expiry),
-    )
-    .await?;
-    Ok(Issued { access, refresh })
+    let mut batch = Batch::new(Backend::of_connection(conn));
+    if let Some(parent) = parent {
+        tokens::mark_refresh_used(&mut batch, parent, now);
+    }
+    tokens::insert_pair(
+        &mut batch,
+        &NewPair {
+            access: &issued.access_hash,
+            refresh: &issued.refresh_hash,
+            family_id,
+            parent,
+            resources,
+            now,
+            access_expires_at: now + access_ttl,
+            refresh_expires_at: rotation::next_expiry(now, sliding, absolute_expiry),
+        },
+    );
+    audit::insert_into(&mut batch, event, now);
+    batch.execute(conn).await?;
+    Ok(issued)
 }
 
 fn response(core: &Core, issued: Issued, scope: String) -> TokenResponse {
@@ -266,18 +286,7 @@ async fn redeem_code(
                 now + ABSOLUTE_REFRESH_CAP_SECS,
             )
             .await?;
-            let issued = issue_pair(
-                &mut tx,
-                core,
-                family,
-                None,
-                &resources,
-                now + ABSOLUTE_REFRESH_CAP_SECS,
-                now,
-            )
-            .await?;
-            activity::record_about(
-                &mut tx,
+            let event = activity::event_about(
                 &actor,
                 Some(row.user_id),
                 "token.issued",
@@ -286,6 +295,15 @@ async fn redeem_code(
                     ..About::default()
                 },
                 format!("client {client_id} → {}", resources.join(", ")),
+            );
+            let issued = write_pair(
+                &mut tx,
+                core,
+                family,
+                None,
+                &resources,
+                now + ABSOLUTE_REFRESH_CAP_SECS,
+                &event,
                 now,
             )
             .await?;
@@ -375,23 +393,11 @@ async fn refresh(
                 }
                 _ => 0,
             };
-            tokens::mark_refresh_used(&mut *tx, &hash, now).await?;
             // "Last used" is shown to the minute: a client refreshing often writes it once.
             if row.grant_used_at.is_none_or(|at| now - at >= 60) {
                 grants::touch(&mut *tx, row.grant_id, now).await?;
             }
-            let issued = issue_pair(
-                &mut tx,
-                core,
-                row.family_id,
-                Some(&hash),
-                &resources,
-                row.absolute_expires_at,
-                now,
-            )
-            .await?;
-            activity::record_about(
-                &mut tx,
+            let event = activity::event_about(
                 &actor,
                 Some(row.user_id),
                 "token.refreshed",
@@ -403,6 +409,15 @@ async fn refresh(
                     0 => format!("client {client_id}"),
                     n => format!("client {client_id} (a retry: {n} unused pair superseded)"),
                 },
+            );
+            let issued = write_pair(
+                &mut tx,
+                core,
+                row.family_id,
+                Some(&hash),
+                &resources,
+                row.absolute_expires_at,
+                &event,
                 now,
             )
             .await?;

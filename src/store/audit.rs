@@ -2,7 +2,7 @@
 
 use sqlx::{AnyConnection, AnyPool, FromRow};
 
-use super::{Backend, Built};
+use super::{Backend, Batch, Built};
 use crate::clock::UnixTime;
 use crate::domain::UserId;
 
@@ -57,7 +57,33 @@ pub async fn insert(
     event: &NewEvent<'_>,
     now: UnixTime,
 ) -> Result<(), sqlx::Error> {
-    insert_many(conn, std::slice::from_ref(event), now).await
+    let mut batch = Batch::new(Backend::of_connection(conn));
+    insert_into(&mut batch, event, now);
+    batch.execute(conn).await
+}
+
+macro_rules! insert_rows {
+    () => {
+        "INSERT INTO audit_events (at, user_id, actor, kind, detail, ip, server, client, outcome, duration_ms) VALUES "
+    };
+}
+const INSERT: &str = insert_rows!();
+const INSERT_ONE: &str = concat!(insert_rows!(), "($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)");
+
+/// Adds the event's row to `batch` (written together with the rows it reports).
+pub(crate) fn insert_into<'q>(batch: &mut Batch<'q>, e: &'q NewEvent<'q>, now: UnixTime) {
+    batch
+        .statement(INSERT_ONE)
+        .bind(now)
+        .bind(e.user)
+        .bind(e.actor)
+        .bind(e.kind)
+        .bind(e.detail.as_str())
+        .bind(e.ip.as_deref())
+        .bind(e.server)
+        .bind(e.client)
+        .bind(e.outcome.as_str())
+        .bind(e.duration_ms);
 }
 
 const SELECT: &str = "SELECT e.id, e.at, e.user_id, u.username, e.actor, e.kind, e.detail, e.ip,
@@ -72,10 +98,7 @@ pub async fn insert_many(
 ) -> Result<(), sqlx::Error> {
     // SQLite allows 32,766 bound parameters per statement (Postgres 65,535); 10 per row.
     for chunk in events.chunks(500) {
-        let mut query = Built::new(
-            Backend::of_connection(conn),
-            "INSERT INTO audit_events (at, user_id, actor, kind, detail, ip, server, client, outcome, duration_ms) VALUES ",
-        );
+        let mut query = Built::new(Backend::of_connection(conn), INSERT);
         for (i, e) in chunk.iter().enumerate() {
             query.push(if i == 0 { "(" } else { ", (" });
             query

@@ -4,6 +4,7 @@
 
 pub mod api_keys;
 pub mod audit;
+mod batch;
 pub mod clients;
 pub mod connections;
 pub mod encryption;
@@ -21,6 +22,7 @@ use sqlx::any::{AnyArguments, AnyPoolOptions, AnyTypeInfo, AnyTypeInfoKind};
 use sqlx::{Any, AnyPool, Transaction};
 
 use crate::config::{Config, ConfigError};
+pub(crate) use batch::Batch;
 
 /// What every store function runs on: the pool, a connection or a transaction of either
 /// backend (`sqlx::Any`, chosen at start from `GATEHOUSE_DATABASE_URL`).
@@ -108,6 +110,10 @@ pub async fn connect(config: &Config) -> Result<AnyPool, StoreError> {
     let statement_timeout = config.database_statement_timeout.as_millis();
     let pool = AnyPoolOptions::new()
         .max_connections(config.database_pool_size)
+        // A pinged SQLite connection costs a hop to its worker thread before every query, and
+        // a file opened in-process cannot go stale; a Postgres connection can (server restart,
+        // network), so it is checked.
+        .test_before_acquire(backend == Backend::Postgres)
         .after_connect(move |conn, _| {
             Box::pin(async move {
                 let setup = match backend {

@@ -1,6 +1,6 @@
 //! Token families, refresh tokens and access tokens.
 
-use super::{slug_array, Executor};
+use super::{slug_array, Batch, Executor};
 use sqlx::FromRow;
 
 use super::json_list as json;
@@ -25,45 +25,36 @@ pub async fn insert_family(
         .await
 }
 
-pub async fn insert_refresh(
-    db: impl Executor<'_>,
-    token: &SecretHash,
-    family_id: i64,
-    parent: Option<&SecretHash>,
-    now: UnixTime,
-    expires_at: UnixTime,
-) -> Result<(), sqlx::Error> {
-    sqlx::query("INSERT INTO refresh_tokens (token_hash, family_id, parent_hash, created_at, expires_at) VALUES ($1, $2, $3, $4, $5)")
-        .bind(token.as_str())
-        .bind(family_id)
-        .bind(parent.map(SecretHash::as_str))
-        .bind(now)
-        .bind(expires_at)
-        .execute(db)
-        .await?;
-    Ok(())
+/// A new pair of tokens in a family: the refresh token (the child of `parent` when it
+/// replaces one) and the access token issued with it.
+pub struct NewPair<'a> {
+    pub access: &'a SecretHash,
+    pub refresh: &'a SecretHash,
+    pub family_id: i64,
+    pub parent: Option<&'a SecretHash>,
+    pub resources: &'a [String],
+    pub now: UnixTime,
+    pub access_expires_at: UnixTime,
+    pub refresh_expires_at: UnixTime,
 }
 
-/// An access token, issued together with the refresh token `refresh` (its pair).
-pub async fn insert_access(
-    db: impl Executor<'_>,
-    token: &SecretHash,
-    refresh: &SecretHash,
-    family_id: i64,
-    resources: &[String],
-    now: UnixTime,
-    expires_at: UnixTime,
-) -> Result<(), sqlx::Error> {
-    sqlx::query("INSERT INTO access_tokens (token_hash, refresh_hash, family_id, resources, created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6)")
-        .bind(token.as_str())
-        .bind(refresh.as_str())
-        .bind(family_id)
-        .bind(json(resources))
-        .bind(now)
-        .bind(expires_at)
-        .execute(db)
-        .await?;
-    Ok(())
+/// Adds the pair's two rows to `batch`.
+pub(crate) fn insert_pair<'q>(batch: &mut Batch<'q>, pair: &NewPair<'q>) {
+    batch
+        .statement("INSERT INTO refresh_tokens (token_hash, family_id, parent_hash, created_at, expires_at) VALUES ($1, $2, $3, $4, $5)")
+        .bind(pair.refresh.as_str())
+        .bind(pair.family_id)
+        .bind(pair.parent.map(SecretHash::as_str))
+        .bind(pair.now)
+        .bind(pair.refresh_expires_at);
+    batch
+        .statement("INSERT INTO access_tokens (token_hash, refresh_hash, family_id, resources, created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6)")
+        .bind(pair.access.as_str())
+        .bind(pair.refresh.as_str())
+        .bind(pair.family_id)
+        .bind(json(pair.resources))
+        .bind(pair.now)
+        .bind(pair.access_expires_at);
 }
 
 #[derive(Debug, Clone, FromRow)]
@@ -113,17 +104,13 @@ pub async fn get_refresh(
 }
 
 /// Marks a refresh token used (first use only; later uses keep the first time).
-pub async fn mark_refresh_used(
-    db: impl Executor<'_>,
-    token: &SecretHash,
-    now: UnixTime,
-) -> Result<(), sqlx::Error> {
-    sqlx::query("UPDATE refresh_tokens SET used_at = $1 WHERE token_hash = $2 AND used_at IS NULL")
+pub(crate) fn mark_refresh_used<'q>(batch: &mut Batch<'q>, token: &'q SecretHash, now: UnixTime) {
+    batch
+        .statement(
+            "UPDATE refresh_tokens SET used_at = $1 WHERE token_hash = $2 AND used_at IS NULL",
+        )
         .bind(now)
-        .bind(token.as_str())
-        .execute(db)
-        .await?;
-    Ok(())
+        .bind(token.as_str());
 }
 
 /// Supersedes the pairs issued from `parent` that were never used (a retry inside the grace
