@@ -171,7 +171,7 @@ pub struct Config {
     pub public_url: Option<PublicUrl>,
     pub data_dir: PathBuf,
     /// `sqlite:…` (the default, in the data directory) or `postgres://…`.
-    pub database_url: String,
+    pub database_url: DatabaseUrl,
     /// Connections per process (`GATEHOUSE_DATABASE_POOL_SIZE`, default 8).
     pub database_pool_size: u32,
     /// Longest a Postgres statement may run (`GATEHOUSE_DATABASE_STATEMENT_TIMEOUT`, 30 s).
@@ -287,18 +287,19 @@ impl Config {
         }
         let data_dir = PathBuf::from(get("DATA_DIR").unwrap_or("./data"));
         let database_url = match get("DATABASE_URL") {
-            Some(v) if v.starts_with("sqlite:") || is_postgres_url(v) => v.to_owned(),
-            Some(v) => {
-                return Err(bad(
+            Some(v) => DatabaseUrl::parse(v).ok_or_else(|| {
+                // Only the scheme: the rest of a mistyped URL may hold a password.
+                let scheme = v.split_once(':').map_or("", |(scheme, _)| scheme);
+                bad(
                     "DATABASE_URL",
-                    format!(
-                        "'{}' is neither a sqlite: nor a postgres:// URL",
-                        v.split('@').next_back().unwrap_or("")
-                    ),
+                    format!("a '{scheme}:' URL is neither a sqlite: nor a postgres:// URL"),
                     "use sqlite://path/to/gatehouse.db or postgres://user:password@host/db",
-                ))
-            }
-            None => format!("sqlite://{}", data_dir.join("gatehouse.db").display()),
+                )
+            })?,
+            None => DatabaseUrl(format!(
+                "sqlite://{}",
+                data_dir.join("gatehouse.db").display()
+            )),
         };
         let database_pool_size = match get("DATABASE_POOL_SIZE") {
             None => 8,
@@ -451,27 +452,14 @@ impl Config {
 
     /// The database for people to read: never the credentials or parameters of a Postgres URL.
     pub fn database_label(&self) -> String {
-        if !is_postgres_url(&self.database_url) {
-            return format!(
-                "SQLite, {}",
-                self.database_url.trim_start_matches("sqlite://")
-            );
-        }
-        match Url::parse(&self.database_url) {
-            Ok(url) => format!(
-                "Postgres at {}:{}{}",
-                url.host_str().unwrap_or("localhost"),
-                url.port().unwrap_or(5432),
-                url.path()
-            ),
-            Err(_) => "Postgres".into(),
-        }
+        self.database_url.label()
     }
 
     /// The options of the store's pool (either backend; `sslmode` and the like in the URL).
     pub fn database_connect_options(&self) -> Result<AnyConnectOptions, ConfigError> {
-        AnyConnectOptions::from_str(&self.database_url).map_err(|e| {
-            let problem = e.to_string().replace(&self.database_url, "the URL");
+        let url = self.database_url.expose();
+        AnyConnectOptions::from_str(url).map_err(|e| {
+            let problem = e.to_string().replace(url, "the URL");
             bad(
                 "DATABASE_URL",
                 format!("cannot be used ({problem})"),
@@ -482,7 +470,7 @@ impl Config {
 
     /// SQLite as DESIGN.md §7 wants it: WAL, synchronous=FULL, foreign keys, a busy timeout.
     pub fn sqlite_connect_options(&self) -> Result<SqliteConnectOptions, ConfigError> {
-        let options = SqliteConnectOptions::from_str(&self.database_url).map_err(|e| {
+        let options = SqliteConnectOptions::from_str(self.database_url.expose()).map_err(|e| {
             bad(
                 "DATABASE_URL",
                 format!("cannot be used ({e})"),
@@ -500,6 +488,48 @@ impl Config {
 
 fn is_postgres_url(url: &str) -> bool {
     url.starts_with("postgres://") || url.starts_with("postgresql://")
+}
+
+/// The database's URL: `sqlite:…` or `postgres://…`. A Postgres URL may carry a password, so
+/// `Debug` shows only [`Config::database_label`]'s part and the text is read by `expose`.
+#[derive(Clone, PartialEq, Eq)]
+pub struct DatabaseUrl(String);
+
+impl DatabaseUrl {
+    pub fn parse(url: &str) -> Option<Self> {
+        (url.starts_with("sqlite:") || is_postgres_url(url)).then(|| Self(url.to_owned()))
+    }
+
+    pub fn is_postgres(&self) -> bool {
+        is_postgres_url(&self.0)
+    }
+
+    /// The URL with its credentials: for the database driver only.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+
+    /// The database for people to read: never the credentials or parameters of a Postgres URL.
+    pub fn label(&self) -> String {
+        if !self.is_postgres() {
+            return format!("SQLite, {}", self.0.trim_start_matches("sqlite://"));
+        }
+        match Url::parse(&self.0) {
+            Ok(url) => format!(
+                "Postgres at {}:{}{}",
+                url.host_str().unwrap_or("localhost"),
+                url.port().unwrap_or(5432),
+                url.path()
+            ),
+            Err(_) => "Postgres".into(),
+        }
+    }
+}
+
+impl std::fmt::Debug for DatabaseUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "DatabaseUrl({})", self.label())
+    }
 }
 
 fn bind_defaults_public_url(bind: SocketAddr) -> bool {

@@ -25,7 +25,7 @@ fn defaults_work_locally() -> Result<(), ConfigError> {
     assert_eq!(c.bind, "127.0.0.1:3000".parse().unwrap_or(c.bind));
     assert_eq!(c.bind.port(), 3000);
     assert_eq!(c.data_dir, PathBuf::from("./data"));
-    assert_eq!(c.database_url, "sqlite://./data/gatehouse.db");
+    assert_eq!(c.database_url.expose(), "sqlite://./data/gatehouse.db");
     assert_eq!(c.access_token_ttl, Duration::from_secs(3600));
     assert_eq!(c.refresh_token_ttl, Duration::from_secs(30 * 86400));
     assert_eq!(c.refresh_grace, Duration::from_secs(30));
@@ -115,8 +115,32 @@ fn each_bad_value_names_its_setting() {
 
 #[test]
 fn database_url_error_does_not_echo_credentials() {
-    let err = error_of(&[("GATEHOUSE_DATABASE_URL", "mysql://user:hunter2@db/gh")]);
-    assert!(!err.to_string().contains("hunter2"), "{err}");
+    for url in [
+        "mysql://user:hunter2@db/gh",
+        "mysql://db/gh?user=gh&password=hunter2",
+    ] {
+        let err = error_of(&[("GATEHOUSE_DATABASE_URL", url)]);
+        assert!(!err.to_string().contains("hunter2"), "{err}");
+        assert!(err.to_string().contains("'mysql:'"), "{err}");
+    }
+}
+
+#[test]
+fn the_config_debug_output_shows_no_database_password() {
+    let c = Config::from_sources(
+        None,
+        &env(&[(
+            "GATEHOUSE_DATABASE_URL",
+            "postgres://gh:hunter2@db.internal/gh?sslmode=require",
+        )]),
+    )
+    .unwrap();
+    let shown = format!("{c:?}");
+    assert!(!shown.contains("hunter2"), "{shown}");
+    assert!(
+        shown.contains("DatabaseUrl(Postgres at db.internal:5432/gh)"),
+        "{shown}"
+    );
 }
 
 #[test]
@@ -126,7 +150,7 @@ fn database_url_takes_postgres() {
         "postgresql://gh@db/gh",
     ] {
         let c = Config::from_sources(None, &env(&[("GATEHOUSE_DATABASE_URL", url)])).unwrap();
-        assert_eq!(c.database_url, url);
+        assert_eq!(c.database_url.expose(), url);
     }
     let c = Config::from_sources(
         None,

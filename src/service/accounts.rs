@@ -340,7 +340,8 @@ pub use store::sessions::SessionStore;
 
 /// The browser-session store (tower-sessions) on Gatehouse's database.
 pub fn session_store(core: &Core) -> Result<SessionStore, String> {
-    SessionStore::for_pool(&core.pool).map_err(|e| e.to_string())
+    SessionStore::for_pool(&core.pool, Some(core.config.database_statement_timeout))
+        .map_err(|e| e.to_string())
 }
 
 /// Computes argon2's dummy hash now, not on the first sign-in request.

@@ -92,7 +92,7 @@ pub const SESSIONS_TABLE: &str = "sessions";
 /// Opens the database without migrating (for SQLite, creating the data directory and file).
 pub async fn connect(config: &Config) -> Result<AnyPool, StoreError> {
     sqlx::any::install_default_drivers();
-    let backend = Backend::of_url(&config.database_url).unwrap_or(Backend::Sqlite);
+    let backend = Backend::of_url(config.database_url.expose()).unwrap_or(Backend::Sqlite);
     if backend == Backend::Sqlite {
         std::fs::create_dir_all(&config.data_dir).map_err(|source| StoreError::DataDir {
             path: config.data_dir.display().to_string(),

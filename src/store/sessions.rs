@@ -22,17 +22,23 @@ pub enum SessionStore {
 }
 
 impl SessionStore {
-    /// The store on the database `pool` reaches (its connections open on first use).
-    pub fn for_pool(pool: &AnyPool) -> Result<Self, StoreError> {
-        let url = pool.connect_options().database_url.clone();
+    /// The store on the database `pool` reaches (its connections open on first use), its
+    /// Postgres statements bounded by `statement_timeout` as the main pool's are.
+    pub fn for_pool(
+        pool: &AnyPool,
+        statement_timeout: Option<std::time::Duration>,
+    ) -> Result<Self, StoreError> {
+        let url = &pool.connect_options().database_url;
         let bad_table = |e: String| StoreError::Sqlx(sqlx::Error::Configuration(e.into()));
         Ok(match Backend::of(pool) {
             Backend::Sqlite => {
-                let options = SqliteConnectOptions::from_url(&url)?;
+                let options = SqliteConnectOptions::from_url(url)?;
                 Self::Sqlite(
                     SqliteStore::new(
                         SqlitePoolOptions::new()
                             .max_connections(POOL_SIZE)
+                            // As the main pool: no ping (a worker-thread hop) before each use.
+                            .test_before_acquire(false)
                             .connect_lazy_with(options),
                     )
                     .with_table_name(SESSIONS_TABLE)
@@ -40,10 +46,9 @@ impl SessionStore {
                 )
             }
             Backend::Postgres => {
-                let options = PgConnectOptions::from_url(&url)?;
                 let pool = PgPoolOptions::new()
                     .max_connections(POOL_SIZE)
-                    .connect_lazy_with(options);
+                    .connect_lazy_with(postgres_options(url, statement_timeout)?);
                 Self::Postgres(
                     PostgresStore::new(pool)
                         .with_table_name(SESSIONS_TABLE)
@@ -93,9 +98,22 @@ impl session_store::SessionStore for SessionStore {
     }
 }
 
-/// Creates the session table of the database `pool` reaches.
+/// Creates the session table of the database `pool` reaches (unbounded, as migrations are).
 pub async fn migrate(pool: &AnyPool) -> Result<(), StoreError> {
-    Ok(SessionStore::for_pool(pool)?.migrate().await?)
+    Ok(SessionStore::for_pool(pool, None)?.migrate().await?)
+}
+
+/// The session pool's connection options: the URL's, and the statement timeout sent at
+/// connection start (`-c statement_timeout=…`).
+fn postgres_options(
+    url: &url::Url,
+    statement_timeout: Option<std::time::Duration>,
+) -> Result<PgConnectOptions, sqlx::Error> {
+    let options = PgConnectOptions::from_url(url)?;
+    Ok(match statement_timeout {
+        Some(t) => options.options([("statement_timeout", t.as_millis())]),
+        None => options,
+    })
 }
 
 /// Deletes sessions expired at `now`; returns how many.
@@ -114,4 +132,17 @@ pub async fn sweep(conn: &mut AnyConnection, now: UnixTime) -> Result<u64, sqlx:
         .execute(conn)
         .await?
         .rows_affected())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_postgres_session_pool_gets_the_statement_timeout() {
+        let url = url::Url::parse("postgres://gh@db.internal/gh?sslmode=require").unwrap();
+        let bounded = postgres_options(&url, Some(std::time::Duration::from_secs(30))).unwrap();
+        assert_eq!(bounded.get_options(), Some("-c statement_timeout=30000"));
+        assert_eq!(postgres_options(&url, None).unwrap().get_options(), None);
+    }
 }

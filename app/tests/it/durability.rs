@@ -75,7 +75,10 @@ async fn kill_9_during_writes_loses_no_committed_row() {
     let acknowledged = acknowledged.lock().unwrap().clone();
     assert!(acknowledged.len() >= 60);
     // The database as the next start would open it (the file, or the Postgres database).
-    let url = test_config(dir.path(), &[]).database_url;
+    let url = test_config(dir.path(), &[])
+        .database_url
+        .expose()
+        .to_owned();
     sqlx::any::install_default_drivers();
     let pool = sqlx::AnyPool::connect(&url).await.unwrap();
     if url.starts_with("sqlite:") {

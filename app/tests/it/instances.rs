@@ -228,7 +228,10 @@ async fn postgres_connections_take_tls_as_the_url_asks() {
         return;
     };
     let dir = tempfile::tempdir().unwrap();
-    let url = test_config(dir.path(), &[]).database_url;
+    let url = test_config(dir.path(), &[])
+        .database_url
+        .expose()
+        .to_owned();
     let with = |query: &str| {
         let url = format!("{url}?{query}");
         test_config(dir.path(), &[("GATEHOUSE_DATABASE_URL", url.as_str())])
