@@ -56,7 +56,6 @@ const DROPPED_RESPONSE_HEADERS: &[&str] = &[
     "trailer",
     "upgrade",
     "proxy-authenticate",
-    "content-length",
 ];
 
 pub fn upstream_request_headers(

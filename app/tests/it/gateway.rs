@@ -213,6 +213,16 @@ async fn stateless_2026_07_28_requests_pass_through() {
     .await;
     assert_eq!(res.status(), StatusCode::OK);
     assert!(res.headers().get("mcp-session-id").is_none());
+    // A JSON answer keeps the upstream's length (sent as is, not re-framed as chunks).
+    assert!(res.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("application/json"));
+    assert!(
+        res.headers().contains_key("content-length"),
+        "{:?}",
+        res.headers()
+    );
     let reply = answer(res, 5).await;
     assert_eq!(
         reply["result"]["content"][0]["text"], "echo: no session",
