@@ -182,15 +182,17 @@ impl Issued {
     }
 }
 
-/// Writes a new access + refresh pair into `family_id` together with the event reporting it
-/// and, on rotation, the presented refresh token (`parent`) marked used: one call to the
-/// database inside the caller's transaction, which holds the only write lock meanwhile.
+/// Writes a new access + refresh pair into `family_id` together with the event reporting it,
+/// on rotation the presented refresh token (`parent`) marked used, and the grant's last use
+/// when `touch` names it: one call to the database inside the caller's transaction, which
+/// holds the only write lock meanwhile.
 #[allow(clippy::too_many_arguments)]
 async fn write_pair(
     conn: &mut sqlx::AnyConnection,
     core: &Core,
     family_id: i64,
     parent: Option<&SecretHash>,
+    touch: Option<i64>,
     resources: &[String],
     absolute_expiry: UnixTime,
     event: &NewEvent<'_>,
@@ -202,6 +204,9 @@ async fn write_pair(
     let mut batch = Batch::new(Backend::of_connection(conn));
     if let Some(parent) = parent {
         tokens::mark_refresh_used(&mut batch, parent, now);
+    }
+    if let Some(grant) = touch {
+        grants::touch(&mut batch, grant, now);
     }
     tokens::insert_pair(
         &mut batch,
@@ -276,7 +281,6 @@ async fn redeem_code(
     let actor = actor_for(row.user_id, client_id, ip);
     match decision {
         CodeDecision::Issue { resources } => {
-            grants::touch(&mut *tx, row.grant_id, now).await?;
             let family = tokens::insert_family(
                 &mut *tx,
                 row.grant_id,
@@ -301,6 +305,7 @@ async fn redeem_code(
                 core,
                 family,
                 None,
+                Some(row.grant_id),
                 &resources,
                 now + ABSOLUTE_REFRESH_CAP_SECS,
                 &event,
@@ -394,9 +399,10 @@ async fn refresh(
                 _ => 0,
             };
             // "Last used" is shown to the minute: a client refreshing often writes it once.
-            if row.grant_used_at.is_none_or(|at| now - at >= 60) {
-                grants::touch(&mut *tx, row.grant_id, now).await?;
-            }
+            let touch = row
+                .grant_used_at
+                .is_none_or(|at| now - at >= 60)
+                .then_some(row.grant_id);
             let event = activity::event_about(
                 &actor,
                 Some(row.user_id),
@@ -415,6 +421,7 @@ async fn refresh(
                 core,
                 row.family_id,
                 Some(&hash),
+                touch,
                 &resources,
                 row.absolute_expires_at,
                 &event,

@@ -1,6 +1,6 @@
 //! Authorization requests, grants (with their servers) and authorization codes.
 
-use super::Executor;
+use super::{Batch, Executor};
 use sqlx::{AnyConnection, FromRow};
 
 use super::json_list as json;
@@ -260,11 +260,10 @@ pub async fn revoke(
     Ok(done.rows_affected() == 1)
 }
 
-pub async fn touch(db: impl Executor<'_>, grant_id: i64, now: UnixTime) -> Result<(), sqlx::Error> {
-    sqlx::query("UPDATE grants SET last_used_at = $1 WHERE id = $2")
+/// Adds "the grant was used at `now`" to `batch`.
+pub(crate) fn touch(batch: &mut Batch<'_>, grant_id: i64, now: UnixTime) {
+    batch
+        .statement("UPDATE grants SET last_used_at = $1 WHERE id = $2")
         .bind(now)
-        .bind(grant_id)
-        .execute(db)
-        .await?;
-    Ok(())
+        .bind(grant_id);
 }

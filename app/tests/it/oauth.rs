@@ -324,9 +324,27 @@ async fn invalid_code_replay_revokes_nothing() {
 async fn refresh_rotates_and_the_new_pair_works() {
     let (app, admin, client) = ready().await;
     let first = tokens_for_gmail(&app, &admin, &client).await;
+    // Written with the pair, in one batch: the grant's last use and the event.
+    let count = |sql: &'static str| app.count(sql);
+    assert_eq!(
+        count("SELECT COUNT(*) FROM grants WHERE last_used_at IS NOT NULL").await,
+        1
+    );
+    assert_eq!(
+        count("SELECT COUNT(*) FROM audit_events WHERE kind = 'token.issued'").await,
+        1
+    );
     let (status, second) = refresh(&app, &client, first["refresh_token"].as_str().unwrap()).await;
     assert_eq!(status, StatusCode::OK, "{second}");
     assert_ne!(second["refresh_token"], first["refresh_token"]);
+    assert_eq!(
+        count("SELECT COUNT(*) FROM refresh_tokens WHERE used_at IS NOT NULL").await,
+        1
+    );
+    assert_eq!(
+        count("SELECT COUNT(*) FROM audit_events WHERE kind = 'token.refreshed'").await,
+        1
+    );
     assert_eq!(
         mcp_status(&app, "gmail", second["access_token"].as_str().unwrap()).await,
         StatusCode::OK
