@@ -288,11 +288,23 @@ impl Config {
         let data_dir = PathBuf::from(get("DATA_DIR").unwrap_or("./data"));
         let database_url = match get("DATABASE_URL") {
             Some(v) => DatabaseUrl::parse(v).ok_or_else(|| {
-                // Only the scheme: the rest of a mistyped URL may hold a password.
-                let scheme = v.split_once(':').map_or("", |(scheme, _)| scheme);
+                // Only a scheme, never the rest: a mistyped URL may hold a user and password
+                // (and without `://`, the text before ':' may be the user's name).
+                let scheme = v.split_once("://").map(|(scheme, _)| scheme).filter(|s| {
+                    s.len() <= 16
+                        && s.starts_with(|c: char| c.is_ascii_alphabetic())
+                        && s.chars()
+                            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '.' | '-'))
+                });
+                let problem = match scheme {
+                    Some(scheme) => {
+                        format!("a '{scheme}:' URL is neither a sqlite: nor a postgres:// URL")
+                    }
+                    None => "is not a sqlite: or postgres:// URL".to_owned(),
+                };
                 bad(
                     "DATABASE_URL",
-                    format!("a '{scheme}:' URL is neither a sqlite: nor a postgres:// URL"),
+                    problem,
                     "use sqlite://path/to/gatehouse.db or postgres://user:password@host/db",
                 )
             })?,

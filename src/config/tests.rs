@@ -123,6 +123,9 @@ fn database_url_error_does_not_echo_credentials() {
         assert!(!err.to_string().contains("hunter2"), "{err}");
         assert!(err.to_string().contains("'mysql:'"), "{err}");
     }
+    // Without a scheme, the text before ':' is a user name: not shown either.
+    let err = error_of(&[("GATEHOUSE_DATABASE_URL", "admin:hunter2@db/gh")]);
+    assert!(!err.to_string().contains("admin"), "{err}");
 }
 
 #[test]

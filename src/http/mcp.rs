@@ -255,12 +255,15 @@ fn holding<G: Send + 'static>(
     guard: G,
     cut: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> Response {
-    response.map(|body| {
-        Body::from_stream(body.into_data_stream().take_until(cut).map(move |chunk| {
-            let _held = &guard;
-            chunk
-        }))
-    })
+    // A cut body is shorter than the upstream said: sent chunked, it ends cleanly instead
+    // of aborting the connection.
+    let (mut parts, body) = response.into_parts();
+    parts.headers.remove(header::CONTENT_LENGTH);
+    let body = Body::from_stream(body.into_data_stream().take_until(cut).map(move |chunk| {
+        let _held = &guard;
+        chunk
+    }));
+    Response::from_parts(parts, body)
 }
 
 /// A `tools/call` that needs nothing of rmcp (`aggregate::passthrough`), sent through the

@@ -8,7 +8,9 @@
 //! several statements and binds numbered placeholders in each). Postgres takes one statement
 //! only, so the first writes become data-modifying CTEs of the last one: they run on the same
 //! snapshot, foreign keys are checked at the end of the statement, and a batch must therefore
-//! not write the same row twice or read what another of its statements writes.
+//! not write the same row twice or read what another of its statements writes. A batch
+//! answers only success or failure: a write whose effect must be checked (rows changed,
+//! `RETURNING`) is sent on its own.
 
 use sqlx::any::AnyArguments;
 use sqlx::{Any, AnyConnection};
@@ -21,6 +23,9 @@ pub(crate) struct Batch<'q> {
     backend: Backend,
     statements: Vec<String>,
     args: AnyArguments<'q>,
+    /// The last statement's placeholders and the arguments bound before it: a statement
+    /// bound with too few or too many arguments would shift every later one.
+    open: Option<(usize, usize)>,
     error: Option<sqlx::error::BoxDynError>,
 }
 
@@ -30,6 +35,7 @@ impl<'q> Batch<'q> {
             backend,
             statements: Vec::new(),
             args: AnyArguments::default(),
+            open: None,
             error: None,
         }
     }
@@ -37,8 +43,27 @@ impl<'q> Batch<'q> {
     /// Adds a statement; the arguments bound next are its `$1`, `$2`, …
     pub fn statement(&mut self, sql: &str) -> &mut Self {
         use sqlx::Arguments;
+        self.close();
+        self.open = Some((placeholders(sql), self.args.len()));
         self.statements.push(renumber(sql, self.args.len()));
         self
+    }
+
+    /// Checks that the open statement got one argument per placeholder.
+    fn close(&mut self) {
+        use sqlx::Arguments;
+        if let Some((wanted, before)) = self.open.take() {
+            let bound = self.args.len() - before;
+            if bound != wanted && self.error.is_none() {
+                self.error = Some(
+                    format!(
+                        "statement {} of a batch has {wanted} placeholders and {bound} arguments",
+                        self.statements.len()
+                    )
+                    .into(),
+                );
+            }
+        }
     }
 
     pub fn bind<T: 'q + sqlx::Encode<'q, Any> + sqlx::Type<Any>>(&mut self, value: T) -> &mut Self {
@@ -69,7 +94,8 @@ impl<'q> Batch<'q> {
     }
 
     /// Runs every statement, in one call.
-    pub async fn execute(self, conn: &mut AnyConnection) -> Result<(), sqlx::Error> {
+    pub async fn execute(mut self, conn: &mut AnyConnection) -> Result<(), sqlx::Error> {
+        self.close();
         if let Some(e) = self.error {
             return Err(sqlx::Error::Encode(e));
         }
@@ -82,8 +108,21 @@ impl<'q> Batch<'q> {
     }
 }
 
+/// The highest placeholder `$n` of `sql` (statements number theirs from `$1`).
+fn placeholders(sql: &str) -> usize {
+    sql.split('$')
+        .skip(1)
+        .filter_map(|rest| {
+            let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
+            rest[..digits].parse::<usize>().ok()
+        })
+        .max()
+        .unwrap_or(0)
+}
+
 /// `sql` with every placeholder `$n` written `$(n + offset)`. Gatehouse's SQL has no `$`
-/// anywhere else (no dollar-quoted strings, no `$` in literals).
+/// anywhere else (no dollar-quoted strings, no `$` in literals): a batch's statements must
+/// keep it so.
 fn renumber(sql: &str, offset: usize) -> String {
     if offset == 0 {
         return sql.to_owned();
@@ -117,6 +156,36 @@ mod tests {
         assert_eq!(renumber("VALUES ($9, $10)", 0), "VALUES ($9, $10)");
         assert_eq!(renumber("VALUES ($9, $10)", 1), "VALUES ($10, $11)");
         assert_eq!(renumber("x = $", 2), "x = $");
+    }
+
+    #[test]
+    fn a_statement_bound_with_the_wrong_number_of_arguments_is_an_error() {
+        assert_eq!(
+            placeholders("UPDATE t SET a = $1 WHERE b = $2 AND c = $1"),
+            2
+        );
+        assert_eq!(placeholders("DELETE FROM t"), 0);
+        let mut batch = Batch::new(Backend::Sqlite);
+        batch
+            .statement("UPDATE t SET a = $1 WHERE b = $2")
+            .bind(1_i64);
+        batch.statement("INSERT INTO u (c) VALUES ($1)").bind(2_i64);
+        assert!(batch.error.as_ref().is_some_and(|e| e
+            .to_string()
+            .contains("statement 1 of a batch has 2 placeholders and 1 arguments")));
+        let mut last = Batch::new(Backend::Sqlite);
+        last.statement("INSERT INTO u (c) VALUES ($1)")
+            .bind(2_i64)
+            .bind(3_i64);
+        last.close();
+        assert!(last.error.is_some());
+        let mut right = Batch::new(Backend::Postgres);
+        right
+            .statement("UPDATE t SET a = $1 WHERE b = $2")
+            .bind(1_i64)
+            .bind("x");
+        right.close();
+        assert!(right.error.is_none());
     }
 
     fn two_writes(backend: Backend) -> String {

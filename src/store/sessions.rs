@@ -46,9 +46,7 @@ impl SessionStore {
                 )
             }
             Backend::Postgres => {
-                let pool = PgPoolOptions::new()
-                    .max_connections(POOL_SIZE)
-                    .connect_lazy_with(postgres_options(url, statement_timeout)?);
+                let pool = postgres_pool(url, statement_timeout)?;
                 Self::Postgres(
                     PostgresStore::new(pool)
                         .with_table_name(SESSIONS_TABLE)
@@ -103,17 +101,27 @@ pub async fn migrate(pool: &AnyPool) -> Result<(), StoreError> {
     Ok(SessionStore::for_pool(pool, None)?.migrate().await?)
 }
 
-/// The session pool's connection options: the URL's, and the statement timeout sent at
-/// connection start (`-c statement_timeout=…`).
-fn postgres_options(
+/// The Postgres session pool (lazy), its statements bounded as the main pool's: by `SET`
+/// on each new connection, which poolers such as PgBouncer pass on (a startup option they
+/// may refuse).
+pub fn postgres_pool(
     url: &url::Url,
     statement_timeout: Option<std::time::Duration>,
-) -> Result<PgConnectOptions, sqlx::Error> {
+) -> Result<sqlx::PgPool, sqlx::Error> {
     let options = PgConnectOptions::from_url(url)?;
-    Ok(match statement_timeout {
-        Some(t) => options.options([("statement_timeout", t.as_millis())]),
-        None => options,
-    })
+    let timeout = statement_timeout.map(|t| t.as_millis());
+    Ok(PgPoolOptions::new()
+        .max_connections(POOL_SIZE)
+        .after_connect(move |conn, _| {
+            Box::pin(async move {
+                if let Some(ms) = timeout {
+                    let set = format!("SET statement_timeout = {ms}");
+                    sqlx::Executor::execute(&mut *conn, set.as_str()).await?;
+                }
+                Ok(())
+            })
+        })
+        .connect_lazy_with(options))
 }
 
 /// Deletes sessions expired at `now`; returns how many.
@@ -132,17 +140,4 @@ pub async fn sweep(conn: &mut AnyConnection, now: UnixTime) -> Result<u64, sqlx:
         .execute(conn)
         .await?
         .rows_affected())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_postgres_session_pool_gets_the_statement_timeout() {
-        let url = url::Url::parse("postgres://gh@db.internal/gh?sslmode=require").unwrap();
-        let bounded = postgres_options(&url, Some(std::time::Duration::from_secs(30))).unwrap();
-        assert_eq!(bounded.get_options(), Some("-c statement_timeout=30000"));
-        assert_eq!(postgres_options(&url, None).unwrap().get_options(), None);
-    }
 }
