@@ -15,7 +15,7 @@
 use sqlx::any::AnyArguments;
 use sqlx::{Any, AnyConnection};
 
-use super::Backend;
+use super::{add_argument, Backend};
 
 /// Statements written with their own placeholders (`$1` is each one's first argument); the
 /// batch renumbers them so they share one argument list.
@@ -44,8 +44,9 @@ impl<'q> Batch<'q> {
     pub fn statement(&mut self, sql: &str) -> &mut Self {
         use sqlx::Arguments;
         self.close();
-        self.open = Some((placeholders(sql), self.args.len()));
-        self.statements.push(renumber(sql, self.args.len()));
+        let (renumbered, placeholders) = renumber(sql, self.args.len());
+        self.open = Some((placeholders, self.args.len()));
+        self.statements.push(renumbered);
         self
     }
 
@@ -67,10 +68,7 @@ impl<'q> Batch<'q> {
     }
 
     pub fn bind<T: 'q + sqlx::Encode<'q, Any> + sqlx::Type<Any>>(&mut self, value: T) -> &mut Self {
-        use sqlx::Arguments;
-        if let Err(e) = self.args.add(value) {
-            self.error.get_or_insert(e);
-        }
+        add_argument(&mut self.args, &mut self.error, value);
         self
     }
 
@@ -108,39 +106,28 @@ impl<'q> Batch<'q> {
     }
 }
 
-/// The highest placeholder `$n` of `sql` (statements number theirs from `$1`).
-fn placeholders(sql: &str) -> usize {
-    sql.split('$')
-        .skip(1)
-        .filter_map(|rest| {
-            let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
-            rest[..digits].parse::<usize>().ok()
-        })
-        .max()
-        .unwrap_or(0)
-}
-
-/// `sql` with every placeholder `$n` written `$(n + offset)`. Gatehouse's SQL has no `$`
-/// anywhere else (no dollar-quoted strings, no `$` in literals): a batch's statements must
-/// keep it so.
-fn renumber(sql: &str, offset: usize) -> String {
-    if offset == 0 {
-        return sql.to_owned();
-    }
+/// `sql` with every placeholder `$n` written `$(n + offset)`, and its highest `n` (statements
+/// number theirs from `$1`). Gatehouse's SQL has no `$` anywhere else (no dollar-quoted
+/// strings, no `$` in literals): a batch's statements must keep it so.
+fn renumber(sql: &str, offset: usize) -> (String, usize) {
     let mut out = String::with_capacity(sql.len() + 8);
+    let mut highest = 0;
     let mut rest = sql;
     while let Some(at) = rest.find('$') {
         out.push_str(&rest[..=at]);
         rest = &rest[at + 1..];
         let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
         match rest[..digits].parse::<usize>() {
-            Ok(n) => out.push_str(&(n + offset).to_string()),
+            Ok(n) => {
+                highest = highest.max(n);
+                out.push_str(&(n + offset).to_string());
+            }
             Err(_) => out.push_str(&rest[..digits]),
         }
         rest = &rest[digits..];
     }
     out.push_str(rest);
-    out
+    (out, highest)
 }
 
 #[cfg(test)]
@@ -151,20 +138,22 @@ mod tests {
     fn placeholders_are_renumbered_after_the_earlier_statements_arguments() {
         assert_eq!(
             renumber("UPDATE t SET a = $1 WHERE b = $2 AND c = $1", 3),
-            "UPDATE t SET a = $4 WHERE b = $5 AND c = $4"
+            ("UPDATE t SET a = $4 WHERE b = $5 AND c = $4".into(), 2)
         );
-        assert_eq!(renumber("VALUES ($9, $10)", 0), "VALUES ($9, $10)");
-        assert_eq!(renumber("VALUES ($9, $10)", 1), "VALUES ($10, $11)");
-        assert_eq!(renumber("x = $", 2), "x = $");
+        assert_eq!(
+            renumber("VALUES ($9, $10)", 0),
+            ("VALUES ($9, $10)".into(), 10)
+        );
+        assert_eq!(
+            renumber("VALUES ($9, $10)", 1),
+            ("VALUES ($10, $11)".into(), 10)
+        );
+        assert_eq!(renumber("x = $", 2), ("x = $".into(), 0));
+        assert_eq!(renumber("DELETE FROM t", 2), ("DELETE FROM t".into(), 0));
     }
 
     #[test]
     fn a_statement_bound_with_the_wrong_number_of_arguments_is_an_error() {
-        assert_eq!(
-            placeholders("UPDATE t SET a = $1 WHERE b = $2 AND c = $1"),
-            2
-        );
-        assert_eq!(placeholders("DELETE FROM t"), 0);
         let mut batch = Batch::new(Backend::Sqlite);
         batch
             .statement("UPDATE t SET a = $1 WHERE b = $2")

@@ -262,9 +262,7 @@ impl<'q> Built<'q> {
     /// Appends the next placeholder and binds `value` to it.
     pub fn bind<T: 'q + sqlx::Encode<'q, Any> + sqlx::Type<Any>>(&mut self, value: T) -> &mut Self {
         use sqlx::Arguments;
-        if let Err(e) = self.args.add(value) {
-            self.error.get_or_insert(e);
-        }
+        add_argument(&mut self.args, &mut self.error, value);
         if self.numbered {
             self.sql.push('$');
             self.sql.push_str(&self.args.len().to_string());
@@ -280,6 +278,19 @@ impl<'q> Built<'q> {
             Some(e) => Err(sqlx::Error::Encode(e)),
             None => Ok((self.sql, self.args)),
         }
+    }
+}
+
+/// Adds `value` to `args`; the first encoding error is kept for when the SQL is run (the
+/// builders chain `bind` calls, so they cannot return it at once).
+fn add_argument<'q, T: 'q + sqlx::Encode<'q, Any> + sqlx::Type<Any>>(
+    args: &mut AnyArguments<'q>,
+    error: &mut Option<sqlx::error::BoxDynError>,
+    value: T,
+) {
+    use sqlx::Arguments;
+    if let Err(e) = args.add(value) {
+        error.get_or_insert(e);
     }
 }
 
