@@ -213,7 +213,8 @@ impl Drop for Nginx {
 }
 
 /// A bare axum handler doing one SQLite write transaction per request (WAL, synchronous
-/// FULL, BEGIN IMMEDIATE, no ping before a connection's use — Gatehouse's settings): the baseline of the token endpoint.
+/// FULL, BEGIN IMMEDIATE, no ping before a connection's use — Gatehouse's settings): the
+/// baseline of the token endpoint.
 pub async fn bare_sqlite_writer() -> String {
     use sqlx::sqlite::{
         SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous,

@@ -287,21 +287,7 @@ impl Config {
         }
         let data_dir = PathBuf::from(get("DATA_DIR").unwrap_or("./data"));
         let database_url = match get("DATABASE_URL") {
-            Some(v) => DatabaseUrl::parse(v).ok_or_else(|| {
-                // Only a scheme, never the rest: a mistyped URL may hold a user and password
-                // (and without `://`, the text before ':' may be the user's name).
-                let scheme = v.split_once("://").map(|(scheme, _)| scheme).filter(|s| {
-                    s.len() <= 16
-                        && s.starts_with(|c: char| c.is_ascii_alphabetic())
-                        && s.chars()
-                            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '.' | '-'))
-                });
-                let problem = match scheme {
-                    Some(scheme) => {
-                        format!("a '{scheme}:' URL is neither a sqlite: nor a postgres:// URL")
-                    }
-                    None => "is not a sqlite: or postgres:// URL".to_owned(),
-                };
+            Some(v) => DatabaseUrl::parse(v).map_err(|problem| {
                 bad(
                     "DATABASE_URL",
                     problem,
@@ -508,8 +494,23 @@ fn is_postgres_url(url: &str) -> bool {
 pub struct DatabaseUrl(String);
 
 impl DatabaseUrl {
-    pub fn parse(url: &str) -> Option<Self> {
-        (url.starts_with("sqlite:") || is_postgres_url(url)).then(|| Self(url.to_owned()))
+    /// A `sqlite:` or `postgres://` URL; otherwise what is wrong, naming only the scheme: the
+    /// rest of a mistyped URL may hold a user and password (and without `://`, the text before
+    /// ':' may be the user's name).
+    pub fn parse(url: &str) -> Result<Self, String> {
+        if url.starts_with("sqlite:") || is_postgres_url(url) {
+            return Ok(Self(url.to_owned()));
+        }
+        let scheme = url.split_once("://").map(|(scheme, _)| scheme).filter(|s| {
+            s.len() <= 16
+                && s.starts_with(|c: char| c.is_ascii_alphabetic())
+                && s.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '.' | '-'))
+        });
+        Err(match scheme {
+            Some(scheme) => format!("a '{scheme}:' URL is neither a sqlite: nor a postgres:// URL"),
+            None => "is not a sqlite: or postgres:// URL".to_owned(),
+        })
     }
 
     pub fn is_postgres(&self) -> bool {

@@ -123,7 +123,7 @@ pub async fn connect(config: &Config) -> Result<AnyPool, StoreError> {
                         "PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000"
                             .to_owned()
                     }
-                    Backend::Postgres => format!("SET statement_timeout = {statement_timeout}"),
+                    Backend::Postgres => set_statement_timeout(statement_timeout),
                 };
                 sqlx::Executor::execute(&mut *conn, setup.as_str()).await?;
                 Ok(())
@@ -279,6 +279,12 @@ impl<'q> Built<'q> {
             None => Ok((self.sql, self.args)),
         }
     }
+}
+
+/// Bounds a Postgres connection's statements (milliseconds): by `SET` after connecting,
+/// which poolers such as PgBouncer pass on (a startup option they may refuse).
+pub(crate) fn set_statement_timeout(ms: u128) -> String {
+    format!("SET statement_timeout = {ms}")
 }
 
 /// Adds `value` to `args`; the first encoding error is kept for when the SQL is run (the

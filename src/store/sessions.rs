@@ -101,9 +101,7 @@ pub async fn migrate(pool: &AnyPool) -> Result<(), StoreError> {
     Ok(SessionStore::for_pool(pool, None)?.migrate().await?)
 }
 
-/// The Postgres session pool (lazy), its statements bounded as the main pool's: by `SET`
-/// on each new connection, which poolers such as PgBouncer pass on (a startup option they
-/// may refuse).
+/// The Postgres session pool (lazy), its statements bounded as the main pool's.
 pub fn postgres_pool(
     url: &url::Url,
     statement_timeout: Option<std::time::Duration>,
@@ -115,7 +113,7 @@ pub fn postgres_pool(
         .after_connect(move |conn, _| {
             Box::pin(async move {
                 if let Some(ms) = timeout {
-                    let set = format!("SET statement_timeout = {ms}");
+                    let set = super::set_statement_timeout(ms);
                     sqlx::Executor::execute(&mut *conn, set.as_str()).await?;
                 }
                 Ok(())
