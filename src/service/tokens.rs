@@ -182,7 +182,7 @@ impl Issued {
     }
 }
 
-/// Writes a new access + refresh pair into `family_id` together with the event reporting it,
+/// Writes the new access + refresh pair `issued` into `family_id` together with the event reporting it,
 /// on rotation the presented refresh token (`parent`) marked used, and the grant's last use
 /// when `touch` names it: one call to the database inside the caller's transaction, which
 /// holds the only write lock meanwhile.
@@ -190,6 +190,7 @@ impl Issued {
 async fn write_pair(
     conn: &mut sqlx::AnyConnection,
     core: &Core,
+    issued: &Issued,
     family_id: i64,
     parent: Option<&SecretHash>,
     touch: Option<i64>,
@@ -197,8 +198,7 @@ async fn write_pair(
     absolute_expiry: UnixTime,
     event: &NewEvent<'_>,
     now: UnixTime,
-) -> Result<Issued, sqlx::Error> {
-    let issued = Issued::generate();
+) -> Result<(), sqlx::Error> {
     let access_ttl = core.config.access_token_ttl.as_secs() as i64;
     let sliding = core.config.refresh_token_ttl.as_secs() as i64;
     let mut batch = Batch::new(Backend::of_connection(conn));
@@ -222,8 +222,7 @@ async fn write_pair(
         },
     );
     audit::insert_into(&mut batch, event, now);
-    batch.execute(conn).await?;
-    Ok(issued)
+    batch.execute(conn).await
 }
 
 fn response(core: &Core, issued: Issued, scope: String) -> TokenResponse {
@@ -267,6 +266,8 @@ async fn redeem_code(
         resources: store::parse_list(&row.resources),
     };
     let now = clock::now();
+    // Generated before the write lock, which is then held only for the database calls.
+    let issued = Issued::generate();
     let mut tx = store::begin_write(&core.pool).await?;
     let decision = match token::redeem(&record, client_id, redirect_uri, verifier, requested, now) {
         CodeDecision::Issue { resources }
@@ -300,9 +301,10 @@ async fn redeem_code(
                 },
                 format!("client {client_id} → {}", resources.join(", ")),
             );
-            let issued = write_pair(
+            write_pair(
                 &mut tx,
                 core,
+                &issued,
                 family,
                 None,
                 Some(row.grant_id),
@@ -356,6 +358,8 @@ async fn refresh(
 ) -> Result<TokenResponse, TokenError> {
     let hash = SecretHash::of(presented);
     let now = clock::now();
+    // Generated before the write lock, which is then held only for the database calls.
+    let issued = Issued::generate();
     let mut tx = store::begin_write(&core.pool).await?;
     let row = tokens::get_refresh(&mut *tx, &hash)
         .await?
@@ -416,9 +420,10 @@ async fn refresh(
                     n => format!("client {client_id} (a retry: {n} unused pair superseded)"),
                 },
             );
-            let issued = write_pair(
+            write_pair(
                 &mut tx,
                 core,
+                &issued,
                 row.family_id,
                 Some(&hash),
                 touch,
