@@ -276,6 +276,12 @@ async fn main() {
     if aggregate_only {
         targets.retain(|t| t.name.starts_with("`/mcp"));
     }
+    // `BENCH_ONLY=proxy`: only direct, nginx and the gateway with a token (A/B runs of a
+    // gateway change, profiling).
+    let proxy_only = std::env::var("BENCH_ONLY").as_deref() == Ok("proxy");
+    if proxy_only {
+        targets.retain(|t| !t.name.starts_with("`/mcp") && !t.name.ends_with("API key"));
+    }
     for _ in 0..rounds {
         for t in &mut targets {
             let run = wrk::run(&t.base, &t.calls, t.connections, secs);
@@ -302,6 +308,19 @@ async fn main() {
             mb(gh.rss_kib()),
             mb(gh.anon_kib())
         );
+        return;
+    }
+    if proxy_only {
+        println!("{RUNS_HEADER}");
+        for t in &targets {
+            println!("{}", row(&t.name, t.connections, &t.runs));
+        }
+        for c in [32, 1] {
+            if let (Some(n), Some(g)) = (find("nginx", c), find("Gatehouse, access token", c)) {
+                let ratio = g.runs.per_second() / n.runs.per_second();
+                println!("gateway / nginx, c={c}: {ratio:.2}");
+            }
+        }
         return;
     }
     let gw32 = find("Gatehouse, access token", 32).unwrap();

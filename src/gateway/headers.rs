@@ -63,7 +63,8 @@ pub fn upstream_request_headers(
     session: Option<&str>,
     credential: Option<&str>,
 ) -> HeaderMap {
-    let mut out = HeaderMap::new();
+    // Sized for what is usually there (reqwest adds its own two): growing a map rehashes it.
+    let mut out = HeaderMap::with_capacity(FORWARDED_REQUEST_HEADERS.len() + 4);
     for name in FORWARDED_REQUEST_HEADERS {
         for value in incoming.get_all(*name) {
             out.append(HeaderName::from_static(name), value.clone());
@@ -87,7 +88,7 @@ pub fn upstream_request_headers(
 }
 
 pub fn client_response_headers(upstream: &HeaderMap) -> HeaderMap {
-    let mut out = HeaderMap::new();
+    let mut out = HeaderMap::with_capacity(upstream.len() + 2);
     for (name, value) in upstream {
         if !DROPPED_RESPONSE_HEADERS.contains(&name.as_str()) {
             out.append(name.clone(), value.clone());
