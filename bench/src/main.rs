@@ -6,6 +6,11 @@
 //! baseline; provisions an account, servers and an OAuth client over HTTP as a user would;
 //! drives every target with wrk in interleaved rounds and prints a Markdown report with the
 //! median and the spread of each figure.
+//!
+//! A/B modes (`BENCH_ONLY`): `proxy` (direct, nginx, the gateway), `gateway` (every gateway
+//! target and the memory runs), `aggregate` (`/mcp` vs `/mcp/{slug}`; `BENCH_TARGET=<text>`
+//! keeps the pairs whose name holds it), `token` (`/token` vs the bare write), `store` (the
+//! gateway and `/token` on this run's database).
 
 mod load;
 mod provision;
@@ -49,15 +54,15 @@ fn aggregate_ratio<'a>(
     find: &impl Fn(&str, u32) -> Option<&'a Target>,
     era: &str,
     c: u32,
-) -> String {
-    let one = find(&format!("`/mcp/echo`, {era}"), c).unwrap();
-    let all = find(&format!("`/mcp` (aggregated), {era}"), c).unwrap();
-    format!(
+) -> Option<String> {
+    let one = find(&format!("`/mcp/echo`, {era}"), c)?;
+    let all = find(&format!("`/mcp` (aggregated), {era}"), c)?;
+    Some(format!(
         "| aggregated `/mcp` / `/mcp/echo`, {era}, c={c} | {:.2} (p50 {:.2} vs {:.2} ms) | ≥ 0.9 |",
         all.runs.per_second() / one.runs.per_second(),
         all.runs.p50_ms(),
         one.runs.p50_ms()
-    )
+    ))
 }
 
 /// A server base (`http://host:port`) and the path of a URL.
@@ -275,6 +280,10 @@ async fn main() {
     let aggregate_only = std::env::var("BENCH_ONLY").as_deref() == Ok("aggregate");
     if aggregate_only {
         targets.retain(|t| t.name.starts_with("`/mcp"));
+        // `BENCH_TARGET=text`: only the pairs whose name holds it (profiling one era).
+        if let Ok(only) = std::env::var("BENCH_TARGET") {
+            targets.retain(|t| t.name.contains(&only));
+        }
     }
     // `BENCH_ONLY=proxy`: only direct, nginx and the gateway with a token (A/B runs of a
     // gateway change, profiling).
@@ -300,7 +309,9 @@ async fn main() {
         }
         for era in AGGREGATE_ERAS {
             for c in [32, 1] {
-                println!("{}", aggregate_ratio(&find, era, c));
+                if let Some(ratio) = aggregate_ratio(&find, era, c) {
+                    println!("{ratio}");
+                }
             }
         }
         println!(
@@ -364,7 +375,7 @@ async fn main() {
     ));
     for era in AGGREGATE_ERAS {
         for c in [32, 1] {
-            out.push(aggregate_ratio(&find, era, c));
+            out.extend(aggregate_ratio(&find, era, c));
         }
     }
 
