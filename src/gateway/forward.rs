@@ -1,6 +1,6 @@
-//! Forwarding one MCP request: resolve the user's server, check the session binding, get a
-//! fresh upstream credential, send with the header rules, refresh-and-retry once on an
-//! upstream 401, and stream the answer back without buffering.
+//! Forwarding one MCP request: resolve the user's server, check the session binding, send with
+//! the header rules and the user's credential (`credentialed`: refresh-and-retry once on an
+//! upstream 401, step-up on a 403), and stream the answer back without buffering.
 
 use std::time::Instant;
 
@@ -8,19 +8,17 @@ use axum::body::{Body, Bytes};
 use axum::http::{HeaderMap, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use futures_util::StreamExt;
-use secrecy::{ExposeSecret, SecretString};
 
 use super::audit::CallRecord;
+use super::credentialed::{self, Outgoing, Refusal};
 use super::headers::{client_response_headers, session_id, upstream_request_headers};
 use super::inspect::{inspect, Call};
 use super::route::route;
 use super::streams::PER_USER_LIMIT;
 use super::{errors, sessions, Gateway};
 use crate::domain::{SecretHash, SecretToken, UserId};
-use crate::net::NetError;
-use crate::service::upstream::refresh::{self, CredentialError, Need};
-use crate::service::upstream::route::{Auth, Route, RouteError};
-use crate::service::upstream::step_up;
+use crate::service::upstream::refresh::CredentialError;
+use crate::service::upstream::route::RouteError;
 
 /// The request as received, after Gatehouse's own authentication.
 pub struct Inbound {
@@ -33,23 +31,6 @@ pub struct Inbound {
 pub struct Caller<'a> {
     pub user: UserId,
     pub client: &'a str,
-}
-
-/// How the upstream is authenticated for this call.
-enum Credential {
-    None,
-    Static(SecretString),
-    /// From the vault: refreshed and retried once if the upstream answers 401.
-    Vault(SecretString),
-}
-
-impl Credential {
-    fn token(&self) -> Option<&str> {
-        match self {
-            Credential::None => None,
-            Credential::Static(t) | Credential::Vault(t) => Some(t.expose_secret()),
-        }
-    }
 }
 
 /// A response and, when Gatehouse answered itself, why (for the activity log).
@@ -149,63 +130,19 @@ async fn forward_call(
             Err(err) => return internal(err),
         }
     }
-    let credential = match credential_for(gw, user, &route).await {
-        Ok(c) => c,
-        Err(err) => return refusal(gw, call, slug, err),
-    };
     let Some(slot) = gw.streams.acquire(user, PER_USER_LIMIT) else {
         return noted(errors::too_many_streams(call, PER_USER_LIMIT), "stream cap");
     };
-    let target = &route.target;
-    let mut response = match send(gw, slug, &inbound, session_id, target, &credential).await {
-        Ok(r) => r,
-        Err(reason) => return unavailable(call, slug, &reason),
+    let bodiless = inbound.method == Method::GET && inbound.body.is_empty();
+    let outgoing = Outgoing {
+        method: inbound.method.clone(),
+        headers: upstream_request_headers(&inbound.headers, session_id),
+        body: (!bodiless).then(|| inbound.body.clone()),
     };
-    if response.status() == reqwest::StatusCode::UNAUTHORIZED {
-        // One refresh (shared with any concurrent caller), one retry; then the user must act.
-        let Credential::Vault(rejected) = &credential else {
-            let url = gw.core.public_url.join("/servers");
-            let had = matches!(credential, Credential::Static(_));
-            return noted(
-                errors::credential_refused(call, slug, &url, had),
-                "upstream 401",
-            );
-        };
-        crate::telemetry::upstream_401_retry();
-        let need = Need::IfStill(rejected.clone());
-        let fresh = match refresh::credential_with(&gw.core, user, route.server_id, need).await {
-            Ok(c) => Credential::Vault(c.token),
-            Err(err) => return refusal(gw, call, slug, err),
-        };
-        response = match send(gw, slug, &inbound, session_id, target, &fresh).await {
-            Ok(r) => r,
-            Err(reason) => return unavailable(call, slug, &reason),
-        };
-        if response.status() == reqwest::StatusCode::UNAUTHORIZED {
-            return reauth(gw, call, slug, "upstream 401 after refresh");
-        }
-    }
-    if response.status() == reqwest::StatusCode::FORBIDDEN && matches!(route.auth, Auth::Vault) {
-        let wanted = step_up::wanted_scopes(
-            response
-                .headers()
-                .get_all(reqwest::header::WWW_AUTHENTICATE)
-                .iter()
-                .filter_map(|v| v.to_str().ok()),
-        );
-        if let Some(scopes) = wanted {
-            if let Err(err) = step_up::require(&gw.core, user, route.server_id, slug, &scopes).await
-            {
-                return internal(err);
-            }
-            let elicitation_id = SecretToken::generate("").expose()[..22].to_owned();
-            let url = gw.core.public_url.join("/servers");
-            return noted(
-                errors::needs_wider_scope(call, slug, &url, &elicitation_id, &scopes),
-                "insufficient_scope",
-            );
-        }
-    }
+    let response = match credentialed::send(gw, user, slug, &route, &outgoing).await {
+        Ok(response) => response,
+        Err(refusal) => return refused(gw, call, slug, refusal),
+    };
     if let Err(err) = sessions::track(
         gw,
         user,
@@ -238,12 +175,33 @@ fn reauth(gw: &Gateway, call: &Call, slug: &str, note: &'static str) -> Outcome 
     )
 }
 
-/// Why no usable upstream credential could be had, as the client's answer.
-fn refusal(gw: &Gateway, call: &Call, slug: &str, err: CredentialError) -> Outcome {
-    match err {
-        CredentialError::NotConnected => reauth(gw, call, slug, "not connected"),
-        CredentialError::NeedsReauth => reauth(gw, call, slug, "needs re-authentication"),
-        CredentialError::Provider(msg) => noted(
+/// Why the upstream gave no usable answer, as the client's answer.
+fn refused(gw: &Gateway, call: &Call, slug: &str, refusal: Refusal) -> Outcome {
+    match refusal {
+        Refusal::Unavailable(reason) => unavailable(call, slug, &reason),
+        Refusal::Reauth => reauth(gw, call, slug, "upstream 401 after refresh"),
+        Refusal::CredentialRefused { stored } => {
+            let url = gw.core.public_url.join("/servers");
+            noted(
+                errors::credential_refused(call, slug, &url, stored),
+                "upstream 401",
+            )
+        }
+        Refusal::WiderScope(scopes) => {
+            let elicitation_id = SecretToken::generate("").expose()[..22].to_owned();
+            let url = gw.core.public_url.join("/servers");
+            noted(
+                errors::needs_wider_scope(call, slug, &url, &elicitation_id, &scopes),
+                "insufficient_scope",
+            )
+        }
+        Refusal::Credential(CredentialError::NotConnected) => {
+            reauth(gw, call, slug, "not connected")
+        }
+        Refusal::Credential(CredentialError::NeedsReauth) => {
+            reauth(gw, call, slug, "needs re-authentication")
+        }
+        Refusal::Credential(CredentialError::Provider(msg)) => noted(
             errors::upstream_unavailable(
                 call,
                 slug,
@@ -251,72 +209,9 @@ fn refusal(gw: &Gateway, call: &Call, slug: &str, err: CredentialError) -> Outco
             ),
             "refresh failed",
         ),
-        CredentialError::Internal(err) => internal(err),
+        Refusal::Credential(CredentialError::Internal(err)) => internal(err),
+        Refusal::Internal(err) => internal(err),
     }
-}
-
-/// The credential to inject: the server's static credential, the vault's token for OAuth
-/// providers, or none (open servers).
-async fn credential_for(
-    gw: &Gateway,
-    user: UserId,
-    route: &Route,
-) -> Result<Credential, CredentialError> {
-    match &route.auth {
-        Auth::None => Ok(Credential::None),
-        Auth::Static(secret) => Ok(Credential::Static(secret.clone())),
-        Auth::Vault => refresh::credential(&gw.core, user, route.server_id)
-            .await
-            .map(|c| Credential::Vault(c.token)),
-    }
-}
-
-/// Sends the request upstream. The error is a reason safe to show: never the URL (it may
-/// hold keys in its query).
-async fn send(
-    gw: &Gateway,
-    slug: &str,
-    inbound: &Inbound,
-    session: Option<&str>,
-    target: &url::Url,
-    credential: &Credential,
-) -> Result<reqwest::Response, String> {
-    let request = gw
-        .http
-        .request(inbound.method.clone(), target.clone())
-        .await
-        .map_err(|err| match err {
-            NetError::Restricted(host) => {
-                format!("{host} resolves to an address Gatehouse may not connect to")
-            }
-            NetError::Scheme => {
-                "only https upstreams may be used (or http to an allowed private network)"
-                    .to_owned()
-            }
-            other => other.to_string(),
-        })?
-        .headers(upstream_request_headers(
-            &inbound.headers,
-            session,
-            credential.token(),
-        ));
-    let request = if inbound.method == Method::GET && inbound.body.is_empty() {
-        request
-    } else {
-        request.body(inbound.body.clone())
-    };
-    let sent = Instant::now();
-    let answer = request.send().await;
-    crate::telemetry::upstream_response(slug, sent.elapsed());
-    answer.map_err(|err| {
-        if err.is_timeout() {
-            "it did not answer in time".to_owned()
-        } else if err.is_connect() {
-            "cannot connect to it".to_owned()
-        } else {
-            crate::net::cause(&err)
-        }
-    })
 }
 
 /// The upstream's answer, streamed chunk by chunk (SSE included); the stream slot is held

@@ -58,12 +58,10 @@ const DROPPED_RESPONSE_HEADERS: &[&str] = &[
     "proxy-authenticate",
 ];
 
-pub fn upstream_request_headers(
-    incoming: &HeaderMap,
-    session: Option<&str>,
-    credential: Option<&str>,
-) -> HeaderMap {
-    // Sized for what is usually there (reqwest adds its own two): growing a map rehashes it.
+/// What crosses toward the upstream: the allow-list, the `Mcp-Param-*` headers and the checked
+/// session id. The credential is added by `credentialed`, per attempt.
+pub fn upstream_request_headers(incoming: &HeaderMap, session: Option<&str>) -> HeaderMap {
+    // Sized for what is usually there (the credential and reqwest's own): growing rehashes.
     let mut out = HeaderMap::with_capacity(FORWARDED_REQUEST_HEADERS.len() + 4);
     for name in FORWARDED_REQUEST_HEADERS {
         for value in incoming.get_all(*name) {
@@ -77,12 +75,6 @@ pub fn upstream_request_headers(
     }
     if let Some(Ok(value)) = session.map(HeaderValue::from_str) {
         out.insert(HeaderName::from_static(SESSION_ID), value);
-    }
-    if let Some(token) = credential {
-        if let Ok(mut value) = HeaderValue::from_str(&format!("Bearer {token}")) {
-            value.set_sensitive(true);
-            out.insert(header::AUTHORIZATION, value);
-        }
     }
     out
 }
@@ -110,7 +102,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn only_allowed_request_headers_cross_and_the_credential_replaces_the_clients() {
+    fn only_allowed_request_headers_cross() {
         let mut h = HeaderMap::new();
         h.insert(
             header::AUTHORIZATION,
@@ -128,20 +120,16 @@ mod tests {
         h.insert("x-forwarded-for", HeaderValue::from_static("10.0.0.1"));
         h.insert("mcp-param-region", HeaderValue::from_static("eu"));
         h.insert(header::HOST, HeaderValue::from_static("gatehouse.example"));
-        let out = upstream_request_headers(&h, Some("s1"), Some("upstream-token"));
-        assert_eq!(
-            out.get(header::AUTHORIZATION).unwrap(),
-            "Bearer upstream-token"
+        let out = upstream_request_headers(&h, Some("s1"));
+        assert!(
+            out.get(header::AUTHORIZATION).is_none(),
+            "the client's token never crosses"
         );
-        assert!(out.get(header::AUTHORIZATION).unwrap().is_sensitive());
         assert_eq!(out.get("mcp-session-id").unwrap(), "s1");
         assert_eq!(out.get(header::CONTENT_TYPE).unwrap(), "application/json");
         assert!(out.get(header::COOKIE).is_none() && out.get(header::HOST).is_none());
         assert!(out.get("x-forwarded-for").is_none());
         assert_eq!(out.get("mcp-param-region").unwrap(), "eu");
-        assert!(upstream_request_headers(&h, None, None)
-            .get(header::AUTHORIZATION)
-            .is_none());
     }
 
     #[test]

@@ -6,6 +6,7 @@
 pub mod aggregate;
 pub mod audit;
 pub mod auth;
+mod credentialed;
 pub mod errors;
 pub mod forward;
 pub mod headers;

@@ -367,6 +367,48 @@ async fn tokens_are_bound_to_the_aggregate_or_to_one_server() {
     assert_eq!(doc["resource"], aggregate_url(&a));
 }
 
+/// The access token `upstream` last saw.
+fn last_token(upstream: &Upstream) -> String {
+    let seen = upstream.headers_seen();
+    let auth = seen.last().unwrap()["authorization"].to_str().unwrap();
+    auth.trim_start_matches("Bearer ").to_owned()
+}
+
+/// A call through `/mcp` whose upstream token is refused is refreshed and retried once, as at
+/// `/mcp/{slug}`; a token refused after the refresh asks the user to sign in again.
+#[tokio::test]
+async fn a_refused_upstream_token_is_refreshed_and_the_call_retried() {
+    let a = agg().await;
+    let token = token_for(&a, &aggregate_url(&a), &["gmail"]).await;
+    let session = open(&a, &token).await;
+    let out = call(&a, &token, &session, 2, "gmail__echo", "one").await;
+    assert_eq!(out["result"]["content"][0]["text"], "echo: one", "{out}");
+    let old = last_token(&a.gmail);
+    *a.gmail.recorded.reject.lock().unwrap() = Some(old.clone());
+    let refreshes = a.s.stub.refreshes();
+
+    let out = call(&a, &token, &session, 3, "gmail__echo", "two").await;
+    assert_eq!(out["result"]["content"][0]["text"], "echo: two", "{out}");
+    assert_eq!(a.s.stub.refreshes(), refreshes + 1, "one refresh");
+    assert_ne!(last_token(&a.gmail), old, "the retry carried the new token");
+
+    a.gmail
+        .recorded
+        .reject_all
+        .store(true, std::sync::atomic::Ordering::SeqCst);
+    let out = call(&a, &token, &session, 4, "gmail__echo", "three").await;
+    let text = out.to_string();
+    assert!(
+        text.contains("gmail") && text.contains("/servers"),
+        "names the server and where to sign in again: {out}"
+    );
+    assert_eq!(
+        a.s.stub.refreshes(),
+        refreshes + 2,
+        "one more refresh, no loop"
+    );
+}
+
 #[tokio::test]
 async fn pagination_runs_across_upstreams() {
     let a = agg().await;

@@ -1,13 +1,14 @@
 //! The aggregated `/mcp`'s side toward upstreams: one rmcp client session per (user, server),
 //! opened on first use, kept, and opened again when the upstream ends it. Its HTTP goes
 //! through the gateway's SSRF-guarded client with the user's upstream credential injected on
-//! each request (refreshed and retried once on a 401, as `/mcp/{slug}` does), so a refreshed
-//! token is used without reopening the session.
+//! each request (`credentialed`, as for `/mcp/{slug}`: refreshed and retried once on a 401),
+//! so a refreshed token is used without reopening the session.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 
+use axum::body::Bytes;
 use axum::http::{header, HeaderName, HeaderValue, StatusCode};
 use futures_util::stream::{BoxStream, StreamExt};
 use rmcp::model::{
@@ -21,15 +22,14 @@ use rmcp::transport::streamable_http_client::{
 };
 use rmcp::transport::StreamableHttpClientTransport;
 use rmcp::{ClientHandler, RoleClient, ServiceExt};
-use secrecy::ExposeSecret;
 use sse_stream::{Sse, SseStream};
 
 use super::Relay;
 use crate::domain::UserId;
+use crate::gateway::credentialed::{self, Outgoing, Refusal};
 use crate::gateway::Gateway;
-use crate::service::upstream::refresh::{self, CredentialError, Need};
-use crate::service::upstream::route::{Auth, RouteError};
-use crate::service::upstream::step_up;
+use crate::service::upstream::refresh::CredentialError;
+use crate::service::upstream::route::RouteError;
 
 /// How long opening an upstream session (its `initialize`) may take.
 const OPEN_TIMEOUT: Duration = Duration::from_secs(15);
@@ -94,8 +94,8 @@ impl UpstreamHttp {
         }
     }
 
-    /// Sends one request to the route's target with the current credential; on a 401 from
-    /// an OAuth upstream, refreshes (shared with concurrent callers) and retries once.
+    /// Sends one request to the route's target with the user's credential (`credentialed`:
+    /// refreshed and retried once on a 401, step-up on a 403).
     async fn send(
         &self,
         method: reqwest::Method,
@@ -117,89 +117,27 @@ impl UpstreamHttp {
                 )),
                 Err(RouteError::Internal(err)) => return Err(unavailable(err)),
             };
-        let core = &gw.core;
-        let mut token = match &route.auth {
-            Auth::None => None,
-            Auth::Static(secret) => Some(secret.clone()),
-            Auth::Vault => Some(
-                refresh::credential(core, self.user, route.server_id)
-                    .await
-                    .map_err(credential_error)?
-                    .token,
-            ),
+        let outgoing = Outgoing {
+            method,
+            headers,
+            body: body.map(Bytes::from),
         };
-        let mut retried = false;
-        loop {
-            let mut request = gw
-                .http
-                .request(method.clone(), route.target.clone())
-                .await
-                .map_err(|err| unavailable(err.to_string()))?
-                .headers(headers.clone());
-            if let Some(token) = &token {
-                let mut value = HeaderValue::from_str(&format!("Bearer {}", token.expose_secret()))
-                    .map_err(|_| unavailable("its credential is not a valid header value"))?;
-                value.set_sensitive(true);
-                request = request.header(header::AUTHORIZATION, value);
-            }
-            if let Some(body) = &body {
-                request = request.body(body.clone());
-            }
-            let response = request.send().await.map_err(|err| {
-                unavailable(if err.is_timeout() {
-                    "it did not answer in time".to_owned()
-                } else if err.is_connect() {
-                    "cannot connect to it".to_owned()
-                } else {
-                    crate::net::cause(&err)
-                })
-            })?;
-            if response.status() == StatusCode::FORBIDDEN && matches!(route.auth, Auth::Vault) {
-                let wanted = step_up::wanted_scopes(
-                    response
-                        .headers()
-                        .get_all(header::WWW_AUTHENTICATE)
-                        .iter()
-                        .filter_map(|v| v.to_str().ok()),
-                );
-                if let Some(scopes) = wanted {
-                    // As at `/mcp/{slug}`: the next Authenticate asks for them.
-                    step_up::require(core, self.user, route.server_id, &self.slug, &scopes)
-                        .await
-                        .map_err(|err| unavailable(err.to_string()))?;
-                    return Err(StreamableHttpError::Client(UpstreamError::NeedsScope(
-                        scopes,
-                    )));
+        credentialed::send(&gw, self.user, &self.slug, &route, &outgoing)
+            .await
+            .map_err(|refusal| match refusal {
+                Refusal::Unavailable(reason) | Refusal::Internal(reason) => unavailable(reason),
+                Refusal::Reauth => StreamableHttpError::Client(UpstreamError::NeedsReauth),
+                Refusal::CredentialRefused { stored: true } => unavailable(
+                    "it refused the credential stored for it (replace it on the Servers page)",
+                ),
+                Refusal::CredentialRefused { stored: false } => unavailable(
+                    "it requires authorization Gatehouse does not hold for it (choose a sign-in provider or store a credential on the Servers page)",
+                ),
+                Refusal::WiderScope(scopes) => {
+                    StreamableHttpError::Client(UpstreamError::NeedsScope(scopes))
                 }
-            }
-            if response.status() != StatusCode::UNAUTHORIZED {
-                return Ok(response);
-            }
-            match (&route.auth, token, retried) {
-                (Auth::Vault, Some(rejected), false) => {
-                    crate::telemetry::upstream_401_retry();
-                    let need = Need::IfStill(rejected);
-                    let fresh = refresh::credential_with(core, self.user, route.server_id, need)
-                        .await
-                        .map_err(credential_error)?;
-                    token = Some(fresh.token);
-                    retried = true;
-                }
-                (Auth::Vault, _, _) => {
-                    return Err(StreamableHttpError::Client(UpstreamError::NeedsReauth))
-                }
-                (Auth::Static(_), _, _) => {
-                    return Err(unavailable(
-                        "it refused the credential stored for it (replace it on the Servers page)",
-                    ))
-                }
-                _ => {
-                    return Err(unavailable(
-                        "it requires authorization Gatehouse does not hold for it (choose a sign-in provider or store a credential on the Servers page)",
-                    ))
-                }
-            }
-        }
+                Refusal::Credential(err) => credential_error(err),
+            })
     }
 }
 
