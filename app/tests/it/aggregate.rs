@@ -794,6 +794,47 @@ async fn cancel_a_call_to(slug: &str) {
     call.abort();
 }
 
+/// A passed-through call cancelled while its answer streams ends that answer cleanly: the
+/// upstream's `Content-Length` is not passed on (the cut body would be shorter than it says,
+/// and the connection would be aborted instead of the answer ended).
+#[tokio::test]
+async fn a_call_cancelled_mid_answer_ends_its_answer_cleanly() {
+    let a = agg().await;
+    let token = token_for(&a, &aggregate_url(&a), &["notes"]).await;
+    let session = open(&a, &token).await;
+    let body = json!({"jsonrpc": "2.0", "id": 21, "method": "tools/call",
+        "params": {"name": "notes__stall", "arguments": {"text": "x"}}});
+    let mut res = post(&a, &token, Some(&session), &body).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    assert!(
+        res.headers().get("content-length").is_none(),
+        "a cancellable answer has no length to break: {:?}",
+        res.headers()
+    );
+    let first = res
+        .chunk()
+        .await
+        .unwrap()
+        .expect("the upstream's first bytes");
+    assert!(String::from_utf8_lossy(&first).starts_with("{\"jsonrpc\""));
+    let cancel = json!({"jsonrpc": "2.0", "method": "notifications/cancelled",
+        "params": {"requestId": 21, "reason": "user pressed stop"}});
+    assert_eq!(
+        post(&a, &token, Some(&session), &cancel).await.status(),
+        StatusCode::ACCEPTED
+    );
+    let rest = tokio::time::timeout(Duration::from_secs(10), async {
+        let mut rest = Vec::new();
+        while let Some(chunk) = res.chunk().await? {
+            rest.extend_from_slice(&chunk);
+        }
+        Ok::<_, reqwest::Error>(rest)
+    })
+    .await
+    .expect("the answer ends once the call is cancelled");
+    assert!(rest.is_ok(), "ended cleanly, not aborted: {rest:?}");
+}
+
 fn stateless_meta() -> Value {
     json!({
         "io.modelcontextprotocol/protocolVersion": "2026-07-28",

@@ -4,6 +4,8 @@
 
 use std::sync::{Arc, Mutex};
 
+use futures_util::StreamExt;
+
 use axum::extract::{Request, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::middleware::{self, Next};
@@ -187,6 +189,9 @@ async fn record(State(rec): State<Arc<Recorded>>, request: Request, next: Next) 
                 .unwrap()
                 .push((method.to_owned(), id.clone()));
         }
+        if message["params"]["name"] == "stall" {
+            return stalled_answer();
+        }
     }
     let request = Request::from_parts(parts, axum::body::Body::from(body));
     let mut response = next.run(request).await;
@@ -195,6 +200,22 @@ async fn record(State(rec): State<Arc<Recorded>>, request: Request, next: Next) 
         "upstream_session=secret; Path=/".parse().unwrap(),
     );
     response
+}
+
+/// A `tools/call` of `stall` (not a listed tool): an answer that announces 1,000 bytes,
+/// sends the first few and then nothing more.
+fn stalled_answer() -> Response {
+    let first = axum::body::Bytes::from_static(br#"{"jsonrpc":"2.0","#);
+    let body = futures_util::stream::once(async move { Ok::<_, std::io::Error>(first) })
+        .chain(futures_util::stream::pending());
+    (
+        [
+            ("content-type", "application/json"),
+            ("content-length", "1000"),
+        ],
+        axum::body::Body::from_stream(body),
+    )
+        .into_response()
 }
 
 pub struct Upstream {
