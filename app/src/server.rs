@@ -268,14 +268,17 @@ impl Server {
             stop.await;
             gateway.close();
         };
-        crate::serve::serve(
+        let served = crate::serve::serve(
             self.listener,
             self.router,
             config.connection_limits.clone(),
             config.trusted_proxies.clone(),
             stop,
         )
-        .await
+        .await;
+        // The calls of the last moments are still in the activity writer's window.
+        self.gateway.flush_activity().await;
+        served
     }
 }
 

@@ -45,24 +45,37 @@ pub enum Refusal {
     Internal(String),
 }
 
+/// The credential to inject for `route`: its stored one, the vault's current token (refreshed
+/// first when it is about to expire), or none (open servers).
+pub async fn credential(
+    gw: &Gateway,
+    user: UserId,
+    route: &Route,
+) -> Result<Option<SecretString>, Refusal> {
+    Ok(match &route.auth {
+        Auth::None => None,
+        Auth::Static(secret) => Some(secret.clone()),
+        Auth::Vault => Some(
+            refresh::credential(&gw.core, user, route.server_id)
+                .await
+                .map_err(Refusal::Credential)?
+                .token,
+        ),
+    })
+}
+
+/// Sends `outgoing` to the route's target with `token` (from [`credential`]); on a 401 to a
+/// vault token, refreshes it and sends once more. The answer, or why there is none.
 pub async fn send(
     gw: &Gateway,
     user: UserId,
     slug: &str,
     route: &Route,
     outgoing: &Outgoing,
+    token: Option<SecretString>,
 ) -> Result<reqwest::Response, Refusal> {
     let core = &gw.core;
-    let mut token = match &route.auth {
-        Auth::None => None,
-        Auth::Static(secret) => Some(secret.clone()),
-        Auth::Vault => Some(
-            refresh::credential(core, user, route.server_id)
-                .await
-                .map_err(Refusal::Credential)?
-                .token,
-        ),
-    };
+    let mut token = token;
     let mut retried = false;
     loop {
         let response = attempt(gw, slug, route, outgoing, token.as_ref()).await?;
@@ -104,10 +117,7 @@ async fn attempt(
     outgoing: &Outgoing,
     token: Option<&SecretString>,
 ) -> Result<reqwest::Response, Refusal> {
-    let mut headers = outgoing.headers.clone();
-    if let Some(token) = token {
-        headers.insert(header::AUTHORIZATION, bearer(token)?);
-    }
+    let headers = with_credential(&outgoing.headers, token)?;
     let request = gw
         .http
         .request(outgoing.method.clone(), route.target.clone())
@@ -130,6 +140,21 @@ async fn attempt(
             crate::net::cause(&err)
         })
     })
+}
+
+/// `headers` with Gatehouse's credential for the upstream: whatever the caller let through,
+/// the client's own credentials never go upstream.
+fn with_credential(
+    headers: &HeaderMap,
+    token: Option<&SecretString>,
+) -> Result<HeaderMap, Refusal> {
+    let mut headers = headers.clone();
+    headers.remove(header::AUTHORIZATION);
+    headers.remove(header::COOKIE);
+    if let Some(token) = token {
+        headers.insert(header::AUTHORIZATION, bearer(token)?);
+    }
+    Ok(headers)
 }
 
 /// `Bearer <token>`, marked sensitive so no header dump shows it.
@@ -155,6 +180,29 @@ fn refused_by_guard(err: NetError) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_clients_credentials_never_cross_whatever_the_caller_passes() {
+        let mut h = HeaderMap::new();
+        h.insert(
+            header::AUTHORIZATION,
+            HeaderValue::from_static("Bearer gh_at_client"),
+        );
+        h.insert(
+            header::COOKIE,
+            HeaderValue::from_static("gatehouse_session=abc"),
+        );
+        h.insert(header::ACCEPT, HeaderValue::from_static("application/json"));
+        let open = with_credential(&h, None).unwrap();
+        assert!(open.get(header::AUTHORIZATION).is_none() && open.get(header::COOKIE).is_none());
+        assert_eq!(open.get(header::ACCEPT).unwrap(), "application/json");
+        let vault = with_credential(&h, Some(&SecretString::from("upstream-token"))).unwrap();
+        assert_eq!(vault.get_all(header::AUTHORIZATION).iter().count(), 1);
+        assert_eq!(
+            vault.get(header::AUTHORIZATION).unwrap(),
+            "Bearer upstream-token"
+        );
+    }
 
     #[test]
     fn the_credential_header_is_sensitive_and_a_broken_one_is_refused() {

@@ -130,6 +130,10 @@ async fn forward_call(
             Err(err) => return internal(err),
         }
     }
+    let token = match credentialed::credential(gw, user, &route).await {
+        Ok(token) => token,
+        Err(refusal) => return refused(gw, call, slug, refusal),
+    };
     let Some(slot) = gw.streams.acquire(user, PER_USER_LIMIT) else {
         return noted(errors::too_many_streams(call, PER_USER_LIMIT), "stream cap");
     };
@@ -139,7 +143,7 @@ async fn forward_call(
         headers: upstream_request_headers(&inbound.headers, session_id),
         body: (!bodiless).then(|| inbound.body.clone()),
     };
-    let response = match credentialed::send(gw, user, slug, &route, &outgoing).await {
+    let response = match credentialed::send(gw, user, slug, &route, &outgoing, token).await {
         Ok(response) => response,
         Err(refusal) => return refused(gw, call, slug, refusal),
     };
@@ -165,10 +169,15 @@ fn unavailable(call: &Call, slug: &str, reason: &str) -> Outcome {
     )
 }
 
+/// Where the user acts (the Servers page) and a fresh id for the URL elicitation that says so.
+fn servers_page(gw: &Gateway) -> (String, String) {
+    let elicitation_id = SecretToken::generate("").expose()[..22].to_owned();
+    (gw.core.public_url.join("/servers"), elicitation_id)
+}
+
 /// The user must reconnect the upstream account on the Servers page.
 fn reauth(gw: &Gateway, call: &Call, slug: &str, note: &'static str) -> Outcome {
-    let elicitation_id = SecretToken::generate("").expose()[..22].to_owned();
-    let url = gw.core.public_url.join("/servers");
+    let (url, elicitation_id) = servers_page(gw);
     noted(
         errors::needs_reauth(call, slug, &url, &elicitation_id),
         note,
@@ -188,8 +197,7 @@ fn refused(gw: &Gateway, call: &Call, slug: &str, refusal: Refusal) -> Outcome {
             )
         }
         Refusal::WiderScope(scopes) => {
-            let elicitation_id = SecretToken::generate("").expose()[..22].to_owned();
-            let url = gw.core.public_url.join("/servers");
+            let (url, elicitation_id) = servers_page(gw);
             noted(
                 errors::needs_wider_scope(call, slug, &url, &elicitation_id, &scopes),
                 "insufficient_scope",

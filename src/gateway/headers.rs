@@ -1,6 +1,6 @@
 //! Header rules of the gateway (DESIGN.md §5): what crosses toward the upstream (an
-//! allow-list, plus the injected credential) and what comes back (no cookies, no challenges
-//! of the upstream's own auth, plus hardening headers).
+//! allow-list; the credential is injected by `credentialed`) and what comes back (no cookies,
+//! no challenges of the upstream's own auth, plus hardening headers).
 
 use axum::http::header::{self, HeaderMap, HeaderName, HeaderValue};
 

@@ -2,7 +2,10 @@
 //! and tool name (for the activity log) and whether the client takes URL-mode elicitations.
 //! Never more: payloads are forwarded untouched and never logged.
 
-use serde::{Deserialize, Deserializer};
+use std::borrow::Cow;
+use std::fmt;
+
+use serde::de::{Deserialize, Deserializer, MapAccess, Visitor};
 use serde_json::value::RawValue;
 use serde_json::Value;
 
@@ -21,91 +24,100 @@ pub struct Call {
 /// Names longer than this are cut (they end up in the log).
 const MAX_NAME: usize = 128;
 
-// The parts read, borrowed from the body: no tree of the whole message (tool arguments can be
-// documents) is built for every call. Each level is kept raw and read on its own, so a member
-// of an unexpected type loses only itself, not the id or the method.
+/// A JSON object's members, each kept raw, borrowed from the body: no tree of the whole
+/// message (tool arguments can be documents) is built for every call. Read as JSON parsers
+/// read objects (a repeated member: the last one counts, as upstreams see it), and only from
+/// an object, never from an array.
+struct Members<'a>(Vec<(Cow<'a, str>, &'a RawValue)>);
 
-#[derive(Deserialize)]
-struct Message<'a> {
-    #[serde(borrow)]
-    id: Option<&'a RawValue>,
-    #[serde(borrow)]
-    method: Option<&'a RawValue>,
-    #[serde(borrow)]
-    params: Option<&'a RawValue>,
+impl<'a> Members<'a> {
+    fn of(raw: Option<&'a RawValue>) -> Option<Self> {
+        raw.and_then(|r| serde_json::from_str(r.get()).ok())
+    }
+
+    fn get(&self, name: &str) -> Option<&'a RawValue> {
+        self.0
+            .iter()
+            .rev()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| *v)
+    }
 }
 
-#[derive(Deserialize)]
-struct Params<'a> {
-    #[serde(borrow)]
-    name: Option<&'a RawValue>,
-    #[serde(borrow)]
-    capabilities: Option<&'a RawValue>,
-    #[serde(borrow, rename = "_meta")]
-    meta: Option<&'a RawValue>,
+impl<'de> Deserialize<'de> for Members<'de> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Object;
+        impl<'de> Visitor<'de> for Object {
+            type Value = Members<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a JSON object")
+            }
+            fn visit_map<M: MapAccess<'de>>(self, mut map: M) -> Result<Self::Value, M::Error> {
+                let mut members = Vec::new();
+                while let Some(key) = map.next_key::<Key<'de>>()? {
+                    members.push((key.0, map.next_value()?));
+                }
+                Ok(Members(members))
+            }
+        }
+        d.deserialize_map(Object)
+    }
 }
 
-#[derive(Deserialize)]
-struct Meta<'a> {
-    #[serde(borrow, rename = "io.modelcontextprotocol/clientCapabilities")]
-    capabilities: Option<&'a RawValue>,
-}
+/// A member name: borrowed unless it has escapes (`"\u006dethod"` is `method`).
+struct Key<'a>(Cow<'a, str>);
 
-#[derive(Deserialize)]
-struct Capabilities<'a> {
-    #[serde(borrow)]
-    elicitation: Option<&'a RawValue>,
-}
-
-#[derive(Deserialize)]
-struct Elicitation {
-    /// Present, whatever its value.
-    #[serde(default, deserialize_with = "present")]
-    url: bool,
-}
-
-fn present<'de, D: Deserializer<'de>>(d: D) -> Result<bool, D::Error> {
-    serde::de::IgnoredAny::deserialize(d).map(|_| true)
-}
-
-/// A raw member read as `T`; `None` when it is of another shape.
-fn read<'a, T: Deserialize<'a>>(raw: Option<&'a RawValue>) -> Option<T> {
-    raw.and_then(|r| serde_json::from_str(r.get()).ok())
+impl<'de> Deserialize<'de> for Key<'de> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Name;
+        impl<'de> Visitor<'de> for Name {
+            type Value = Key<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a member name")
+            }
+            fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Self::Value, E> {
+                Ok(Key(Cow::Borrowed(v)))
+            }
+            fn visit_str<E>(self, v: &str) -> Result<Self::Value, E> {
+                Ok(Key(Cow::Owned(v.to_owned())))
+            }
+        }
+        d.deserialize_str(Name)
+    }
 }
 
 fn name(raw: Option<&RawValue>) -> Option<String> {
-    read::<String>(raw).map(|s| {
-        s.chars()
+    let text: String = serde_json::from_str(raw?.get()).ok()?;
+    Some(
+        text.chars()
             .filter(|c| !c.is_control())
             .take(MAX_NAME)
-            .collect()
-    })
+            .collect(),
+    )
 }
 
 pub fn inspect(body: &[u8]) -> Call {
-    // Only an object: serde would also read a struct from an array, by position.
-    let object = body.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'{');
-    let message = match serde_json::from_slice::<Message>(body) {
-        Ok(message) if object => message,
-        _ => return Call::default(),
+    let Ok(message) = serde_json::from_slice::<Members>(body) else {
+        return Call::default();
     };
-    let method = name(message.method);
-    let params = read::<Params>(message.params);
+    let method = name(message.get("method"));
+    let params = Members::of(message.get("params"));
     let tool = match (&method, &params) {
-        (Some(m), Some(p)) if m == "tools/call" => name(p.name),
+        (Some(m), Some(p)) if m == "tools/call" => name(p.get("name")),
         _ => None,
     };
     let capabilities = params.as_ref().and_then(|p| {
-        p.capabilities
-            .or_else(|| read::<Meta>(p.meta).and_then(|m| m.capabilities))
+        p.get("capabilities").or_else(|| {
+            Members::of(p.get("_meta"))?.get("io.modelcontextprotocol/clientCapabilities")
+        })
     });
-    let url_elicitation = read::<Capabilities>(capabilities)
-        .and_then(|c| read::<Elicitation>(c.elicitation))
-        .is_some_and(|e| e.url);
+    let url_elicitation = Members::of(capabilities)
+        .and_then(|c| Members::of(c.get("elicitation")))
+        .is_some_and(|e| e.get("url").is_some());
     // Only a string or a number is an id to answer to (JSON-RPC 2.0 §4).
     let id = method
         .as_ref()
-        .and(message.id)
+        .and(message.get("id"))
         .filter(|id| {
             id.get()
                 .starts_with(|c: char| c == '"' || c == '-' || c.is_ascii_digit())
@@ -173,8 +185,8 @@ mod tests {
             json!({"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"x".repeat(1000)}}),
         );
         assert_eq!(long.tool.unwrap().len(), MAX_NAME);
-        // A struct can be read from an array by position: not here.
-        assert_eq!(inspect(br#"[7, "tools/call"]"#), Call::default());
+        // A struct could be read from an array by position: not here.
+        assert_eq!(inspect(br#"[7, "tools/call", null]"#), Call::default());
     }
 
     #[test]
@@ -196,6 +208,25 @@ mod tests {
         );
         assert_eq!(c.id, Some(json!(-1.5)));
         assert!(c.url_elicitation, "present, whatever its value");
+    }
+
+    #[test]
+    fn a_repeated_member_reads_as_its_last_as_upstreams_read_it() {
+        let c = inspect(
+            br#"{"jsonrpc":"2.0","id":1,"method":"ping","method":"tools/call","params":{"name":"a","name":"delete_all"}}"#,
+        );
+        assert_eq!(c.method.as_deref(), Some("tools/call"));
+        assert_eq!(c.tool.as_deref(), Some("delete_all"));
+        assert_eq!(c.id, Some(json!(1)));
+        let escaped = inspect(br#"{"id":2,"\u006dethod":"tools/call","params":{"name":"x"}}"#);
+        assert_eq!(escaped.method.as_deref(), Some("tools/call"));
+        // Nested members are never read from arrays either.
+        let c = inspect(br#"{"id":3,"method":"tools/call","params":["send_email",null,null]}"#);
+        assert_eq!((c.method.as_deref(), c.tool), (Some("tools/call"), None));
+        let c = inspect(
+            br#"{"id":4,"method":"initialize","params":{"capabilities":{"elicitation":[0]}}}"#,
+        );
+        assert!(!c.url_elicitation);
     }
 
     #[test]

@@ -397,10 +397,15 @@ async fn a_refused_upstream_token_is_refreshed_and_the_call_retried() {
         .reject_all
         .store(true, std::sync::atomic::Ordering::SeqCst);
     let out = call(&a, &token, &session, 4, "gmail__echo", "three").await;
-    let text = out.to_string();
+    let error = &out["error"];
+    assert_eq!(
+        error["code"], -32010,
+        "upstream authorization required: {out}"
+    );
+    assert_eq!(error["data"]["server"], "gmail", "{out}");
     assert!(
-        text.contains("gmail") && text.contains("/servers"),
-        "names the server and where to sign in again: {out}"
+        error["data"]["url"].as_str().unwrap().ends_with("/servers"),
+        "{out}"
     );
     assert_eq!(
         a.s.stub.refreshes(),

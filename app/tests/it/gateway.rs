@@ -344,6 +344,29 @@ fn last_upstream_token(gw: &Gw) -> String {
         .to_owned()
 }
 
+/// A call answered just before a stop is in the activity log after it: the writer's window
+/// is flushed when the server stops (it was lost on SIGTERM before).
+#[tokio::test]
+async fn the_last_calls_before_a_stop_are_logged() {
+    let gw = gateway(false).await;
+    let res = post(&gw, "gmail", &gw.token, &call(1, "echo", "last"), &[]).await;
+    assert_eq!(
+        answer(res, 1).await["result"]["content"][0]["text"],
+        "echo: last"
+    );
+    let pool = gw.s.app.core.pool.clone();
+    let Gw { s, upstream, .. } = gw;
+    assert!(s.app.stops_within(Duration::from_secs(10)).await);
+    let logged: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM audit_events WHERE kind = 'mcp.call' AND detail LIKE 'gmail: tools/call echo%'",
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert_eq!(logged, 1);
+    drop(upstream);
+}
+
 #[tokio::test]
 async fn upstream_401_refreshes_and_retries_once() {
     let gw = gateway(false).await;

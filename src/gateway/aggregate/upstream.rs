@@ -115,17 +115,22 @@ impl UpstreamHttp {
                 Err(RouteError::Undecryptable) => return Err(unavailable(
                     "its stored URL or credential cannot be decrypted (check the encryption keys)",
                 )),
-                Err(RouteError::Internal(err)) => return Err(unavailable(err)),
+                Err(RouteError::Internal(err)) => return Err(internal(err)),
             };
         let outgoing = Outgoing {
             method,
             headers,
             body: body.map(Bytes::from),
         };
-        credentialed::send(&gw, self.user, &self.slug, &route, &outgoing)
-            .await
-            .map_err(|refusal| match refusal {
-                Refusal::Unavailable(reason) | Refusal::Internal(reason) => unavailable(reason),
+        let sent = match credentialed::credential(&gw, self.user, &route).await {
+            Ok(token) => {
+                credentialed::send(&gw, self.user, &self.slug, &route, &outgoing, token).await
+            }
+            Err(refusal) => Err(refusal),
+        };
+        sent.map_err(|refusal| match refusal {
+                Refusal::Unavailable(reason) => unavailable(reason),
+                Refusal::Internal(err) => internal(err),
                 Refusal::Reauth => StreamableHttpError::Client(UpstreamError::NeedsReauth),
                 Refusal::CredentialRefused { stored: true } => unavailable(
                     "it refused the credential stored for it (replace it on the Servers page)",
@@ -147,8 +152,14 @@ fn credential_error(err: CredentialError) -> HttpError {
         CredentialError::Provider(msg) => {
             UpstreamError::Unavailable(format!("refreshing its sign-in failed ({msg})"))
         }
-        CredentialError::Internal(err) => UpstreamError::Unavailable(err.to_string()),
+        CredentialError::Internal(err) => return internal(err),
     })
+}
+
+/// Gatehouse's own failure: the cause goes to the log, the client gets a fixed text.
+fn internal(err: impl std::fmt::Display) -> HttpError {
+    tracing::error!(%err, "aggregate upstream request failed");
+    unavailable("Gatehouse failed internally (its log says why)")
 }
 
 fn headers(
