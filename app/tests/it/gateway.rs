@@ -8,7 +8,7 @@ use reqwest::{Response, StatusCode};
 use serde_json::{json, Value};
 
 use crate::helpers::*;
-use crate::oauth_helpers::{public_client, tokens_for_gmail};
+use crate::oauth_helpers::{approve, exchange, pkce, public_client, tokens_for_gmail};
 use crate::provider_stub::RefreshMode;
 use crate::upstream::Upstream;
 use crate::vault::{authenticate, expire, server_id, setup, Setup};
@@ -342,6 +342,38 @@ fn last_upstream_token(gw: &Gw) -> String {
         .unwrap()
         .trim_start_matches("Bearer ")
         .to_owned()
+}
+
+/// An open server (no stored credential, no sign-in provider) gets no `Authorization` and no
+/// cookie at all: the client's Gatehouse token and session never cross.
+#[tokio::test]
+async fn an_open_server_never_sees_the_clients_credentials() {
+    let open = Upstream::start_at("/open/mcp", false).await;
+    let s = setup().await;
+    let res = s.admin.add_server("open", &open.url).await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    let client = public_client(&s.app).await;
+    let p = pkce();
+    let code = approve(&s.app, &s.admin, &client, &p, Some("open"), &["open"]).await;
+    let (status, tokens) = exchange(&s.app, &client, &code, &p.verifier).await;
+    assert_eq!(status, StatusCode::OK, "{tokens}");
+    let res = browser_client()
+        .post(format!("{}/mcp/open", s.app.base))
+        .bearer_auth(tokens["access_token"].as_str().unwrap())
+        .header("accept", "application/json, text/event-stream")
+        .header("cookie", "gatehouse_session=not-for-upstreams")
+        .json(&call(1, "echo", "open"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        answer(res, 1).await["result"]["content"][0]["text"],
+        "echo: open"
+    );
+    let seen = open.headers_seen();
+    let last = seen.last().unwrap();
+    assert!(last.get("authorization").is_none(), "{last:?}");
+    assert!(last.get("cookie").is_none(), "{last:?}");
 }
 
 /// A call answered just before a stop is in the activity log after it: the writer's window
