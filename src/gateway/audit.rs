@@ -80,7 +80,17 @@ impl AuditSink {
     fn sender(&self, core: &SharedCore) -> &mpsc::Sender<Message> {
         self.queue.get_or_init(|| {
             let (tx, rx) = mpsc::channel(QUEUE);
-            tokio::spawn(write_batches(core.clone(), rx, self.hurry.clone()));
+            let core = core.clone();
+            let write = move |calls: Vec<CallRecord>| {
+                let core = core.clone();
+                async move {
+                    let events: Vec<CallEvent> = calls.iter().map(CallRecord::event).collect();
+                    if let Err(err) = activity::record_calls(&core, &events).await {
+                        tracing::error!(%err, count = calls.len(), "writing gateway activity failed");
+                    }
+                }
+            };
+            tokio::spawn(write_batches(rx, self.hurry.clone(), WINDOW, write));
             tx
         })
     }
@@ -118,7 +128,16 @@ impl AuditSink {
     }
 }
 
-async fn write_batches(core: SharedCore, mut rx: mpsc::Receiver<Message>, hurry: Arc<Notify>) {
+/// Gathers calls for `window`, then hands them to `write` in batches of at most `BATCH`.
+async fn write_batches<W, F>(
+    mut rx: mpsc::Receiver<Message>,
+    hurry: Arc<Notify>,
+    window: Duration,
+    mut write: W,
+) where
+    W: FnMut(Vec<CallRecord>) -> F,
+    F: std::future::Future<Output = ()>,
+{
     let mut batch = Vec::with_capacity(BATCH);
     // The last batch was full: more are waiting, write them without gathering.
     let mut behind = false;
@@ -128,7 +147,7 @@ async fn write_batches(core: SharedCore, mut rx: mpsc::Receiver<Message>, hurry:
         // (a receive per message was one task poll per gateway call). A flush ends the wait.
         if !behind && !matches!(first, Message::Flush(_)) {
             tokio::select! {
-                () = tokio::time::sleep(WINDOW) => {}
+                () = tokio::time::sleep(window) => {}
                 () = hurry.notified() => {}
             }
         }
@@ -152,10 +171,7 @@ async fn write_batches(core: SharedCore, mut rx: mpsc::Receiver<Message>, hurry:
             })
             .collect();
         if !calls.is_empty() {
-            let events: Vec<CallEvent> = calls.iter().map(CallRecord::event).collect();
-            if let Err(err) = activity::record_calls(&core, &events).await {
-                tracing::error!(%err, count = calls.len(), "writing gateway activity failed");
-            }
+            write(calls).await;
         }
         for done in flushes {
             let _ = done.send(());
@@ -183,6 +199,70 @@ mod tests {
         );
         sink.warn_if_due(t0 + Duration::from_secs(1));
         assert_eq!(sink.dropped.load(Ordering::Relaxed), 0);
+    }
+
+    fn record(n: usize) -> CallRecord {
+        CallRecord {
+            user: UserId::new(1),
+            client: "c".into(),
+            server: format!("s{n}"),
+            method: None,
+            tool: None,
+            status: 200,
+            duration_ms: 1,
+            note: None,
+        }
+    }
+
+    /// A writer gathering for an hour, whose batches' sizes are kept in `written`.
+    fn writer() -> (mpsc::Sender<Message>, Arc<Notify>, Arc<Mutex<Vec<usize>>>) {
+        let (tx, rx) = mpsc::channel(QUEUE);
+        let hurry = Arc::new(Notify::new());
+        let written = Arc::new(Mutex::new(Vec::new()));
+        let sizes = written.clone();
+        let write = move |calls: Vec<CallRecord>| {
+            sizes.lock().unwrap().push(calls.len());
+            std::future::ready(())
+        };
+        tokio::spawn(write_batches(
+            rx,
+            hurry.clone(),
+            Duration::from_secs(3600),
+            write,
+        ));
+        (tx, hurry, written)
+    }
+
+    async fn flush(tx: &mpsc::Sender<Message>, hurry: &Notify) {
+        let (done, written) = oneshot::channel();
+        tx.send(Message::Flush(done)).await.unwrap();
+        hurry.notify_one();
+        // Bounded: without the early wake-up the writer would sleep out its hour.
+        tokio::time::timeout(Duration::from_secs(10), written)
+            .await
+            .expect("a flush ends the writer's window")
+            .unwrap();
+    }
+
+    #[tokio::test]
+    async fn calls_are_gathered_into_one_write_and_a_flush_ends_the_window() {
+        let (tx, hurry, written) = writer();
+        for n in 0..3 {
+            tx.try_send(Message::Call(record(n))).unwrap();
+        }
+        flush(&tx, &hurry).await;
+        assert_eq!(*written.lock().unwrap(), [3]);
+    }
+
+    #[tokio::test]
+    async fn after_a_full_batch_the_next_is_written_without_gathering() {
+        let (tx, hurry, written) = writer();
+        for n in 0..=BATCH {
+            tx.try_send(Message::Call(record(n))).unwrap();
+        }
+        // One wake-up: the first batch ends the window, the rest must not wait for another.
+        flush(&tx, &hurry).await;
+        assert_eq!(*written.lock().unwrap(), [BATCH, 1]);
     }
 
     #[test]
