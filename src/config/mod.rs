@@ -484,7 +484,8 @@ impl Config {
     }
 }
 
-fn is_postgres_url(url: &str) -> bool {
+/// A `postgres://` or `postgresql://` URL (the store's `Backend` asks the same question).
+pub(crate) fn is_postgres_url(url: &str) -> bool {
     url.starts_with("postgres://") || url.starts_with("postgresql://")
 }
 

@@ -53,17 +53,16 @@ pub enum Backend {
 }
 
 impl Backend {
-    pub fn of_url(url: &str) -> Option<Self> {
-        let scheme = url.split_once(':')?.0;
-        match scheme {
-            "sqlite" => Some(Self::Sqlite),
-            "postgres" | "postgresql" => Some(Self::Postgres),
-            _ => None,
+    /// The backend of a URL `config::DatabaseUrl` accepted (`sqlite:…` or `postgres://…`).
+    fn of_url(url: &str) -> Self {
+        match crate::config::is_postgres_url(url) {
+            true => Self::Postgres,
+            false => Self::Sqlite,
         }
     }
 
     pub fn of(pool: &AnyPool) -> Self {
-        Self::of_url(pool.connect_options().database_url.as_str()).unwrap_or(Self::Sqlite)
+        Self::of_url(pool.connect_options().database_url.as_str())
     }
 
     pub fn of_connection(conn: &sqlx::AnyConnection) -> Self {
@@ -92,7 +91,7 @@ pub const SESSIONS_TABLE: &str = "sessions";
 /// Opens the database without migrating (for SQLite, creating the data directory and file).
 pub async fn connect(config: &Config) -> Result<AnyPool, StoreError> {
     sqlx::any::install_default_drivers();
-    let backend = Backend::of_url(config.database_url.expose()).unwrap_or(Backend::Sqlite);
+    let backend = Backend::of_url(config.database_url.expose());
     if backend == Backend::Sqlite {
         std::fs::create_dir_all(&config.data_dir).map_err(|source| StoreError::DataDir {
             path: config.data_dir.display().to_string(),
