@@ -336,7 +336,7 @@ pub async fn list(core: &Core, actor: &Actor) -> Result<Vec<users::UserRow>, Ser
     Ok(users::list(&core.pool).await?)
 }
 
-pub use store::sessions::{postgres_pool as postgres_session_pool, SessionStore};
+pub use store::sessions::SessionStore;
 
 /// The browser-session store (tower-sessions) on Gatehouse's database.
 pub fn session_store(core: &Core) -> Result<SessionStore, String> {

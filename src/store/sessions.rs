@@ -18,7 +18,8 @@ const POOL_SIZE: u32 = 4;
 #[derive(Debug, Clone)]
 pub enum SessionStore {
     Sqlite(SqliteStore),
-    Postgres(PostgresStore),
+    /// The crate's store and its pool (the crate keeps the pool to itself).
+    Postgres(PostgresStore, sqlx::PgPool),
 }
 
 impl SessionStore {
@@ -48,19 +49,28 @@ impl SessionStore {
             Backend::Postgres => {
                 let pool = postgres_pool(url, statement_timeout)?;
                 Self::Postgres(
-                    PostgresStore::new(pool)
+                    PostgresStore::new(pool.clone())
                         .with_table_name(SESSIONS_TABLE)
                         .map_err(bad_table)?,
+                    pool,
                 )
             }
         })
+    }
+
+    /// The Postgres store's pool (its connection settings are checked by tests).
+    pub fn postgres_pool(&self) -> Option<&sqlx::PgPool> {
+        match self {
+            Self::Sqlite(_) => None,
+            Self::Postgres(_, pool) => Some(pool),
+        }
     }
 
     /// Creates the store's table (the crate's own schema).
     pub async fn migrate(&self) -> Result<(), sqlx::Error> {
         match self {
             Self::Sqlite(store) => store.migrate().await,
-            Self::Postgres(store) => store.migrate().await,
+            Self::Postgres(store, _) => store.migrate().await,
         }
     }
 }
@@ -70,28 +80,28 @@ impl session_store::SessionStore for SessionStore {
     async fn create(&self, record: &mut Record) -> session_store::Result<()> {
         match self {
             Self::Sqlite(store) => store.create(record).await,
-            Self::Postgres(store) => store.create(record).await,
+            Self::Postgres(store, _) => store.create(record).await,
         }
     }
 
     async fn save(&self, record: &Record) -> session_store::Result<()> {
         match self {
             Self::Sqlite(store) => store.save(record).await,
-            Self::Postgres(store) => store.save(record).await,
+            Self::Postgres(store, _) => store.save(record).await,
         }
     }
 
     async fn load(&self, session_id: &Id) -> session_store::Result<Option<Record>> {
         match self {
             Self::Sqlite(store) => store.load(session_id).await,
-            Self::Postgres(store) => store.load(session_id).await,
+            Self::Postgres(store, _) => store.load(session_id).await,
         }
     }
 
     async fn delete(&self, session_id: &Id) -> session_store::Result<()> {
         match self {
             Self::Sqlite(store) => store.delete(session_id).await,
-            Self::Postgres(store) => store.delete(session_id).await,
+            Self::Postgres(store, _) => store.delete(session_id).await,
         }
     }
 }
@@ -102,7 +112,7 @@ pub async fn migrate(pool: &AnyPool) -> Result<(), StoreError> {
 }
 
 /// The Postgres session pool (lazy), its statements bounded as the main pool's.
-pub fn postgres_pool(
+fn postgres_pool(
     url: &url::Url,
     statement_timeout: Option<std::time::Duration>,
 ) -> Result<sqlx::PgPool, sqlx::Error> {

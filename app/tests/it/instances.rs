@@ -272,15 +272,10 @@ async fn postgres_statements_stop_at_the_statement_timeout() {
         .unwrap_or_default();
     assert_eq!(code, "57014", "{err}");
     assert!(started.elapsed() < Duration::from_secs(4));
-    // The session store's own pool too.
-    let url = url::Url::parse(app.core.config.database_url.expose()).unwrap();
-    let sessions = gatehouse::service::accounts::postgres_session_pool(
-        &url,
-        Some(app.core.config.database_statement_timeout),
-    )
-    .unwrap();
+    // The session store's own pool too, as the server builds it.
+    let sessions = gatehouse::service::accounts::session_store(&app.core).unwrap();
     let shown: String = sqlx::query_scalar("SHOW statement_timeout")
-        .fetch_one(&sessions)
+        .fetch_one(sessions.postgres_pool().unwrap())
         .await
         .unwrap();
     assert_eq!(shown, "1s");
