@@ -20,7 +20,7 @@ use crate::service::upstream::step_up;
 /// A request as it goes upstream, less the credential (added per attempt).
 pub struct Outgoing {
     pub method: Method,
-    /// Never the client's `Authorization`: what `headers::upstream_request_headers` lets cross.
+    /// What the caller lets cross; any `Authorization` or `Cookie` in it is dropped here.
     pub headers: HeaderMap,
     pub body: Option<Bytes>,
 }
@@ -72,10 +72,9 @@ pub async fn send(
     slug: &str,
     route: &Route,
     outgoing: &Outgoing,
-    token: Option<SecretString>,
+    mut token: Option<SecretString>,
 ) -> Result<reqwest::Response, Refusal> {
     let core = &gw.core;
-    let mut token = token;
     let mut retried = false;
     loop {
         let response = attempt(gw, slug, route, outgoing, token.as_ref()).await?;

@@ -60,6 +60,7 @@ pub async fn forward(gw: &Gateway, caller: Caller<'_>, slug: &str, inbound: Inbo
     let call = inspect(&inbound.body);
     let outcome = forward_call(gw, caller.user, slug, &call, inbound).await;
     let status = outcome.response.status().as_u16();
+    let took = started.elapsed();
     crate::telemetry::gateway_call(
         slug,
         match (outcome.note, status) {
@@ -67,7 +68,7 @@ pub async fn forward(gw: &Gateway, caller: Caller<'_>, slug: &str, inbound: Inbo
             (None, 400..) => "upstream_error",
             (None, _) => "ok",
         },
-        started.elapsed(),
+        took,
     );
     gw.audit.record(
         &gw.core,
@@ -77,8 +78,8 @@ pub async fn forward(gw: &Gateway, caller: Caller<'_>, slug: &str, inbound: Inbo
             server: slug.to_owned(),
             method: call.method,
             tool: call.tool,
-            status: outcome.response.status().as_u16(),
-            duration_ms: started.elapsed().as_millis(),
+            status,
+            duration_ms: took.as_millis(),
             note: outcome.note,
         },
     );

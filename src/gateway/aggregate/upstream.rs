@@ -122,13 +122,11 @@ impl UpstreamHttp {
             headers,
             body: body.map(Bytes::from),
         };
-        let sent = match credentialed::credential(&gw, self.user, &route).await {
-            Ok(token) => {
-                credentialed::send(&gw, self.user, &self.slug, &route, &outgoing, token).await
-            }
-            Err(refusal) => Err(refusal),
+        let sent = async {
+            let token = credentialed::credential(&gw, self.user, &route).await?;
+            credentialed::send(&gw, self.user, &self.slug, &route, &outgoing, token).await
         };
-        sent.map_err(|refusal| match refusal {
+        sent.await.map_err(|refusal| match refusal {
                 Refusal::Unavailable(reason) => unavailable(reason),
                 Refusal::Internal(err) => internal(err),
                 Refusal::Reauth => StreamableHttpError::Client(UpstreamError::NeedsReauth),
