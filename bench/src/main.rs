@@ -65,6 +65,28 @@ fn aggregate_ratio<'a>(
     ))
 }
 
+/// The runs of `targets` as a Markdown table.
+fn runs_table(targets: &[Target]) -> Vec<String> {
+    let rows = targets.iter().map(|t| row(&t.name, t.connections, &t.runs));
+    std::iter::once(RUNS_HEADER.to_owned())
+        .chain(rows)
+        .collect()
+}
+
+/// The gateway against nginx, at 32 and 1 connections (rows of the ratio table).
+fn nginx_ratios<'a>(find: &impl Fn(&str, u32) -> Option<&'a Target>) -> Vec<String> {
+    [32, 1]
+        .into_iter()
+        .filter_map(|c| {
+            let (n, g) = (find("nginx", c)?, find("Gatehouse, access token", c)?);
+            Some(format!(
+                "| gateway / nginx, c={c} | {:.2} | ≥ 0.9 (goal ≥ 1.0) |",
+                g.runs.per_second() / n.runs.per_second()
+            ))
+        })
+        .collect()
+}
+
 /// A server base (`http://host:port`) and the path of a URL.
 fn split(url: &str) -> (String, String) {
     let parsed = reqwest::Url::parse(url).unwrap();
@@ -185,11 +207,12 @@ async fn main() {
     let key = session.api_key().await;
     // `BENCH_ONLY=store`: the gateway and `/token` on this run's database (SQLite, or Postgres
     // with `BENCH_DATABASE_URL`: `make bench-postgres`), for the comparison of the two.
-    if std::env::var("BENCH_ONLY").as_deref() == Ok("store") {
+    let only = std::env::var("BENCH_ONLY").unwrap_or_default();
+    if only == "store" {
         return store_only(&gh, &session, &token, &key, rounds, secs).await;
     }
     // `BENCH_ONLY=token`: only `/token` against the bare write handler (A/B runs, profiling).
-    if std::env::var("BENCH_ONLY").as_deref() == Ok("token") {
+    if only == "token" {
         println!(
             "{}",
             token_vs_bare(&gh, &session, rounds, secs).await.join("\n")
@@ -277,7 +300,7 @@ async fn main() {
         }
     }
     // `BENCH_ONLY=aggregate`: only the `/mcp` vs `/mcp/{slug}` pair (A/B runs, profiling).
-    let aggregate_only = std::env::var("BENCH_ONLY").as_deref() == Ok("aggregate");
+    let aggregate_only = only == "aggregate";
     if aggregate_only {
         targets.retain(|t| t.name.starts_with("`/mcp"));
         // `BENCH_TARGET=text`: only the pairs whose name holds it (profiling one era).
@@ -287,7 +310,7 @@ async fn main() {
     }
     // `BENCH_ONLY=proxy`: only direct, nginx and the gateway with a token (A/B runs of a
     // gateway change, profiling).
-    let proxy_only = std::env::var("BENCH_ONLY").as_deref() == Ok("proxy");
+    let proxy_only = only == "proxy";
     if proxy_only {
         targets.retain(|t| !t.name.starts_with("`/mcp") && !t.name.ends_with("API key"));
     }
@@ -303,10 +326,7 @@ async fn main() {
             .find(|t| t.name == name && t.connections == c)
     };
     if aggregate_only {
-        println!("{RUNS_HEADER}");
-        for t in &targets {
-            println!("{}", row(&t.name, t.connections, &t.runs));
-        }
+        println!("{}", runs_table(&targets).join("\n"));
         for era in AGGREGATE_ERAS {
             for c in [32, 1] {
                 if let Some(ratio) = aggregate_ratio(&find, era, c) {
@@ -322,16 +342,8 @@ async fn main() {
         return;
     }
     if proxy_only {
-        println!("{RUNS_HEADER}");
-        for t in &targets {
-            println!("{}", row(&t.name, t.connections, &t.runs));
-        }
-        for c in [32, 1] {
-            if let (Some(n), Some(g)) = (find("nginx", c), find("Gatehouse, access token", c)) {
-                let ratio = g.runs.per_second() / n.runs.per_second();
-                println!("gateway / nginx, c={c}: {ratio:.2}");
-            }
-        }
+        println!("{}\n", runs_table(&targets).join("\n"));
+        println!("{}", nginx_ratios(&find).join("\n"));
         return;
     }
     let gw32 = find("Gatehouse, access token", 32).unwrap();
@@ -345,22 +357,12 @@ async fn main() {
             secs.as_secs()
         ),
         String::new(),
-        RUNS_HEADER.to_owned(),
     ];
-    for t in &targets {
-        out.push(row(&t.name, t.connections, &t.runs));
-    }
+    out.extend(runs_table(&targets));
     out.push(String::new());
     out.push("| ratio | value | target |".into());
     out.push("|---|---:|---|".into());
-    for c in [32, 1] {
-        if let (Some(n), Some(g)) = (find("nginx", c), find("Gatehouse, access token", c)) {
-            out.push(format!(
-                "| gateway / nginx, c={c} | {:.2} | ≥ 0.9 (goal ≥ 1.0) |",
-                g.runs.per_second() / n.runs.per_second()
-            ));
-        }
-    }
+    out.extend(nginx_ratios(&find));
     out.push(format!(
         "| gateway / direct, c=32 | {:.2} | (context) |",
         gw32.runs.per_second() / find("direct to upstream", 32).unwrap().runs.per_second()
@@ -406,7 +408,7 @@ async fn main() {
     ));
 
     // `BENCH_ONLY=gateway`: stop here (quick A/B runs of a gateway change).
-    if std::env::var("BENCH_ONLY").as_deref() == Ok("gateway") {
+    if only == "gateway" {
         println!("{}", out.join("\n"));
         return;
     }
