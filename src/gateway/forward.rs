@@ -25,6 +25,20 @@ pub struct Inbound {
     pub method: Method,
     pub headers: HeaderMap,
     pub body: Bytes,
+    pub session_of: SessionOf,
+}
+
+/// Whose `Mcp-Session-Id` a request carries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SessionOf {
+    /// The client's: it must be one the upstream issued to this user and server, and one
+    /// the upstream issues is bound to them.
+    Client,
+    /// Gatehouse's own session with the upstream, which the aggregated `/mcp` passes a call
+    /// through (`aggregate::passthrough`): opened by Gatehouse for this user, so neither
+    /// checked nor bound. An upstream's 404 ends that session without running the call,
+    /// which the caller then sends on a new one: it is not recorded here.
+    Gatehouse,
 }
 
 /// Who is calling: the token's user and client.
@@ -58,8 +72,12 @@ fn noted(response: Response, note: &'static str) -> Outcome {
 pub async fn forward(gw: &Gateway, caller: Caller<'_>, slug: &str, inbound: Inbound) -> Response {
     let started = Instant::now();
     let call = inspect(&inbound.body);
+    let session_of = inbound.session_of;
     let outcome = forward_call(gw, caller.user, slug, &call, inbound).await;
     let status = outcome.response.status().as_u16();
+    if session_of == SessionOf::Gatehouse && status == 404 && outcome.note.is_none() {
+        return outcome.response;
+    }
     let took = started.elapsed();
     crate::telemetry::gateway_call(
         slug,
@@ -123,7 +141,8 @@ async fn forward_call(
     let Ok(session_id) = session_id(&inbound.headers) else {
         return noted(errors::bad_session_header(), "malformed session id");
     };
-    let session = session_id.map(SecretHash::of);
+    let client_session = inbound.session_of == SessionOf::Client;
+    let session = session_id.filter(|_| client_session).map(SecretHash::of);
     if let Some(hash) = &session {
         match sessions::owner(gw, hash).await {
             Ok(Some((owner, server_id))) if owner == user && server_id == route.server_id => {}
@@ -148,17 +167,18 @@ async fn forward_call(
         Ok(response) => response,
         Err(refusal) => return refused(gw, call, slug, refusal),
     };
-    if let Err(err) = sessions::track(
-        gw,
-        user,
-        route.server_id,
-        &inbound.method,
-        session.as_ref(),
-        &response,
-    )
-    .await
-    {
-        return internal(err);
+    if client_session {
+        let tracked = sessions::track(
+            gw,
+            user,
+            route.server_id,
+            &inbound.method,
+            session.as_ref(),
+            &response,
+        );
+        if let Err(err) = tracked.await {
+            return internal(err);
+        }
     }
     stream_back(response, slot).into()
 }

@@ -22,10 +22,12 @@ use super::wellknown::resource_metadata_url;
 use crate::domain::scope::MCP_SCOPE;
 use crate::domain::{Principal, ResourceUri, ServerSlug};
 use crate::gateway::aggregate::passthrough::{self, Envelope};
+use crate::gateway::aggregate::renumbered::Renumbered;
+use crate::gateway::aggregate::upstream::Keeps;
 use crate::gateway::aggregate::{names, Aggregator};
 use crate::gateway::auth::{authenticate, AuthFailure};
 use crate::gateway::errors;
-use crate::gateway::forward::{forward, Caller, Inbound};
+use crate::gateway::forward::{forward, Caller, Inbound, SessionOf};
 use crate::gateway::headers::{session_id, SESSION_ID};
 use crate::gateway::SharedGateway;
 use crate::oauth::metadata::bearer_challenge;
@@ -151,6 +153,7 @@ async fn mcp(
         method: parts.method,
         headers: parts.headers,
         body,
+        session_of: SessionOf::Client,
     };
     forward(&gw, caller, resource.key(), inbound).await
 }
@@ -268,8 +271,11 @@ fn holding<G: Send + 'static>(
 
 /// A `tools/call` that needs nothing of rmcp (`aggregate::passthrough`), sent through the
 /// forwarder: a stateless one to a server of that revision, or one in a session of the
-/// `initialize` era to a server that keeps no sessions (cancellable by the client's
-/// `notifications/cancelled` on its session). `None`: rmcp's `Aggregator` serves it.
+/// `initialize` era, to a server that keeps no sessions as the client sent it, to one that
+/// does on Gatehouse's session with it under Gatehouse's id (`renumbered`); both
+/// cancellable by the client's `notifications/cancelled` on its session. `None`: rmcp's
+/// `Aggregator` serves it (also when the upstream has ended Gatehouse's session: the call
+/// did not run, and the `Aggregator` opens a new one).
 async fn pass_through(
     gw: &SharedGateway,
     principal: &Principal,
@@ -279,6 +285,7 @@ async fn pass_through(
     parts: &Parts,
 ) -> Option<Response> {
     let user = principal.user;
+    let mut on_session = None;
     let (direct, running) = match session {
         None => {
             let (direct, version) = passthrough::plan(envelope, body, &parts.headers)?;
@@ -290,15 +297,32 @@ async fn pass_through(
         }
         Some(session) => {
             let id = envelope.id()?;
-            let direct = passthrough::plan_in_session(envelope, body, &parts.headers)?;
-            let slug = direct.slug.as_str();
-            if !principal.covers(slug) {
+            let slug = passthrough::in_session_target(envelope, &parts.headers)?;
+            if !principal.covers(slug.as_str()) {
                 return None;
             }
-            let opened = gw.upstreams.get(gw, &gw.relay, user, slug).await;
-            let opened = opened.ok().filter(|o| o.sessionless)?;
-            let direct = direct.sent_as(opened.session.peer_info()?.protocol_version.as_str())?;
-            (direct, Some(gw.in_flight.start(session, id)))
+            let opened = gw
+                .upstreams
+                .get(gw, &gw.relay, user, slug.as_str())
+                .await
+                .ok()?;
+            let version = opened.session.peer_info()?.protocol_version.to_string();
+            let (direct, running) = match opened.keeps.clone()? {
+                Keeps::Nothing => {
+                    let direct = passthrough::plan_in_session(envelope, body, &parts.headers, None);
+                    (direct?, gw.in_flight.start(session, id, None))
+                }
+                Keeps::Session(upstream) => {
+                    let peer = opened.session.peer().clone();
+                    let running = gw.in_flight.start(session, id, Some(peer));
+                    let ours = running.renumbered();
+                    let direct =
+                        passthrough::plan_in_session(envelope, body, &parts.headers, Some(&ours));
+                    on_session = Some((Renumbered::new(ours, id, slug.as_str()), opened));
+                    (direct?.on_session(&upstream)?, running)
+                }
+            };
+            (direct.sent_as(&version)?, Some(running))
         }
     };
     let caller = Caller {
@@ -309,22 +333,34 @@ async fn pass_through(
         method: parts.method.clone(),
         headers: direct.headers,
         body: direct.body,
+        session_of: match on_session {
+            Some(_) => SessionOf::Gatehouse,
+            None => SessionOf::Client,
+        },
     };
     // The client's session (if any) is Gatehouse's: an upstream's session id, which a
     // client would adopt, never comes back from here.
     let forwarding = async {
         let mut response = forward(gw, caller, direct.slug.as_str(), inbound).await;
         response.headers_mut().remove(SESSION_ID);
-        response
+        match on_session {
+            None => Some(response),
+            Some((_, opened)) if response.status() == StatusCode::NOT_FOUND => {
+                gw.upstreams.drop_session(user, &opened).await;
+                None
+            }
+            Some((renumbered, _)) => Some(renumbered.answer(response).await),
+        }
     };
     let Some(running) = running else {
-        return Some(forwarding.await);
+        return forwarding.await;
     };
     // Cancelled before the upstream answered or while it streams: the upstream request is
-    // dropped (closed), and the client, which no longer waits for an answer, gets none.
+    // cancelled (`InFlight::cancel`), and the client, which no longer waits for an answer,
+    // gets none.
     let cancelled = running.cancelled.clone();
     let response = tokio::select! {
-        response = forwarding => response,
+        response = forwarding => response?,
         () = cancelled.cancelled() => {
             return Some(([(header::CONTENT_TYPE, "text/event-stream")], Body::empty()).into_response());
         }

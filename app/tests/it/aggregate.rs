@@ -701,11 +701,18 @@ async fn standing_stream(a: &Agg, token: &str, session: &str) -> Response {
 
 #[tokio::test]
 async fn progress_comes_back_under_the_clients_token() {
+    // Passed through to notes (no sessions) and on Gatehouse's session with gmail.
+    for slug in ["notes", "gmail"] {
+        progress_of_a_call_to(slug).await;
+    }
+}
+
+async fn progress_of_a_call_to(slug: &str) {
     let a = agg().await;
     let token = token_for(&a, &aggregate_url(&a), &["gmail", "notes"]).await;
     let session = open(&a, &token).await;
     let body = json!({"jsonrpc": "2.0", "id": 11, "method": "tools/call", "params": {
-        "name": "notes__progress", "arguments": {"text": "x"}, "_meta": {"progressToken": "mine-1"}}});
+        "name": format!("{slug}__progress"), "arguments": {"text": "x"}, "_meta": {"progressToken": "mine-1"}}});
     let res = post(&a, &token, Some(&session), &body).await;
     assert_eq!(res.status(), StatusCode::OK);
     let seen = Events::of(res).until(|m| m["id"] == 11).await;
@@ -723,7 +730,7 @@ async fn progress_comes_back_under_the_clients_token() {
 }
 
 #[tokio::test]
-async fn a_call_in_a_session_passes_through_to_a_server_without_sessions() {
+async fn a_call_in_a_session_passes_through_to_either_kind_of_server() {
     let a = agg().await;
     let token = token_for(&a, &aggregate_url(&a), &["gmail", "notes"]).await;
     let session = open(&a, &token).await;
@@ -734,20 +741,90 @@ async fn a_call_in_a_session_passes_through_to_a_server_without_sessions() {
         out["result"]["content"][0]["text"], "echo: session",
         "{out}"
     );
-    // notes keeps no sessions: the client's request itself reached it (its id); gmail does:
-    // the call went over Gatehouse's session with it, under that session's own ids.
+    // A string id comes back as the client sent it, too.
+    let body = json!({"jsonrpc": "2.0", "id": "call \"x\"", "method": "tools/call",
+        "params": {"name": "gmail__echo", "arguments": {"text": "again"}}});
+    let res = post(&a, &token, Some(&session), &body).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let text = res.text().await.unwrap();
+    assert!(
+        !text.lines().any(|l| l.starts_with("id:")),
+        "no upstream event ids: {text}"
+    );
+    let answers: Vec<Value> = text
+        .lines()
+        .filter_map(|l| l.strip_prefix("data: "))
+        .filter_map(|d| serde_json::from_str(d).ok())
+        .collect();
+    assert_eq!(answers.len(), 1, "{text}");
+    assert_eq!(answers[0]["id"], "call \"x\"", "{text}");
+    assert_eq!(answers[0]["result"]["content"][0]["text"], "echo: again");
+    // notes keeps no sessions: the client's request itself reached it (its id). gmail does:
+    // the calls went on Gatehouse's session with it, under ids of Gatehouse's own (strings,
+    // which rmcp's numbered requests on that session never use), and never with the
+    // client's session id.
     assert_eq!(a.notes.call_ids(), [json!(4242)]);
     let gmail_ids = a.gmail.call_ids();
-    assert_eq!(gmail_ids.len(), 1);
-    assert_ne!(gmail_ids[0], json!(4343));
+    assert_eq!(gmail_ids.len(), 2, "{gmail_ids:?}");
+    for id in &gmail_ids {
+        assert!(
+            id.as_str().is_some_and(|id| id.starts_with("gatehouse-")),
+            "{gmail_ids:?}"
+        );
+    }
+    assert_ne!(gmail_ids[0], gmail_ids[1]);
+    let upstream_sessions: std::collections::HashSet<String> = a
+        .gmail
+        .headers_seen()
+        .iter()
+        .filter_map(|h| h.get("mcp-session-id"))
+        .map(|v| v.to_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(upstream_sessions.len(), 1, "{upstream_sessions:?}");
+    assert!(!upstream_sessions.contains(&session));
     assert_logged(
         &a,
         &[
             "notes: tools/call echo → 200",
             "gmail: tools/call echo → 200",
+            "gmail: tools/call echo → 200",
         ],
     )
     .await;
+}
+
+#[tokio::test]
+async fn a_call_to_a_server_that_ended_gatehouses_session_goes_on_a_new_one() {
+    let a = agg().await;
+    let token = token_for(&a, &aggregate_url(&a), &["gmail"]).await;
+    let session = open(&a, &token).await;
+    let out = call(&a, &token, &session, 5, "gmail__echo", "one").await;
+    assert_eq!(out["result"]["content"][0]["text"], "echo: one", "{out}");
+    assert_eq!(a.gmail.initializes(), 1);
+    // The upstream restarts: it answers Gatehouse's session 404. The call did not run
+    // there, so it is sent again on a new session, and the client sees only the answer.
+    a.gmail.expire_sessions();
+    let out = call(&a, &token, &session, 6, "gmail__echo", "two").await;
+    assert_eq!(out["result"]["content"][0]["text"], "echo: two", "{out}");
+    assert_eq!(a.gmail.initializes(), 2);
+    // And the next call passes through on the new session.
+    let out = call(&a, &token, &session, 7, "gmail__echo", "three").await;
+    assert_eq!(out["result"]["content"][0]["text"], "echo: three", "{out}");
+    assert_eq!(a.gmail.initializes(), 2);
+    let last = a.gmail.call_ids().last().cloned().unwrap();
+    assert!(
+        last.as_str().is_some_and(|id| id.starts_with("gatehouse-")),
+        "{last}"
+    );
+    // Each call is logged once, as answered; the refused attempt is not a call.
+    let details = a.s.app.call_details().await;
+    assert_eq!(details.len(), 3, "{details:?}");
+    assert!(
+        details
+            .iter()
+            .all(|d| d.starts_with("gmail: tools/call echo → 200")),
+        "{details:?}"
+    );
 }
 
 #[tokio::test]

@@ -41,6 +41,9 @@ pub struct Recorded {
     pub initialize_era_only: std::sync::atomic::AtomicBool,
     /// The peers of initialized sessions (to send them notifications).
     pub peers: Mutex<Vec<rmcp::service::Peer<RoleServer>>>,
+    /// Session ids seen so far, and those answered 404 from now on (`expire_sessions`).
+    pub sessions_seen: Mutex<std::collections::HashSet<String>>,
+    pub sessions_ended: Mutex<std::collections::HashSet<String>>,
 }
 
 #[derive(Clone)]
@@ -167,6 +170,16 @@ async fn record(State(rec): State<Arc<Recorded>>, request: Request, next: Next) 
         )
             .into_response();
     }
+    if let Some(session) = request
+        .headers()
+        .get("mcp-session-id")
+        .and_then(|v| v.to_str().ok())
+    {
+        if rec.sessions_ended.lock().unwrap().contains(session) {
+            return (StatusCode::NOT_FOUND, "session not found").into_response();
+        }
+        rec.sessions_seen.lock().unwrap().insert(session.to_owned());
+    }
     let stateless = request
         .headers()
         .get("mcp-protocol-version")
@@ -266,6 +279,22 @@ impl Upstream {
             .filter(|(method, _)| method == "tools/call")
             .map(|(_, id)| id.clone())
             .collect()
+    }
+
+    /// Every session seen so far is answered 404 from now on, as after a restart.
+    pub fn expire_sessions(&self) {
+        let seen = self.recorded.sessions_seen.lock().unwrap().clone();
+        assert!(!seen.is_empty(), "no session to end");
+        self.recorded.sessions_ended.lock().unwrap().extend(seen);
+    }
+
+    /// The number of `initialize` requests received.
+    pub fn initializes(&self) -> usize {
+        let calls = self.recorded.calls.lock().unwrap();
+        calls
+            .iter()
+            .filter(|(method, _)| method == "initialize")
+            .count()
     }
 
     pub fn headers_seen(&self) -> Vec<HeaderMap> {

@@ -10,6 +10,7 @@ pub mod names;
 mod owners;
 pub mod passthrough;
 mod relay;
+pub mod renumbered;
 mod resources;
 pub mod upstream;
 

@@ -14,10 +14,11 @@ use std::time::{Duration, Instant};
 
 use axum::body::Bytes;
 use axum::http::{HeaderMap, HeaderValue};
-use rmcp::model::ProtocolVersion;
-use rmcp::service::{ClientInitializeError, ClientLifecycleMode, ClientServiceExt};
+use rmcp::model::{CancelledNotificationParam, ProtocolVersion, RequestId};
+use rmcp::service::{ClientInitializeError, ClientLifecycleMode, ClientServiceExt, Peer};
 use rmcp::transport::streamable_http_client::StreamableHttpClientTransportConfig;
 use rmcp::transport::StreamableHttpClientTransport;
+use rmcp::RoleClient;
 use serde::Deserialize;
 use serde_json::value::RawValue;
 use tokio_util::sync::CancellationToken;
@@ -120,7 +121,7 @@ pub fn plan<'e>(
     if header.iter().any(|v| v.as_bytes() != version.as_bytes()) {
         return None;
     }
-    let (slug, tool, body) = renamed(envelope, body)?;
+    let (slug, tool, body) = renamed(envelope, body, None)?;
     let mut headers = headers.clone();
     if headers.contains_key("mcp-name") {
         headers.insert("mcp-name", HeaderValue::from_str(&tool).ok()?);
@@ -135,16 +136,35 @@ pub fn plan<'e>(
     ))
 }
 
-/// The same for a `tools/call` in a session of the `initialize` era, to be sent on its own
-/// to an upstream that keeps no session (`upstream::Opened::sessionless`): the client's
-/// session id stays here; `sent_as` then names the revision Gatehouse's session with that
-/// upstream negotiated.
-pub fn plan_in_session(envelope: &Envelope, body: &Bytes, headers: &HeaderMap) -> Option<Direct> {
+/// The server a `tools/call` in a session of the `initialize` era is for, when it may pass
+/// through (`plan_in_session`): the request names a revision of that era in its header and
+/// none in its `_meta`.
+pub fn in_session_target(envelope: &Envelope, headers: &HeaderMap) -> Option<ServerSlug> {
     let version = headers.get("mcp-protocol-version")?.to_str().ok()?;
     if version >= ProtocolVersion::NO_INITIALIZE.as_str() || envelope.protocol_version().is_some() {
         return None;
     }
-    let (slug, _, body) = renamed(envelope, body)?;
+    let (slug, _) = names::split(&envelope.called()?.1)?;
+    Some(slug)
+}
+
+/// The same for a `tools/call` in a session of the `initialize` era (`in_session_target`),
+/// to be sent on its own to an upstream that keeps no session, or on Gatehouse's session
+/// with one that does, under the id `renumbered` (JSON text): the client's session id stays
+/// here; `sent_as` then names the revision Gatehouse's session with that upstream
+/// negotiated.
+pub fn plan_in_session(
+    envelope: &Envelope,
+    body: &Bytes,
+    headers: &HeaderMap,
+    renumbered: Option<&str>,
+) -> Option<Direct> {
+    in_session_target(envelope, headers)?;
+    let id = match renumbered {
+        Some(ours) => Some((envelope.id?, ours)),
+        None => None,
+    };
+    let (slug, _, body) = renamed(envelope, body, id)?;
     let mut headers = headers.clone();
     headers.remove(crate::gateway::headers::SESSION_ID);
     Some(Direct {
@@ -161,11 +181,24 @@ impl Direct {
         self.headers.insert("mcp-protocol-version", value);
         Some(self)
     }
+
+    /// Sent on the upstream session `id` (Gatehouse's own, `Keeps::Session`).
+    pub fn on_session(mut self, id: &str) -> Option<Self> {
+        let value = HeaderValue::from_str(id).ok()?;
+        self.headers
+            .insert(crate::gateway::headers::SESSION_ID, value);
+        Some(self)
+    }
 }
 
 /// A `tools/call` of a prefixed name whose tool part keeps to the spec's characters: its
-/// server, the tool, and the body calling the tool by its own name.
-fn renamed(envelope: &Envelope, body: &Bytes) -> Option<(ServerSlug, String, Bytes)> {
+/// server, the tool, and the body calling the tool by its own name (and, given
+/// `(id, replacement)`, under another id).
+fn renamed(
+    envelope: &Envelope,
+    body: &Bytes,
+    id: Option<(&RawValue, &str)>,
+) -> Option<(ServerSlug, String, Bytes)> {
     if envelope.method != "tools/call" {
         return None;
     }
@@ -179,27 +212,51 @@ fn renamed(envelope: &Envelope, body: &Bytes) -> Option<(ServerSlug, String, Byt
     if !plain {
         return None;
     }
-    // The name's JSON string replaced in place: the rest (arguments can be documents) is
-    // not parsed again nor re-encoded. `raw` borrows from `body`, so its offset is exact.
-    let start = raw.get().as_ptr() as usize - body.as_ptr() as usize;
-    let end = start + raw.get().len();
-    let mut rewritten = Vec::with_capacity(body.len());
-    rewritten.extend_from_slice(&body[..start]);
-    rewritten.push(b'"');
-    rewritten.extend_from_slice(tool.as_bytes());
-    rewritten.push(b'"');
-    rewritten.extend_from_slice(&body[end..]);
-    Some((slug, tool.to_owned(), Bytes::from(rewritten)))
+    // The name's JSON string (and the id) replaced in place: the rest (arguments can be
+    // documents) is not parsed again nor re-encoded.
+    let quoted = format!("\"{tool}\"");
+    let mut edits = vec![(raw, quoted.as_str())];
+    edits.extend(id);
+    Some((
+        slug,
+        tool.to_owned(),
+        Bytes::from(spliced(body, &mut edits)),
+    ))
+}
+
+/// `text` with each of the raw values (borrowed from it, so their offsets are exact)
+/// replaced.
+pub(super) fn spliced(text: &[u8], edits: &mut [(&RawValue, &str)]) -> Vec<u8> {
+    let at = |raw: &RawValue| raw.get().as_ptr() as usize - text.as_ptr() as usize;
+    edits.sort_by_key(|(raw, _)| at(raw));
+    let mut out = Vec::with_capacity(text.len() + 32);
+    let mut from = 0;
+    for (raw, with) in edits.iter() {
+        let start = at(raw);
+        out.extend_from_slice(&text[from..start]);
+        out.extend_from_slice(with.as_bytes());
+        from = start + raw.get().len();
+    }
+    out.extend_from_slice(&text[from..]);
+    out
 }
 
 /// Calls passed through from sessions of the `initialize` era, by (session, request id as
 /// JSON text): the client cancels one with `notifications/cancelled` on its session, which
-/// ends the answer here and so the upstream request (a server without sessions takes a
-/// closed request as cancelled).
+/// ends the answer here and cancels the upstream request: a server without sessions takes
+/// the closed request as cancelled; one with a session is sent `notifications/cancelled`
+/// for the call's id on Gatehouse's session (`Running::renumbered`).
 #[derive(Default)]
 pub struct InFlight {
-    calls: Mutex<HashMap<(String, String), (u64, CancellationToken)>>,
+    calls: Mutex<HashMap<(String, String), Entry>>,
     started: std::sync::atomic::AtomicU64,
+}
+
+struct Entry {
+    serial: u64,
+    cancelled: CancellationToken,
+    /// Gatehouse's session the call went on, if the upstream keeps one.
+    on: Option<Peer<RoleClient>>,
 }
 
 /// A call's place in `InFlight`, given up when its answer ends.
@@ -218,21 +275,49 @@ impl Drop for Running {
             .lock()
             .unwrap_or_else(|p| p.into_inner());
         // Not a later call that reused the id.
-        if calls.get(&self.key).is_some_and(|(s, _)| *s == self.serial) {
+        if calls
+            .get(&self.key)
+            .is_some_and(|e| e.serial == self.serial)
+        {
             calls.remove(&self.key);
         }
     }
 }
 
+/// The id a call passed through Gatehouse's session with an upstream is sent under: a
+/// string, which rmcp's client (counting in numbers) never gives its own requests on that
+/// session, and unique among the calls of this process.
+fn gatehouse_id(serial: u64) -> String {
+    format!("gatehouse-{serial}")
+}
+
+impl Running {
+    /// The id the call is sent upstream under on Gatehouse's session, as JSON text.
+    pub fn renumbered(&self) -> String {
+        format!("\"{}\"", gatehouse_id(self.serial))
+    }
+}
+
 impl InFlight {
-    pub fn start(self: &Arc<Self>, session: &str, id: &str) -> Running {
+    /// `on`: the upstream session the call goes on (the peer to tell of a cancellation).
+    pub fn start(
+        self: &Arc<Self>,
+        session: &str,
+        id: &str,
+        on: Option<Peer<RoleClient>>,
+    ) -> Running {
         let key = (session.to_owned(), id.to_owned());
         let serial = self
             .started
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let cancelled = CancellationToken::new();
+        let entry = Entry {
+            serial,
+            cancelled: cancelled.clone(),
+            on,
+        };
         let mut calls = self.calls.lock().unwrap_or_else(|p| p.into_inner());
-        calls.insert(key.clone(), (serial, cancelled.clone()));
+        calls.insert(key.clone(), entry);
         Running {
             registry: self.clone(),
             key,
@@ -243,8 +328,18 @@ impl InFlight {
 
     pub fn cancel(&self, session: &str, id: &str) {
         let calls = self.calls.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some((_, token)) = calls.get(&(session.to_owned(), id.to_owned())) {
-            token.cancel();
+        let Some(entry) = calls.get(&(session.to_owned(), id.to_owned())) else {
+            return;
+        };
+        entry.cancelled.cancel();
+        if let Some(peer) = entry.on.clone() {
+            let id = RequestId::String(gatehouse_id(entry.serial).into());
+            let note =
+                CancelledNotificationParam::new(Some(id), Some("cancelled by the client".into()));
+            // Best effort, as a cancellation is: a session that ended has nothing to stop.
+            tokio::spawn(async move {
+                let _ = peer.notify_cancelled(note).await;
+            });
         }
     }
 }

@@ -79,9 +79,8 @@ pub struct UpstreamHttp {
     gw: Weak<Gateway>,
     user: UserId,
     slug: Arc<str>,
-    /// Whether the upstream answered `initialize` without a session id (each request stands
-    /// alone), once it has.
-    sessionless: Arc<std::sync::OnceLock<bool>>,
+    /// What the upstream's answer to `initialize` showed of its sessions, once it has answered.
+    keeps: Arc<std::sync::OnceLock<Keeps>>,
 }
 
 impl UpstreamHttp {
@@ -90,7 +89,7 @@ impl UpstreamHttp {
             gw: Arc::downgrade(gw),
             user,
             slug,
-            sessionless: Default::default(),
+            keeps: Default::default(),
         }
     }
 
@@ -244,7 +243,11 @@ impl StreamableHttpClient for UpstreamHttp {
         let initialize = matches!(&message, ClientJsonRpcMessage::Request(r)
             if matches!(r.request, ClientRequest::InitializeRequest(_)));
         if initialize && status.is_success() {
-            let _ = self.sessionless.set(session_of(&response).is_none());
+            let keeps = match session_of(&response) {
+                Some(id) => Keeps::Session(id.into()),
+                None => Keeps::Nothing,
+            };
+            let _ = self.keeps.set(keeps);
         }
         if matches!(status, StatusCode::ACCEPTED | StatusCode::NO_CONTENT) {
             return Ok(StreamableHttpPostResponse::Accepted);
@@ -356,11 +359,21 @@ impl ClientHandler for UpstreamEvents {
 
 pub type Session = RunningService<RoleClient, UpstreamEvents>;
 
-/// An open session and what its `initialize` showed.
+/// What an upstream keeps between requests, as its answer to `initialize` showed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Keeps {
+    /// No session: each request stands alone and can go to it as the client sent it.
+    Nothing,
+    /// The session with this id, which every request of Gatehouse's session carries.
+    Session(Arc<str>),
+}
+
+/// An open session and what its `initialize` showed (`None`: not seen, so nothing is
+/// assumed).
 #[derive(Clone)]
 struct Live {
     session: Arc<Session>,
-    sessionless: bool,
+    keeps: Option<Keeps>,
 }
 
 /// A (user, server)'s open session, if any; its lock is held while one is opened.
@@ -370,9 +383,9 @@ type Slot = Arc<tokio::sync::Mutex<Option<Live>>>;
 pub struct Opened {
     pub session: Arc<Session>,
     server_id: i64,
-    /// The upstream keeps no session: a request can go to it on its own, as the client
-    /// sent it (`passthrough`).
-    pub sessionless: bool,
+    /// What the upstream keeps, which decides how a call can be passed through to it
+    /// (`passthrough`); `None`: not known, calls go over rmcp.
+    pub keeps: Option<Keeps>,
 }
 
 /// The open upstream sessions, one per (user, server id: a server deleted and added again
@@ -408,12 +421,12 @@ impl Sessions {
             return Ok(Opened {
                 session: live.session.clone(),
                 server_id,
-                sessionless: live.sessionless,
+                keeps: live.keeps.clone(),
             });
         }
         let slug: Arc<str> = slug.into();
         let http = UpstreamHttp::new(gw, user, slug.clone());
-        let sessionless = http.sessionless.clone();
+        let keeps = http.keeps.clone();
         let config = StreamableHttpClientTransportConfig::with_uri(slug.clone());
         let transport = StreamableHttpClientTransport::with_client(http, config);
         let events = UpstreamEvents {
@@ -433,15 +446,15 @@ impl Sessions {
             }
             Err(err) => return Err(UpstreamError::Unavailable(err.to_string())),
         };
-        let sessionless = sessionless.get().copied().unwrap_or(false);
+        let keeps = keeps.get().cloned();
         *open = Some(Live {
             session: session.clone(),
-            sessionless,
+            keeps: keeps.clone(),
         });
         Ok(Opened {
             session,
             server_id,
-            sessionless,
+            keeps,
         })
     }
 
