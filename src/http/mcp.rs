@@ -297,28 +297,24 @@ async fn pass_through(
         }
         Some(session) => {
             let id = envelope.id()?;
-            let slug = passthrough::in_session_target(envelope, &parts.headers)?;
-            if !principal.covers(slug.as_str()) {
+            let call = passthrough::InSession::of(envelope, &parts.headers)?;
+            let slug = call.slug.as_str();
+            if !principal.covers(slug) {
                 return None;
             }
-            let opened = gw
-                .upstreams
-                .get(gw, &gw.relay, user, slug.as_str())
-                .await
-                .ok()?;
+            let opened = gw.upstreams.get(gw, &gw.relay, user, slug).await.ok()?;
             let version = opened.session.peer_info()?.protocol_version.to_string();
             let (direct, running) = match opened.keeps.clone()? {
                 Keeps::Nothing => {
-                    let direct = passthrough::plan_in_session(envelope, body, &parts.headers, None);
-                    (direct?, gw.in_flight.start(session, id, None))
+                    let direct = call.plan(body, &parts.headers, None)?;
+                    (direct, gw.in_flight.start(session, id, None))
                 }
                 Keeps::Session(upstream) => {
                     let peer = opened.session.peer().clone();
                     let running = gw.in_flight.start(session, id, Some(peer));
                     let ours = running.renumbered();
-                    let direct =
-                        passthrough::plan_in_session(envelope, body, &parts.headers, Some(&ours));
-                    on_session = Some((Renumbered::new(ours, id, slug.as_str()), opened));
+                    let direct = call.plan(body, &parts.headers, Some(&ours));
+                    on_session = Some((Renumbered::new(ours, id, slug), opened));
                     (direct?.on_session(&upstream)?, running)
                 }
             };
@@ -346,7 +342,7 @@ async fn pass_through(
         match on_session {
             None => Some(response),
             Some((_, opened)) if response.status() == StatusCode::NOT_FOUND => {
-                gw.upstreams.drop_session(user, &opened).await;
+                gw.upstreams.drop_session(user, &opened);
                 None
             }
             Some((renumbered, _)) => Some(renumbered.answer(response).await),

@@ -124,7 +124,7 @@ impl Aggregator {
                 Ok(value) => return Ok(value),
                 Err(rmcp::ServiceError::McpError(err)) => return Err(Failure::Answered(err)),
                 Err(err) => {
-                    gw.upstreams.drop_session(user, &opened).await;
+                    gw.upstreams.drop_session(user, &opened);
                     let cause = UpstreamError::behind(&err);
                     match (cause, again) {
                         (Some(cause), _) => return Err(Failure::Upstream(cause)),

@@ -136,42 +136,48 @@ pub fn plan<'e>(
     ))
 }
 
-/// The server a `tools/call` in a session of the `initialize` era is for, when it may pass
-/// through (`plan_in_session`): the request names a revision of that era in its header and
-/// none in its `_meta`.
-pub fn in_session_target(envelope: &Envelope, headers: &HeaderMap) -> Option<ServerSlug> {
-    let version = headers.get("mcp-protocol-version")?.to_str().ok()?;
-    if version >= ProtocolVersion::NO_INITIALIZE.as_str() || envelope.protocol_version().is_some() {
-        return None;
-    }
-    let (slug, _) = names::split(&envelope.called()?.1)?;
-    Some(slug)
+/// A `tools/call` in a session of the `initialize` era that may pass through: the request
+/// names a revision of that era in its header and none in its `_meta`, and a prefixed tool.
+pub struct InSession<'e, 'b> {
+    envelope: &'e Envelope<'b>,
+    pub slug: ServerSlug,
 }
 
-/// The same for a `tools/call` in a session of the `initialize` era (`in_session_target`),
-/// to be sent on its own to an upstream that keeps no session, or on Gatehouse's session
-/// with one that does, under the id `renumbered` (JSON text): the client's session id stays
-/// here; `sent_as` then names the revision Gatehouse's session with that upstream
-/// negotiated.
-pub fn plan_in_session(
-    envelope: &Envelope,
-    body: &Bytes,
-    headers: &HeaderMap,
-    renumbered: Option<&str>,
-) -> Option<Direct> {
-    in_session_target(envelope, headers)?;
-    let id = match renumbered {
-        Some(ours) => Some((envelope.id?, ours)),
-        None => None,
-    };
-    let (slug, _, body) = renamed(envelope, body, id)?;
-    let mut headers = headers.clone();
-    headers.remove(crate::gateway::headers::SESSION_ID);
-    Some(Direct {
-        slug,
-        body,
-        headers,
-    })
+impl<'e, 'b> InSession<'e, 'b> {
+    pub fn of(envelope: &'e Envelope<'b>, headers: &HeaderMap) -> Option<Self> {
+        let version = headers.get("mcp-protocol-version")?.to_str().ok()?;
+        if version >= ProtocolVersion::NO_INITIALIZE.as_str()
+            || envelope.protocol_version().is_some()
+        {
+            return None;
+        }
+        let (slug, _) = names::split(&envelope.called()?.1)?;
+        Some(Self { envelope, slug })
+    }
+
+    /// The call as it is sent: on its own to an upstream that keeps no session, or on
+    /// Gatehouse's session with one that does, under the id `renumbered` (JSON text). The
+    /// client's session id stays here; `sent_as` then names the revision Gatehouse's
+    /// session with that upstream negotiated.
+    pub fn plan(
+        &self,
+        body: &Bytes,
+        headers: &HeaderMap,
+        renumbered: Option<&str>,
+    ) -> Option<Direct> {
+        let id = match renumbered {
+            Some(ours) => Some((self.envelope.id?, ours)),
+            None => None,
+        };
+        let (slug, _, body) = renamed(self.envelope, body, id)?;
+        let mut headers = headers.clone();
+        headers.remove(crate::gateway::headers::SESSION_ID);
+        Some(Direct {
+            slug,
+            body,
+            headers,
+        })
+    }
 }
 
 impl Direct {

@@ -376,8 +376,23 @@ struct Live {
     keeps: Option<Keeps>,
 }
 
-/// A (user, server)'s open session, if any; its lock is held while one is opened.
-type Slot = Arc<tokio::sync::Mutex<Option<Live>>>;
+/// A (user, server)'s open session, if any.
+#[derive(Default)]
+struct Slot {
+    /// Read by every call without waiting: at 32 concurrent calls an async lock here made
+    /// them queue and wake one another for a clone.
+    live: Mutex<Option<Live>>,
+    /// Held while a session is opened, so concurrent first calls share one `initialize`.
+    opening: tokio::sync::Mutex<()>,
+}
+
+impl Slot {
+    /// The open session, unless it ended.
+    fn current(&self) -> Option<Live> {
+        let live = self.live.lock().unwrap_or_else(|p| p.into_inner());
+        live.as_ref().filter(|l| !l.session.is_closed()).cloned()
+    }
+}
 
 /// An open session and the server it is with.
 pub struct Opened {
@@ -389,15 +404,14 @@ pub struct Opened {
 }
 
 /// The open upstream sessions, one per (user, server id: a server deleted and added again
-/// under the same slug gets a new one); a slot's lock makes opening single-flight, so
-/// concurrent first calls share one `initialize`.
+/// under the same slug gets a new one).
 #[derive(Default)]
 pub struct Sessions {
-    slots: Mutex<HashMap<(UserId, i64), Slot>>,
+    slots: Mutex<HashMap<(UserId, i64), Arc<Slot>>>,
 }
 
 impl Sessions {
-    fn slot(&self, user: UserId, server_id: i64) -> Slot {
+    fn slot(&self, user: UserId, server_id: i64) -> Arc<Slot> {
         let mut slots = self.slots.lock().unwrap_or_else(|p| p.into_inner());
         slots.entry((user, server_id)).or_default().clone()
     }
@@ -416,13 +430,17 @@ impl Sessions {
             Err(other) => return Err(UpstreamError::Unavailable(format!("{other:?}"))),
         };
         let slot = self.slot(user, server_id);
-        let mut open = slot.lock().await;
-        if let Some(live) = open.as_ref().filter(|l| !l.session.is_closed()) {
-            return Ok(Opened {
-                session: live.session.clone(),
-                server_id,
-                keeps: live.keeps.clone(),
-            });
+        let opened = |live: Live| Opened {
+            session: live.session,
+            server_id,
+            keeps: live.keeps,
+        };
+        if let Some(live) = slot.current() {
+            return Ok(opened(live));
+        }
+        let _opening = slot.opening.lock().await;
+        if let Some(live) = slot.current() {
+            return Ok(opened(live));
         }
         let slug: Arc<str> = slug.into();
         let http = UpstreamHttp::new(gw, user, slug.clone());
@@ -446,28 +464,24 @@ impl Sessions {
             }
             Err(err) => return Err(UpstreamError::Unavailable(err.to_string())),
         };
-        let keeps = keeps.get().cloned();
-        *open = Some(Live {
-            session: session.clone(),
-            keeps: keeps.clone(),
-        });
-        Ok(Opened {
+        let live = Live {
             session,
-            server_id,
-            keeps,
-        })
+            keeps: keeps.get().cloned(),
+        };
+        *slot.live.lock().unwrap_or_else(|p| p.into_inner()) = Some(live.clone());
+        Ok(opened(live))
     }
 
     /// Forgets a session that failed (the next call opens a new one), unless another call
     /// already replaced it.
-    pub async fn drop_session(&self, user: UserId, failed: &Opened) {
+    pub fn drop_session(&self, user: UserId, failed: &Opened) {
         let slot = self.slot(user, failed.server_id);
-        let mut open = slot.lock().await;
-        if open
+        let mut live = slot.live.lock().unwrap_or_else(|p| p.into_inner());
+        if live
             .as_ref()
             .is_some_and(|l| Arc::ptr_eq(&l.session, &failed.session))
         {
-            open.take();
+            live.take();
         }
     }
 }
