@@ -79,6 +79,12 @@ pub fn upstream_request_headers(incoming: &HeaderMap, session: Option<&str>) -> 
     out
 }
 
+/// The media type of a `Content-Type`, lowercased, without its parameters.
+pub fn media_type(headers: &HeaderMap) -> Option<String> {
+    let value = headers.get(header::CONTENT_TYPE)?.to_str().ok()?;
+    Some(value.split(';').next()?.trim().to_ascii_lowercase())
+}
+
 pub fn client_response_headers(upstream: &HeaderMap) -> HeaderMap {
     let mut out = HeaderMap::with_capacity(upstream.len() + 2);
     for (name, value) in upstream {

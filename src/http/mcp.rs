@@ -22,12 +22,12 @@ use super::wellknown::resource_metadata_url;
 use crate::domain::scope::MCP_SCOPE;
 use crate::domain::{Principal, ResourceUri, ServerSlug};
 use crate::gateway::aggregate::passthrough::{self, Envelope};
-use crate::gateway::aggregate::renumbered::Renumbered;
+use crate::gateway::aggregate::renumbered::{Renumbered, Resume};
 use crate::gateway::aggregate::upstream::Keeps;
 use crate::gateway::aggregate::{names, Aggregator};
 use crate::gateway::auth::{authenticate, AuthFailure};
 use crate::gateway::errors;
-use crate::gateway::forward::{forward, Caller, Inbound, SessionOf};
+use crate::gateway::forward::{ended_session, forward, Caller, Inbound, SessionOf};
 use crate::gateway::headers::{session_id, SESSION_ID};
 use crate::gateway::SharedGateway;
 use crate::oauth::metadata::bearer_challenge;
@@ -191,8 +191,8 @@ fn aggregate_service(gw: &SharedGateway) -> AggregateService {
 /// How long a finished answer in a `/mcp` session can be resumed.
 const RESUMABLE_FOR: Duration = Duration::from_secs(10);
 
-/// `/mcp`: the same front door, then the session's owner, the step-up check; a stateless
-/// `tools/call` to a server of that revision passes through the forwarder
+/// `/mcp`: the same front door, then the session's owner, the step-up check; a
+/// `tools/call` that needs nothing of rmcp passes through the forwarder
 /// (`aggregate::passthrough`); anything else takes a stream slot and goes to rmcp with the
 /// principal in the request's extensions (the `Aggregator` reads it there).
 async fn aggregate(gw: SharedGateway, service: AggregateService, request: Request) -> Response {
@@ -284,6 +284,11 @@ async fn pass_through(
     body: &Bytes,
     parts: &Parts,
 ) -> Option<Response> {
+    // A call is a POST: a GET or DELETE with a body would resume or end the upstream
+    // session (Gatehouse's, shared by the user's clients) in the call's name.
+    if parts.method != axum::http::Method::POST {
+        return None;
+    }
     let user = principal.user;
     let mut on_session = None;
     let (direct, running) = match session {
@@ -314,7 +319,9 @@ async fn pass_through(
                     let running = gw.in_flight.start(session, id, Some(peer));
                     let ours = running.renumbered();
                     let direct = call.plan(body, &parts.headers, Some(&ours));
-                    on_session = Some((Renumbered::new(ours, id, slug), opened));
+                    let resume = resume(gw, principal, slug, upstream.clone(), version.clone());
+                    let renumbered = Renumbered::new(ours, id, slug).resumable(resume);
+                    on_session = Some((renumbered, opened));
                     (direct?.on_session(&upstream)?, running)
                 }
             };
@@ -341,7 +348,7 @@ async fn pass_through(
         response.headers_mut().remove(SESSION_ID);
         match on_session {
             None => Some(response),
-            Some((_, opened)) if response.status() == StatusCode::NOT_FOUND => {
+            Some((_, opened)) if ended_session(response.status().as_u16()) => {
                 gw.upstreams.drop_session(user, &opened);
                 None
             }
@@ -362,6 +369,49 @@ async fn pass_through(
         }
     };
     Some(holding(response, running, cancelled.cancelled_owned()))
+}
+
+/// How a call's answer on Gatehouse's session with `slug` is asked for again after an event
+/// id (SEP-1699): a GET on that session, through the forwarder like the call.
+fn resume(
+    gw: &SharedGateway,
+    principal: &Principal,
+    slug: &str,
+    upstream_session: Arc<str>,
+    version: String,
+) -> Resume {
+    let (gw, user) = (gw.clone(), principal.user);
+    let (client, slug) = (principal.client_id.clone(), slug.to_owned());
+    Box::new(move |last_event_id: String| {
+        let (gw, client, slug) = (gw.clone(), client.clone(), slug.clone());
+        let headers = [
+            (header::ACCEPT.as_str(), "text/event-stream"),
+            (SESSION_ID, &*upstream_session),
+            ("mcp-protocol-version", &version),
+            ("last-event-id", &last_event_id),
+        ];
+        let mut map = HeaderMap::new();
+        for (name, value) in headers {
+            match HeaderValue::from_str(value) {
+                Ok(value) => map.insert(name, value),
+                Err(_) => return Box::pin(std::future::ready(None)),
+            };
+        }
+        Box::pin(async move {
+            let caller = Caller {
+                user,
+                client: &client,
+            };
+            let inbound = Inbound {
+                method: axum::http::Method::GET,
+                headers: map,
+                body: Bytes::new(),
+                session_of: SessionOf::Gatehouse,
+            };
+            let response = forward(&gw, caller, &slug, inbound).await;
+            response.status().is_success().then_some(response)
+        })
+    })
 }
 
 /// A call to a tool or prompt of one of the user's servers that the grant does not cover:

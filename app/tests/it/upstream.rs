@@ -41,9 +41,16 @@ pub struct Recorded {
     pub initialize_era_only: std::sync::atomic::AtomicBool,
     /// The peers of initialized sessions (to send them notifications).
     pub peers: Mutex<Vec<rmcp::service::Peer<RoleServer>>>,
-    /// Session ids seen so far, and those answered 404 from now on (`expire_sessions`).
+    /// Session ids seen so far, and those answered with this status from now on
+    /// (`expire_sessions`).
     pub sessions_seen: Mutex<std::collections::HashSet<String>>,
     pub sessions_ended: Mutex<std::collections::HashSet<String>>,
+    pub sessions_ended_with: std::sync::atomic::AtomicU16,
+    /// The HTTP method of every request.
+    pub methods: Mutex<Vec<String>>,
+    /// The id of a `tools/call` of `resumable` (not a listed tool), whose answer stream
+    /// ends after an event with an id; a GET with that `Last-Event-ID` gets the answer.
+    pub resumable: Mutex<Option<serde_json::Value>>,
 }
 
 #[derive(Clone)]
@@ -156,6 +163,10 @@ impl ServerHandler for Tools {
 
 async fn record(State(rec): State<Arc<Recorded>>, request: Request, next: Next) -> Response {
     rec.requests.lock().unwrap().push(request.headers().clone());
+    rec.methods
+        .lock()
+        .unwrap()
+        .push(request.method().to_string());
     let presented = request
         .headers()
         .get("authorization")
@@ -176,7 +187,11 @@ async fn record(State(rec): State<Arc<Recorded>>, request: Request, next: Next) 
         .and_then(|v| v.to_str().ok())
     {
         if rec.sessions_ended.lock().unwrap().contains(session) {
-            return (StatusCode::NOT_FOUND, "session not found").into_response();
+            let status = rec
+                .sessions_ended_with
+                .load(std::sync::atomic::Ordering::SeqCst);
+            let status = StatusCode::from_u16(status).unwrap_or(StatusCode::NOT_FOUND);
+            return (status, "session not found").into_response();
         }
         rec.sessions_seen.lock().unwrap().insert(session.to_owned());
     }
@@ -205,6 +220,20 @@ async fn record(State(rec): State<Arc<Recorded>>, request: Request, next: Next) 
         if message["params"]["name"] == "stall" {
             return stalled_answer();
         }
+        if message["params"]["name"] == "resumable" {
+            *rec.resumable.lock().unwrap() = message.get("id").cloned();
+            return sse("id: r1\nretry: 0\ndata: \n\n".to_owned());
+        }
+    }
+    let resuming = parts.method == axum::http::Method::GET
+        && parts
+            .headers
+            .get("last-event-id")
+            .is_some_and(|v| v == "r1");
+    if let (true, Some(id)) = (resuming, rec.resumable.lock().unwrap().take()) {
+        let answer = json!({"jsonrpc": "2.0", "id": id,
+            "result": {"content": [{"type": "text", "text": "resumed"}]}});
+        return sse(format!("id: r2\ndata: {answer}\n\n"));
     }
     let request = Request::from_parts(parts, axum::body::Body::from(body));
     let mut response = next.run(request).await;
@@ -213,6 +242,10 @@ async fn record(State(rec): State<Arc<Recorded>>, request: Request, next: Next) 
         "upstream_session=secret; Path=/".parse().unwrap(),
     );
     response
+}
+
+fn sse(body: String) -> Response {
+    ([("content-type", "text/event-stream")], body).into_response()
 }
 
 /// A `tools/call` of `stall` (not a listed tool): an answer that announces 1,000 bytes,
@@ -281,8 +314,12 @@ impl Upstream {
             .collect()
     }
 
-    /// Every session seen so far is answered 404 from now on, as after a restart.
-    pub fn expire_sessions(&self) {
+    /// Every session seen so far is answered `status` from now on, as after a restart
+    /// (404 as the transport prescribes, 400 as many servers do).
+    pub fn expire_sessions(&self, status: u16) {
+        self.recorded
+            .sessions_ended_with
+            .store(status, std::sync::atomic::Ordering::SeqCst);
         let seen = self.recorded.sessions_seen.lock().unwrap().clone();
         assert!(!seen.is_empty(), "no session to end");
         self.recorded.sessions_ended.lock().unwrap().extend(seen);

@@ -65,6 +65,11 @@ enum Again {
     Never,
 }
 
+/// The largest JSON answer taken from an upstream, and the most bytes one SSE event of an
+/// upstream's may take (tool results can be documents; an SSE parser would buffer an
+/// endless line for ever).
+const MAX_MESSAGE: usize = 16 * 1024 * 1024;
+
 /// How long one upstream may take to answer a list before it is left out of the merge.
 const LIST_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(15);
 

@@ -1,11 +1,17 @@
-//! A stateless (2026-07-28) `tools/call` at `/mcp` to a server that speaks that revision
-//! too needs nothing of rmcp's: the message is the same on both sides but for the tool's
-//! name. It goes through `/mcp/{slug}`'s forwarder (credential, refresh on a 401, streaming,
-//! activity, metrics) with `params.name` and `Mcp-Name` renamed, so routing through the one
-//! connector costs what the server's own endpoint costs (issue 16's benchmark: rmcp's
-//! server and client in between took 0.2 ms per call). Everything else — sessions, lists,
-//! other methods, upstreams of the `initialize` era, names needing Base64 headers — goes
-//! through the `Aggregator`.
+//! A `tools/call` at `/mcp` that needs nothing of rmcp's: the message is the same on both
+//! sides but for the tool's name (and, on Gatehouse's session, the id). It goes through
+//! `/mcp/{slug}`'s forwarder (credential, refresh on a 401, streaming, activity, metrics)
+//! with `params.name` and `Mcp-Name` renamed, so routing through the one connector costs
+//! about what the server's own endpoint costs (issue 16's benchmark: rmcp's server and
+//! client in between took 0.2 ms per call). Three cases:
+//! - a stateless (2026-07-28) call to a server that speaks that revision (`plan`);
+//! - a call in a client session of the `initialize` era to a server that keeps no session,
+//!   sent as it came (`InSession`, `Keeps::Nothing`);
+//! - the same to a server that keeps one: sent on Gatehouse's session with it under an id of
+//!   Gatehouse's, the answer mapped back (`InSession`, `Keeps::Session`, `renumbered`).
+//!
+//! Everything else — lists, other methods, names needing Base64 headers, a server whose
+//! session is not known yet — goes through the `Aggregator`.
 
 use std::borrow::Cow;
 use std::collections::HashMap;
@@ -172,6 +178,8 @@ impl<'e, 'b> InSession<'e, 'b> {
         let (slug, _, body) = renamed(self.envelope, body, id)?;
         let mut headers = headers.clone();
         headers.remove(crate::gateway::headers::SESSION_ID);
+        // A resumption would name the client's stream, not the upstream's.
+        headers.remove("last-event-id");
         Some(Direct {
             slug,
             body,

@@ -3,41 +3,61 @@
 //! (`Running::renumbered`), so the answer's id is put back to the client's, in a JSON body or
 //! in the SSE stream. What on that stream is not for the client is left out: requests from
 //! the upstream (Gatehouse's client declares no capabilities, so at most a `ping`, which the
-//! client could not answer on Gatehouse's session) and event ids (a resumption would name
-//! the upstream's stream, which the client cannot reach). A stream that ends without the
-//! answer ends with an error answer, so the client does not wait for ever.
+//! client could not answer on Gatehouse's session), answers to anything else, and event ids
+//! (the client cannot resume the upstream's stream; Gatehouse does, below).
+//!
+//! A stream that ends without the answer after an event with an id (which a server of
+//! 2025-11-25 may do, SEP-1699) is resumed here with `Last-Event-ID`; one that cannot be,
+//! or cannot be read, ends with an error answer, so the client does not wait for ever. The
+//! stream ends once the answer is sent, and an idle one gets keep-alive comments, as
+//! rmcp's own server sends them.
 
 use std::convert::Infallible;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::pin::Pin;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::body::{Body, Bytes};
 use axum::http::header;
 use axum::response::Response;
+use futures_util::future::BoxFuture;
 use futures_util::stream::{self, Stream, StreamExt};
 use serde::Deserialize;
 use serde_json::value::RawValue;
-use sse_stream::SseStream;
+use sse_stream::{Sse, SseStream};
 
 use super::passthrough::spliced;
+use super::MAX_MESSAGE;
 use crate::gateway::errors::{unavailable_message, UPSTREAM_UNAVAILABLE};
+use crate::gateway::headers::media_type;
 
-/// The largest JSON answer rewritten (tool results can be documents).
-const MAX_JSON: usize = 16 * 1024 * 1024;
+/// How long a stream may be silent before the client is sent a comment (proxies end idle
+/// connections; rmcp's server sends one every 15 s too).
+const KEEP_ALIVE: Duration = Duration::from_secs(15);
+/// How many times one answer's stream is resumed, and the longest wait asked before it.
+const RESUMES: u8 = 3;
+const LONGEST_RETRY: Duration = Duration::from_secs(5);
 
-/// The id a call went upstream under and the client's, both as JSON text.
+/// Asks the upstream again for the call's stream after this event id (a GET on Gatehouse's
+/// session); `None`: it would not.
+pub type Resume = Box<dyn Fn(String) -> BoxFuture<'static, Option<Response>> + Send + Sync>;
+
+/// The id a call went upstream under and the client's, both as JSON text, and the server.
 pub struct Renumbered {
     ours: String,
     theirs: String,
     server: String,
+    resume: Option<Resume>,
+    keep_alive: Duration,
 }
 
 /// What becomes of one message of the answer.
 #[derive(Debug, PartialEq)]
 enum Mapped {
-    /// Not the answer (a notification, say): as it came.
+    /// A notification (progress, say): as it came.
     Pass,
-    /// A request from the upstream: not for the client.
+    /// Not for the client: a request from the upstream, an answer to something else.
     Leave,
     /// The answer, under the client's id.
     Answer(Vec<u8>),
@@ -52,13 +72,23 @@ struct Shape<'a> {
     method: Option<&'a RawValue>,
 }
 
+type Events = Pin<Box<dyn Stream<Item = Result<Sse, sse_stream::Error>> + Send>>;
+
 impl Renumbered {
     pub fn new(ours: String, theirs: &str, server: &str) -> Self {
         Self {
             ours,
             theirs: theirs.to_owned(),
             server: server.to_owned(),
+            resume: None,
+            keep_alive: KEEP_ALIVE,
         }
+    }
+
+    /// A stream that ends early is asked for again with `resume`.
+    pub fn resumable(mut self, resume: Resume) -> Self {
+        self.resume = Some(resume);
+        self
     }
 
     fn map(&self, message: &[u8]) -> Mapped {
@@ -68,11 +98,12 @@ impl Renumbered {
             return Mapped::Pass;
         };
         match (shape.method, shape.id) {
-            (Some(_), Some(_)) => Mapped::Leave,
             (None, Some(id)) if id.get() == self.ours => {
                 Mapped::Answer(spliced(message, &mut [(id, self.theirs.as_str())]))
             }
-            _ => Mapped::Pass,
+            (Some(_), None) => Mapped::Pass,
+            (_, Some(_)) => Mapped::Leave,
+            (None, None) => Mapped::Pass,
         }
     }
 
@@ -94,18 +125,14 @@ impl Renumbered {
     /// rewritten whole, an SSE stream event by event; anything else as it came.
     pub async fn answer(self, response: Response) -> Response {
         let (mut parts, body) = response.into_parts();
-        let media_type = parts
-            .headers
-            .get(header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.split(';').next())
-            .map(|v| v.trim().to_ascii_lowercase());
-        let body = match media_type.as_deref() {
+        let body = match media_type(&parts.headers).as_deref() {
             Some("application/json") => {
-                let json = match axum::body::to_bytes(body, MAX_JSON).await {
+                let json = match axum::body::to_bytes(body, MAX_MESSAGE).await {
                     Ok(json) => match self.map(&json) {
                         Mapped::Answer(answer) => answer.into(),
-                        Mapped::Pass | Mapped::Leave => json,
+                        // An error status the client reads as one; a success must answer.
+                        _ if !parts.status.is_success() => json,
+                        _ => self.broken("it answered something else").into(),
                     },
                     Err(_) => self.broken("its answer broke off or was too large").into(),
                 };
@@ -118,41 +145,120 @@ impl Renumbered {
         Response::from_parts(parts, body)
     }
 
-    /// The SSE stream with the answer's id mapped, requests and event ids left out, and an
-    /// error answer at the end if the answer never came.
+    /// The SSE stream, mapped (see the module's doc).
     fn events(self, body: Body) -> impl Stream<Item = Result<Bytes, Infallible>> + Send {
-        let this = Arc::new(self);
-        let answered = Arc::new(AtomicBool::new(false));
-        let mapped = {
-            let (this, answered) = (this.clone(), answered.clone());
-            SseStream::new(body)
-                .take_while(|event| std::future::ready(event.is_ok()))
-                .filter_map(move |event| {
-                    // Events without data (the upstream's priming event for resumption) are left out.
-                    let event = event
-                        .ok()
-                        .and_then(|e| Some((e.event, e.data.filter(|d| !d.is_empty())?)));
-                    let out = event.and_then(|(kind, data)| match this.map(data.as_bytes()) {
-                        Mapped::Pass => Some(encoded(kind.as_deref(), data.as_bytes())),
-                        Mapped::Leave => None,
-                        Mapped::Answer(answer) => {
-                            answered.store(true, Ordering::Relaxed);
-                            Some(encoded(kind.as_deref(), &answer))
-                        }
-                    });
-                    std::future::ready(out.map(Ok))
-                })
+        let state = Reading {
+            this: self,
+            events: Some(bounded(body)),
+            last_id: None,
+            retry: Duration::ZERO,
+            resumed: 0,
         };
-        // Polled only once the upstream's stream has ended.
-        let missing = stream::once(async move {
-            (!answered.load(Ordering::Relaxed)).then(|| {
-                let error = this.broken("its answer ended before the result");
-                Ok(encoded(None, &error))
-            })
+        stream::unfold(state, |mut state| async move {
+            let out = state.next().await?;
+            Some((Ok(out), state))
         })
-        .filter_map(std::future::ready);
-        mapped.chain(missing)
     }
+}
+
+/// An SSE stream being read; `events` is `None` once it has ended.
+struct Reading {
+    this: Renumbered,
+    events: Option<Events>,
+    last_id: Option<String>,
+    retry: Duration,
+    resumed: u8,
+}
+
+impl Reading {
+    /// The next bytes for the client; `None` once the answer (or an error in its place)
+    /// was sent.
+    async fn next(&mut self) -> Option<Bytes> {
+        loop {
+            let events = self.events.as_mut()?;
+            let event = match tokio::time::timeout(self.this.keep_alive, events.next()).await {
+                Err(_) => return Some(Bytes::from_static(b": keep-alive\n\n")),
+                Ok(event) => event,
+            };
+            match event {
+                Some(Ok(event)) => {
+                    if let Some(id) = event.id.filter(|id| !id.is_empty()) {
+                        self.last_id = Some(id);
+                    }
+                    if let Some(retry) = event.retry {
+                        self.retry = Duration::from_millis(retry).min(LONGEST_RETRY);
+                    }
+                    // Events without data (the priming event for resumption) are left out.
+                    let Some(data) = event.data.filter(|d| !d.is_empty()) else {
+                        continue;
+                    };
+                    match self.this.map(data.as_bytes()) {
+                        Mapped::Pass => {
+                            return Some(encoded(event.event.as_deref(), data.as_bytes()))
+                        }
+                        Mapped::Leave => continue,
+                        Mapped::Answer(answer) => {
+                            self.events = None;
+                            return Some(encoded(event.event.as_deref(), &answer));
+                        }
+                    }
+                }
+                Some(Err(err)) => {
+                    tracing::warn!(server = %self.this.server, %err, "an upstream's answer could not be read");
+                    return Some(
+                        self.end("its answer could not be read (not SSE, or an event too large)"),
+                    );
+                }
+                None => {
+                    if let Some(resumed) = self.resumed_stream().await {
+                        self.events = Some(resumed);
+                        continue;
+                    }
+                    return Some(self.end("its answer ended before the result"));
+                }
+            }
+        }
+    }
+
+    /// The error answer in place of the answer; the stream ends after it.
+    fn end(&mut self, reason: &str) -> Bytes {
+        self.events = None;
+        encoded(None, &self.this.broken(reason))
+    }
+
+    /// The stream asked for again after the last event id, if there is one to ask after.
+    async fn resumed_stream(&mut self) -> Option<Events> {
+        let resume = self.this.resume.as_ref()?;
+        let last_id = self.last_id.clone()?;
+        if self.resumed >= RESUMES {
+            return None;
+        }
+        self.resumed += 1;
+        tokio::time::sleep(self.retry).await;
+        let response = resume(last_id).await?;
+        if media_type(response.headers()).as_deref() != Some("text/event-stream") {
+            return None;
+        }
+        Some(bounded(response.into_body()))
+    }
+}
+
+/// The events of an SSE body, failing once `MAX_MESSAGE` bytes arrive without one.
+fn bounded(body: Body) -> Events {
+    let since_event = Arc::new(AtomicUsize::new(0));
+    let counted = {
+        let since_event = since_event.clone();
+        body.into_data_stream().map(move |chunk| {
+            let chunk = chunk.map_err(std::io::Error::other)?;
+            if since_event.fetch_add(chunk.len(), Ordering::Relaxed) + chunk.len() > MAX_MESSAGE {
+                return Err(std::io::Error::other("an event larger than the limit"));
+            }
+            Ok(chunk)
+        })
+    };
+    Box::pin(SseStream::from_bytes_stream(counted).inspect(move |_| {
+        since_event.store(0, Ordering::Relaxed);
+    }))
 }
 
 /// One SSE event (`data` split into lines as the format requires; no id).
@@ -225,7 +331,7 @@ mod tests {
         assert_eq!(mapped["result"]["content"][0]["id"], "gatehouse-7");
         assert_eq!(
             r.map(br#"{"jsonrpc":"2.0","id":"gatehouse-8","result":{}}"#),
-            Mapped::Pass
+            Mapped::Leave
         );
         assert_eq!(
             r.map(br#"{"jsonrpc":"2.0","id":0,"method":"ping"}"#),
@@ -296,6 +402,134 @@ mod tests {
             message.contains("'notes'") && message.contains("ended before the result"),
             "{message}"
         );
+    }
+
+    #[tokio::test]
+    async fn a_json_success_that_is_not_the_answer_becomes_an_error_answer() {
+        let body = r#"{"jsonrpc":"2.0","id":"gatehouse-8","result":{}}"#;
+        let out: Value = serde_json::from_str(
+            &text(client("5").answer(response("application/json", body)).await).await,
+        )
+        .unwrap();
+        assert_eq!(out["id"], 5);
+        assert_eq!(out["error"]["code"], UPSTREAM_UNAVAILABLE);
+        // An error status is the client's to read as one.
+        let refused = Response::builder()
+            .status(StatusCode::BAD_GATEWAY)
+            .header(header::CONTENT_TYPE, "application/json")
+            .body(Body::from(r#"{"error":"down"}"#))
+            .unwrap();
+        assert_eq!(
+            text(client("5").answer(refused).await).await,
+            r#"{"error":"down"}"#
+        );
+    }
+
+    /// A body that sends these chunks and then nothing, for ever.
+    fn then_silent(chunks: Vec<&'static str>) -> Body {
+        let chunks = stream::iter(
+            chunks
+                .into_iter()
+                .map(|c| Ok::<_, Infallible>(Bytes::from(c))),
+        );
+        Body::from_stream(chunks.chain(stream::pending()))
+    }
+
+    #[tokio::test]
+    async fn the_stream_ends_once_the_answer_is_sent() {
+        let upstream = then_silent(vec![
+            "data: {\"jsonrpc\":\"2.0\",\"id\":\"gatehouse-7\",\"result\":{}}\n\n",
+        ]);
+        let out = client("5")
+            .answer(response("text/event-stream", upstream))
+            .await;
+        let read = tokio::time::timeout(Duration::from_secs(10), text(out)).await;
+        let (messages, _) = messages(&read.expect("the stream ended after the answer"));
+        assert_eq!(messages, [json!({"jsonrpc": "2.0", "id": 5, "result": {}})]);
+    }
+
+    #[tokio::test]
+    async fn a_silent_stream_gets_keep_alives() {
+        let mut quick = client("5");
+        quick.keep_alive = Duration::from_millis(50);
+        let out = quick
+            .answer(response("text/event-stream", then_silent(vec![])))
+            .await;
+        let mut body = out.into_body().into_data_stream();
+        let first = tokio::time::timeout(Duration::from_secs(10), body.next()).await;
+        let first = first.expect("a keep-alive while silent").unwrap().unwrap();
+        assert_eq!(&first[..], b": keep-alive\n\n");
+    }
+
+    #[tokio::test]
+    async fn a_stream_ended_after_an_event_id_is_resumed_after_it() {
+        let asked = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let resume: Resume = {
+            let asked = asked.clone();
+            Box::new(move |last: String| {
+                asked.lock().unwrap().push(last);
+                let body = "id: e2\ndata: {\"jsonrpc\":\"2.0\",\"id\":\"gatehouse-7\",\"result\":{\"ok\":1}}\n\n";
+                Box::pin(std::future::ready(Some(response(
+                    "text/event-stream",
+                    body,
+                ))))
+            })
+        };
+        let upstream = "id: e1\nretry: 1\ndata:\n\n";
+        let out = client("5")
+            .resumable(resume)
+            .answer(response("text/event-stream", upstream))
+            .await;
+        let (messages, ids) = messages(&text(out).await);
+        assert_eq!(
+            messages,
+            [json!({"jsonrpc": "2.0", "id": 5, "result": {"ok": 1}})]
+        );
+        assert!(!ids);
+        assert_eq!(*asked.lock().unwrap(), ["e1"]);
+    }
+
+    #[tokio::test]
+    async fn a_resumption_that_keeps_failing_ends_with_an_error_answer() {
+        let asked = Arc::new(AtomicUsize::new(0));
+        let resume: Resume = {
+            let asked = asked.clone();
+            Box::new(move |_| {
+                asked.fetch_add(1, Ordering::SeqCst);
+                let body = "id: again\ndata:\n\n";
+                Box::pin(std::future::ready(Some(response(
+                    "text/event-stream",
+                    body,
+                ))))
+            })
+        };
+        let out = client("5")
+            .resumable(resume)
+            .answer(response("text/event-stream", "id: e1\ndata:\n\n"))
+            .await;
+        let (messages, _) = messages(&text(out).await);
+        assert_eq!(messages.len(), 1);
+        assert_eq!(messages[0]["error"]["code"], UPSTREAM_UNAVAILABLE);
+        assert_eq!(asked.load(Ordering::SeqCst), usize::from(RESUMES));
+    }
+
+    #[tokio::test]
+    async fn an_endless_event_ends_the_stream_with_an_error_answer() {
+        let line = Bytes::from(vec![b'a'; 1024 * 1024]);
+        let chunks = stream::iter(std::iter::once(Ok::<_, Infallible>(Bytes::from_static(
+            b"data: ",
+        ))))
+        .chain(stream::repeat(line).map(Ok))
+        .take(MAX_MESSAGE / (1024 * 1024) + 2);
+        let upstream = Body::from_stream(chunks.chain(stream::pending()));
+        let out = client("5")
+            .answer(response("text/event-stream", upstream))
+            .await;
+        let read = tokio::time::timeout(Duration::from_secs(20), text(out)).await;
+        let (messages, _) = messages(&read.expect("the stream ended at the limit"));
+        assert_eq!(messages.len(), 1);
+        let message = messages[0]["error"]["message"].as_str().unwrap();
+        assert!(message.contains("could not be read"), "{message}");
     }
 
     #[tokio::test]

@@ -33,8 +33,6 @@ use crate::service::upstream::route::RouteError;
 
 /// How long opening an upstream session (its `initialize`) may take.
 const OPEN_TIMEOUT: Duration = Duration::from_secs(15);
-/// The largest JSON answer taken from an upstream (tool results can be documents).
-const MAX_JSON: usize = 16 * 1024 * 1024;
 
 /// Why an upstream could not be used; the aggregator turns it into an error naming the
 /// server and the fix.
@@ -79,8 +77,9 @@ pub struct UpstreamHttp {
     gw: Weak<Gateway>,
     user: UserId,
     slug: Arc<str>,
-    /// What the upstream's answer to `initialize` showed of its sessions, once it has answered.
-    keeps: Arc<std::sync::OnceLock<Keeps>>,
+    /// What the upstream's latest answer to `initialize` showed of its sessions (rmcp opens
+    /// a new session by itself when the upstream ends one: its id is the one to use).
+    keeps: Arc<Mutex<Option<Keeps>>>,
 }
 
 impl UpstreamHttp {
@@ -187,15 +186,7 @@ fn session_of(response: &reqwest::Response) -> Option<String> {
 }
 
 fn is(response: &reqwest::Response, media_type: &str) -> bool {
-    response
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| {
-            v.split(';')
-                .next()
-                .is_some_and(|t| t.trim().eq_ignore_ascii_case(media_type))
-        })
+    crate::gateway::headers::media_type(response.headers()).as_deref() == Some(media_type)
 }
 
 async fn bounded_body(response: reqwest::Response) -> Result<Vec<u8>, HttpError> {
@@ -203,8 +194,10 @@ async fn bounded_body(response: reqwest::Response) -> Result<Vec<u8>, HttpError>
     let mut chunks = response.bytes_stream();
     while let Some(chunk) = chunks.next().await {
         let chunk = chunk.map_err(|err| unavailable(crate::net::cause(&err)))?;
-        if body.len() + chunk.len() > MAX_JSON {
-            return Err(StreamableHttpError::ResponseBodyTooLarge { max_size: MAX_JSON });
+        if body.len() + chunk.len() > super::MAX_MESSAGE {
+            return Err(StreamableHttpError::ResponseBodyTooLarge {
+                max_size: super::MAX_MESSAGE,
+            });
         }
         body.extend_from_slice(&chunk);
     }
@@ -247,7 +240,7 @@ impl StreamableHttpClient for UpstreamHttp {
                 Some(id) => Keeps::Session(id.into()),
                 None => Keeps::Nothing,
             };
-            let _ = self.keeps.set(keeps);
+            *self.keeps.lock().unwrap_or_else(|p| p.into_inner()) = Some(keeps);
         }
         if matches!(status, StatusCode::ACCEPTED | StatusCode::NO_CONTENT) {
             return Ok(StreamableHttpPostResponse::Accepted);
@@ -373,7 +366,7 @@ pub enum Keeps {
 #[derive(Clone)]
 struct Live {
     session: Arc<Session>,
-    keeps: Option<Keeps>,
+    keeps: Arc<Mutex<Option<Keeps>>>,
 }
 
 /// A (user, server)'s open session, if any.
@@ -431,9 +424,9 @@ impl Sessions {
         };
         let slot = self.slot(user, server_id);
         let opened = |live: Live| Opened {
+            keeps: live.keeps.lock().unwrap_or_else(|p| p.into_inner()).clone(),
             session: live.session,
             server_id,
-            keeps: live.keeps,
         };
         if let Some(live) = slot.current() {
             return Ok(opened(live));
@@ -464,10 +457,7 @@ impl Sessions {
             }
             Err(err) => return Err(UpstreamError::Unavailable(err.to_string())),
         };
-        let live = Live {
-            session,
-            keeps: keeps.get().cloned(),
-        };
+        let live = Live { session, keeps };
         *slot.live.lock().unwrap_or_else(|p| p.into_inner()) = Some(live.clone());
         Ok(opened(live))
     }
