@@ -36,15 +36,10 @@ pub enum SessionOf {
     Client,
     /// Gatehouse's own session with the upstream, which the aggregated `/mcp` passes a call
     /// through (`aggregate::passthrough`): opened by Gatehouse for this user, so neither
-    /// checked nor bound. An upstream's 404 (or 400) there refuses the session without
-    /// running the call, which the caller then sends on a new one: it is not recorded here.
+    /// checked nor bound. An upstream's 404 there refuses the session without running the
+    /// call, which the caller then sends on a new one: it is not recorded here. (A 400 may
+    /// be an answer: it is recorded.)
     Gatehouse,
-}
-
-/// An upstream's answer to a request on a session it no longer knows: 404 as the transport
-/// prescribes, or 400 as many servers still answer (the request was not run either way).
-pub fn ended_session(status: u16) -> bool {
-    status == 404 || status == 400
 }
 
 /// Who is calling: the token's user and client.
@@ -81,7 +76,7 @@ pub async fn forward(gw: &Gateway, caller: Caller<'_>, slug: &str, inbound: Inbo
     let session_of = inbound.session_of;
     let outcome = forward_call(gw, caller.user, slug, &call, inbound).await;
     let status = outcome.response.status().as_u16();
-    if session_of == SessionOf::Gatehouse && ended_session(status) && outcome.note.is_none() {
+    if session_of == SessionOf::Gatehouse && status == 404 && outcome.note.is_none() {
         return outcome.response;
     }
     let took = started.elapsed();

@@ -20,14 +20,14 @@ use tower::ServiceExt;
 
 use super::wellknown::resource_metadata_url;
 use crate::domain::scope::MCP_SCOPE;
-use crate::domain::{Principal, ResourceUri, ServerSlug};
+use crate::domain::{Principal, ResourceUri, ServerSlug, UserId};
 use crate::gateway::aggregate::passthrough::{self, Envelope};
 use crate::gateway::aggregate::renumbered::{Renumbered, Resume};
-use crate::gateway::aggregate::upstream::Keeps;
+use crate::gateway::aggregate::upstream::{Keeps, Opened};
 use crate::gateway::aggregate::{names, Aggregator};
 use crate::gateway::auth::{authenticate, AuthFailure};
 use crate::gateway::errors;
-use crate::gateway::forward::{ended_session, forward, Caller, Inbound, SessionOf};
+use crate::gateway::forward::{forward, Caller, Inbound, SessionOf};
 use crate::gateway::headers::{session_id, SESSION_ID};
 use crate::gateway::SharedGateway;
 use crate::oauth::metadata::bearer_challenge;
@@ -321,8 +321,13 @@ async fn pass_through(
                     let direct = call.plan(body, &parts.headers, Some(&ours));
                     let resume = resume(gw, principal, slug, upstream.clone(), version.clone());
                     let renumbered = Renumbered::new(ours, id, slug).resumable(resume);
-                    on_session = Some((renumbered, opened));
-                    (direct?.on_session(&upstream)?, running)
+                    let direct = direct?.on_session(&upstream)?;
+                    on_session = Some(OnSession {
+                        renumbered,
+                        opened,
+                        id: upstream,
+                    });
+                    (direct, running)
                 }
             };
             (direct.sent_as(&version)?, Some(running))
@@ -348,11 +353,7 @@ async fn pass_through(
         response.headers_mut().remove(SESSION_ID);
         match on_session {
             None => Some(response),
-            Some((_, opened)) if ended_session(response.status().as_u16()) => {
-                gw.upstreams.drop_session(user, &opened);
-                None
-            }
-            Some((renumbered, _)) => Some(renumbered.answer(response).await),
+            Some(call) => call.answer(gw, user, response).await,
         }
     };
     let Some(running) = running else {
@@ -369,6 +370,43 @@ async fn pass_through(
         }
     };
     Some(holding(response, running, cancelled.cancelled_owned()))
+}
+
+/// A call sent on Gatehouse's session `id` with its server.
+struct OnSession {
+    renumbered: Renumbered,
+    opened: Opened,
+    id: Arc<str>,
+}
+
+impl OnSession {
+    /// The client's answer; `None` when the server refused the session (404, or a 400 that
+    /// does not answer the call, as many servers refuse an unknown session): the call did
+    /// not run, the session is dropped, and the `Aggregator` sends the call on a new one.
+    async fn answer(
+        self,
+        gw: &SharedGateway,
+        user: UserId,
+        response: Response,
+    ) -> Option<Response> {
+        let status = response.status();
+        if status != StatusCode::NOT_FOUND && status != StatusCode::BAD_REQUEST {
+            return Some(self.renumbered.answer(response).await);
+        }
+        if status == StatusCode::BAD_REQUEST {
+            let (parts, body) = response.into_parts();
+            let body = axum::body::to_bytes(body, 1024 * 1024)
+                .await
+                .unwrap_or_default();
+            if self.renumbered.is_answer(&body) {
+                let response = Response::from_parts(parts, Body::from(body));
+                return Some(self.renumbered.answer(response).await);
+            }
+        }
+        tracing::debug!(server = %self.renumbered.server(), %status, "an upstream refused Gatehouse's session; opening another");
+        gw.upstreams.drop_ended(user, &self.opened, &self.id);
+        None
+    }
 }
 
 /// How a call's answer on Gatehouse's session with `slug` is asked for again after an event

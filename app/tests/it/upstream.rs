@@ -46,8 +46,6 @@ pub struct Recorded {
     pub sessions_seen: Mutex<std::collections::HashSet<String>>,
     pub sessions_ended: Mutex<std::collections::HashSet<String>>,
     pub sessions_ended_with: std::sync::atomic::AtomicU16,
-    /// The HTTP method of every request.
-    pub methods: Mutex<Vec<String>>,
     /// The id of a `tools/call` of `resumable` (not a listed tool), whose answer stream
     /// ends after an event with an id; a GET with that `Last-Event-ID` gets the answer.
     pub resumable: Mutex<Option<serde_json::Value>>,
@@ -162,11 +160,10 @@ impl ServerHandler for Tools {
 }
 
 async fn record(State(rec): State<Arc<Recorded>>, request: Request, next: Next) -> Response {
-    rec.requests.lock().unwrap().push(request.headers().clone());
-    rec.methods
-        .lock()
-        .unwrap()
-        .push(request.method().to_string());
+    // The method is kept with the headers, under one lock (so the two cannot misalign).
+    let mut seen = request.headers().clone();
+    seen.insert("x-test-method", request.method().as_str().parse().unwrap());
+    rec.requests.lock().unwrap().push(seen);
     let presented = request
         .headers()
         .get("authorization")
@@ -332,6 +329,15 @@ impl Upstream {
             .iter()
             .filter(|(method, _)| method == "initialize")
             .count()
+    }
+
+    /// The (method, headers) of every request received.
+    pub fn requests_seen(&self) -> Vec<(String, HeaderMap)> {
+        let requests = self.recorded.requests.lock().unwrap();
+        requests
+            .iter()
+            .map(|h| (h["x-test-method"].to_str().unwrap().to_owned(), h.clone()))
+            .collect()
     }
 
     pub fn headers_seen(&self) -> Vec<HeaderMap> {

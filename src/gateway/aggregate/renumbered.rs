@@ -35,9 +35,11 @@ use crate::gateway::headers::media_type;
 /// How long a stream may be silent before the client is sent a comment (proxies end idle
 /// connections; rmcp's server sends one every 15 s too).
 const KEEP_ALIVE: Duration = Duration::from_secs(15);
-/// How many times one answer's stream is resumed, and the longest wait asked before it.
+/// How many resumptions in a row may bring nothing new (a server that polls, SEP-1699, gives
+/// a new event id each time), and the bounds of the wait the server asks before each.
 const RESUMES: u8 = 3;
-const LONGEST_RETRY: Duration = Duration::from_secs(5);
+const SHORTEST_RETRY: Duration = Duration::from_millis(100);
+const LONGEST_RETRY: Duration = Duration::from_secs(30);
 
 /// Asks the upstream again for the call's stream after this event id (a GET on Gatehouse's
 /// session); `None`: it would not.
@@ -83,6 +85,10 @@ impl Renumbered {
             resume: None,
             keep_alive: KEEP_ALIVE,
         }
+    }
+
+    pub fn server(&self) -> &str {
+        &self.server
     }
 
     /// A stream that ends early is asked for again with `resume`.
@@ -147,27 +153,55 @@ impl Renumbered {
 
     /// The SSE stream, mapped (see the module's doc).
     fn events(self, body: Body) -> impl Stream<Item = Result<Bytes, Infallible>> + Send {
+        let idle = Box::pin(tokio::time::sleep(self.keep_alive));
         let state = Reading {
             this: self,
-            events: Some(bounded(body)),
+            source: Source::Reading(bounded(body)),
             last_id: None,
             retry: Duration::ZERO,
-            resumed: 0,
+            fruitless: 0,
+            idle,
         };
         stream::unfold(state, |mut state| async move {
             let out = state.next().await?;
             Some((Ok(out), state))
         })
     }
+
+    /// Whether a JSON body is the answer to the call (a `400` may be one, or the server's
+    /// refusal of an ended session).
+    pub fn is_answer(&self, body: &[u8]) -> bool {
+        matches!(self.map(body), Mapped::Answer(_))
+    }
 }
 
-/// An SSE stream being read; `events` is `None` once it has ended.
+/// Where the answer's events come from.
+enum Source {
+    Reading(Events),
+    /// Asking again after the last event id (waiting the server's `retry` first).
+    Resuming(BoxFuture<'static, Option<Events>>),
+    /// The answer, or an error in its place, was sent.
+    Done,
+}
+
+/// What happened next, while the client waits.
+enum Step {
+    Idle,
+    Event(Option<Result<Sse, sse_stream::Error>>),
+    Resumed(Option<Events>),
+}
+
+/// An SSE answer being read for the client.
 struct Reading {
     this: Renumbered,
-    events: Option<Events>,
+    source: Source,
+    /// The last event id the server gave (an empty `id:` clears it, as SSE says).
     last_id: Option<String>,
     retry: Duration,
-    resumed: u8,
+    /// Resumptions in a row that brought no new event id.
+    fruitless: u8,
+    /// Fires when the client has been sent nothing for `keep_alive`.
+    idle: Pin<Box<tokio::time::Sleep>>,
 }
 
 impl Reading {
@@ -175,18 +209,28 @@ impl Reading {
     /// was sent.
     async fn next(&mut self) -> Option<Bytes> {
         loop {
-            let events = self.events.as_mut()?;
-            let event = match tokio::time::timeout(self.this.keep_alive, events.next()).await {
-                Err(_) => return Some(Bytes::from_static(b": keep-alive\n\n")),
-                Ok(event) => event,
+            let step = match &mut self.source {
+                Source::Done => return None,
+                Source::Reading(events) => tokio::select! {
+                    () = &mut self.idle => Step::Idle,
+                    event = events.next() => Step::Event(event),
+                },
+                Source::Resuming(resuming) => tokio::select! {
+                    () = &mut self.idle => Step::Idle,
+                    resumed = resuming => Step::Resumed(resumed),
+                },
             };
-            match event {
-                Some(Ok(event)) => {
-                    if let Some(id) = event.id.filter(|id| !id.is_empty()) {
-                        self.last_id = Some(id);
+            match step {
+                Step::Idle => return Some(self.sent(Bytes::from_static(b": keep-alive\n\n"))),
+                Step::Event(Some(Ok(event))) => {
+                    if let Some(id) = event.id {
+                        if !id.is_empty() && self.last_id.as_deref() != Some(id.as_str()) {
+                            self.fruitless = 0;
+                        }
+                        self.last_id = Some(id).filter(|id| !id.is_empty());
                     }
                     if let Some(retry) = event.retry {
-                        self.retry = Duration::from_millis(retry).min(LONGEST_RETRY);
+                        self.retry = Duration::from_millis(retry);
                     }
                     // Events without data (the priming event for resumption) are left out.
                     let Some(data) = event.data.filter(|d| !d.is_empty()) else {
@@ -194,52 +238,68 @@ impl Reading {
                     };
                     match self.this.map(data.as_bytes()) {
                         Mapped::Pass => {
-                            return Some(encoded(event.event.as_deref(), data.as_bytes()))
+                            let out = encoded(event.event.as_deref(), data.as_bytes());
+                            return Some(self.sent(out));
                         }
                         Mapped::Leave => continue,
                         Mapped::Answer(answer) => {
-                            self.events = None;
+                            self.source = Source::Done;
                             return Some(encoded(event.event.as_deref(), &answer));
                         }
                     }
                 }
-                Some(Err(err)) => {
-                    tracing::warn!(server = %self.this.server, %err, "an upstream's answer could not be read");
-                    return Some(
-                        self.end("its answer could not be read (not SSE, or an event too large)"),
-                    );
-                }
-                None => {
-                    if let Some(resumed) = self.resumed_stream().await {
-                        self.events = Some(resumed);
-                        continue;
+                Step::Event(Some(Err(err))) => {
+                    tracing::warn!(server = %self.this.server, %err, "an upstream's answer broke off");
+                    if !self.resume() {
+                        return Some(self.end("its answer broke off or could not be read"));
                     }
-                    return Some(self.end("its answer ended before the result"));
+                }
+                Step::Event(None) => {
+                    if !self.resume() {
+                        return Some(self.end("its answer ended before the result"));
+                    }
+                }
+                Step::Resumed(Some(events)) => self.source = Source::Reading(events),
+                Step::Resumed(None) => {
+                    return Some(self.end("it refused to resume its answer"));
                 }
             }
         }
     }
 
+    /// `bytes` go to the client: the silence it is owed a keep-alive after starts again.
+    fn sent(&mut self, bytes: Bytes) -> Bytes {
+        let next = tokio::time::Instant::now() + self.this.keep_alive;
+        self.idle.as_mut().reset(next);
+        bytes
+    }
+
     /// The error answer in place of the answer; the stream ends after it.
     fn end(&mut self, reason: &str) -> Bytes {
-        self.events = None;
+        self.source = Source::Done;
         encoded(None, &self.this.broken(reason))
     }
 
-    /// The stream asked for again after the last event id, if there is one to ask after.
-    async fn resumed_stream(&mut self) -> Option<Events> {
-        let resume = self.this.resume.as_ref()?;
-        let last_id = self.last_id.clone()?;
-        if self.resumed >= RESUMES {
-            return None;
+    /// Asks for the stream again after the last event id, if there is one and the last
+    /// `RESUMES` attempts brought something new; whether it does.
+    fn resume(&mut self) -> bool {
+        let (Some(resume), Some(last_id)) = (&self.this.resume, &self.last_id) else {
+            return false;
+        };
+        if self.fruitless >= RESUMES {
+            return false;
         }
-        self.resumed += 1;
-        tokio::time::sleep(self.retry).await;
-        let response = resume(last_id).await?;
-        if media_type(response.headers()).as_deref() != Some("text/event-stream") {
-            return None;
-        }
-        Some(bounded(response.into_body()))
+        self.fruitless += 1;
+        // The ended stream (its connection, its stream slot) is let go before waiting.
+        let asked = resume(last_id.clone());
+        let wait = self.retry.clamp(SHORTEST_RETRY, LONGEST_RETRY);
+        self.source = Source::Resuming(Box::pin(async move {
+            tokio::time::sleep(wait).await;
+            let response = asked.await?;
+            let sse = media_type(response.headers()).as_deref() == Some("text/event-stream");
+            sse.then(|| bounded(response.into_body()))
+        }));
+        true
     }
 }
 
@@ -489,28 +549,92 @@ mod tests {
         assert_eq!(*asked.lock().unwrap(), ["e1"]);
     }
 
-    #[tokio::test]
-    async fn a_resumption_that_keeps_failing_ends_with_an_error_answer() {
+    /// A resume that answers this SSE body, counting the times it is asked.
+    fn resuming(
+        body: impl Fn(&str) -> String + Send + Sync + 'static,
+    ) -> (Resume, Arc<AtomicUsize>) {
         let asked = Arc::new(AtomicUsize::new(0));
-        let resume: Resume = {
-            let asked = asked.clone();
-            Box::new(move |_| {
-                asked.fetch_add(1, Ordering::SeqCst);
-                let body = "id: again\ndata:\n\n";
-                Box::pin(std::future::ready(Some(response(
-                    "text/event-stream",
-                    body,
-                ))))
-            })
-        };
-        let out = client("5")
-            .resumable(resume)
-            .answer(response("text/event-stream", "id: e1\ndata:\n\n"))
-            .await;
-        let (messages, _) = messages(&text(out).await);
+        let counted = asked.clone();
+        let resume: Resume = Box::new(move |last: String| {
+            counted.fetch_add(1, Ordering::SeqCst);
+            let sse = response("text/event-stream", body(&last));
+            Box::pin(std::future::ready(Some(sse)))
+        });
+        (resume, asked)
+    }
+
+    async fn within_10s(out: Response) -> Vec<Value> {
+        let read = tokio::time::timeout(Duration::from_secs(10), text(out)).await;
+        messages(&read.expect("the answer ended in time")).0
+    }
+
+    const ANSWER: &str = "data: {\"jsonrpc\":\"2.0\",\"id\":\"gatehouse-7\",\"result\":{}}\n\n";
+
+    #[tokio::test]
+    async fn resumptions_that_bring_nothing_new_end_with_an_error_answer() {
+        // The same id again each time: no progress.
+        let (resume, asked) = resuming(|last| format!("id: {last}\ndata:\n\n"));
+        let upstream = response("text/event-stream", "id: e1\ndata:\n\n");
+        let out = client("5").resumable(resume).answer(upstream).await;
+        let messages = within_10s(out).await;
         assert_eq!(messages.len(), 1);
         assert_eq!(messages[0]["error"]["code"], UPSTREAM_UNAVAILABLE);
         assert_eq!(asked.load(Ordering::SeqCst), usize::from(RESUMES));
+    }
+
+    #[tokio::test]
+    async fn a_server_that_polls_is_resumed_while_it_brings_new_ids() {
+        // Each resumption gives a new id and no answer, RESUMES + 2 times; then the answer.
+        let (resume, asked) = resuming(|last| {
+            let n: u8 = last.trim_start_matches('e').parse().unwrap();
+            if n < RESUMES + 2 {
+                format!("id: e{}\nretry: 0\ndata:\n\n", n + 1)
+            } else {
+                ANSWER.into()
+            }
+        });
+        let upstream = response("text/event-stream", "id: e1\ndata:\n\n");
+        let out = client("5").resumable(resume).answer(upstream).await;
+        let messages = within_10s(out).await;
+        assert_eq!(messages, [json!({"jsonrpc": "2.0", "id": 5, "result": {}})]);
+        assert_eq!(asked.load(Ordering::SeqCst), usize::from(RESUMES) + 2);
+    }
+
+    #[tokio::test]
+    async fn a_stream_without_an_event_id_is_not_resumed() {
+        let (resume, asked) = resuming(|_| ANSWER.into());
+        let resume = Arc::new(resume);
+        // No id at all; an id, then an empty `id:`, which clears it (SSE).
+        for upstream in ["data: {}\n\n", "id: e1\ndata:\n\nid:\ndata:\n\n"] {
+            let resume = resume.clone();
+            let out = client("5")
+                .resumable(Box::new(move |last| resume(last)))
+                .answer(response("text/event-stream", upstream))
+                .await;
+            let messages = within_10s(out).await;
+            let last = messages.last().unwrap();
+            assert_eq!(last["error"]["code"], UPSTREAM_UNAVAILABLE, "{messages:?}");
+        }
+        assert_eq!(asked.load(Ordering::SeqCst), 0);
+    }
+
+    #[tokio::test]
+    async fn keep_alives_go_out_while_the_server_sends_only_what_the_client_does_not_get() {
+        // A ping every 20 ms (left out): the client still hears something every 100 ms.
+        let pings = stream::unfold(0u64, |n| async move {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+            let ping = format!("data: {{\"jsonrpc\":\"2.0\",\"id\":{n},\"method\":\"ping\"}}\n\n");
+            Some((Ok::<_, Infallible>(Bytes::from(ping)), n + 1))
+        });
+        let mut quick = client("5");
+        quick.keep_alive = Duration::from_millis(100);
+        let out = quick
+            .answer(response("text/event-stream", Body::from_stream(pings)))
+            .await;
+        let mut body = out.into_body().into_data_stream();
+        let first = tokio::time::timeout(Duration::from_secs(10), body.next()).await;
+        let first = first.expect("a keep-alive").unwrap().unwrap();
+        assert_eq!(&first[..], b": keep-alive\n\n");
     }
 
     #[tokio::test]

@@ -12,8 +12,8 @@ use axum::body::Bytes;
 use axum::http::{header, HeaderName, HeaderValue, StatusCode};
 use futures_util::stream::{BoxStream, StreamExt};
 use rmcp::model::{
-    ClientConfig, ClientJsonRpcMessage, ClientRequest, ProgressNotificationParam,
-    ServerJsonRpcMessage,
+    ClientConfig, ClientJsonRpcMessage, ClientNotification, ClientRequest,
+    ProgressNotificationParam, ServerJsonRpcMessage,
 };
 use rmcp::service::{NotificationContext, RunningService};
 use rmcp::transport::streamable_http_client::{
@@ -77,9 +77,7 @@ pub struct UpstreamHttp {
     gw: Weak<Gateway>,
     user: UserId,
     slug: Arc<str>,
-    /// What the upstream's latest answer to `initialize` showed of its sessions (rmcp opens
-    /// a new session by itself when the upstream ends one: its id is the one to use).
-    keeps: Arc<Mutex<Option<Keeps>>>,
+    keeps: Arc<Kept>,
 }
 
 impl UpstreamHttp {
@@ -240,7 +238,12 @@ impl StreamableHttpClient for UpstreamHttp {
                 Some(id) => Keeps::Session(id.into()),
                 None => Keeps::Nothing,
             };
-            *self.keeps.lock().unwrap_or_else(|p| p.into_inner()) = Some(keeps);
+            self.keeps.answered(keeps);
+        }
+        let initialized = matches!(&message, ClientJsonRpcMessage::Notification(n)
+            if matches!(n.notification, ClientNotification::InitializedNotification(_)));
+        if initialized && status.is_success() {
+            self.keeps.initialized();
         }
         if matches!(status, StatusCode::ACCEPTED | StatusCode::NO_CONTENT) {
             return Ok(StreamableHttpPostResponse::Accepted);
@@ -361,12 +364,40 @@ pub enum Keeps {
     Session(Arc<str>),
 }
 
-/// An open session and what its `initialize` showed (`None`: not seen, so nothing is
-/// assumed).
+/// What an rmcp session's upstream keeps, as its latest `initialize` showed (rmcp opens a
+/// new session by itself when the upstream ends one: the new id is the one to use), once
+/// the session is initialized (a server refuses requests before `notifications/initialized`).
+#[derive(Default)]
+pub struct Kept {
+    /// (answered to `initialize`, usable).
+    state: Mutex<(Option<Keeps>, Option<Keeps>)>,
+}
+
+impl Kept {
+    fn lock(&self) -> std::sync::MutexGuard<'_, (Option<Keeps>, Option<Keeps>)> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn answered(&self, keeps: Keeps) {
+        *self.lock() = (Some(keeps), None);
+    }
+
+    fn initialized(&self) {
+        let mut state = self.lock();
+        state.1 = state.0.clone();
+    }
+
+    /// What calls can rely on now (`None`: nothing, while a session is being opened).
+    fn current(&self) -> Option<Keeps> {
+        self.lock().1.clone()
+    }
+}
+
+/// An open session and what its `initialize` showed.
 #[derive(Clone)]
 struct Live {
     session: Arc<Session>,
-    keeps: Arc<Mutex<Option<Keeps>>>,
+    keeps: Arc<Kept>,
 }
 
 /// A (user, server)'s open session, if any.
@@ -424,7 +455,7 @@ impl Sessions {
         };
         let slot = self.slot(user, server_id);
         let opened = |live: Live| Opened {
-            keeps: live.keeps.lock().unwrap_or_else(|p| p.into_inner()).clone(),
+            keeps: live.keeps.current(),
             session: live.session,
             server_id,
         };
@@ -465,11 +496,25 @@ impl Sessions {
     /// Forgets a session that failed (the next call opens a new one), unless another call
     /// already replaced it.
     pub fn drop_session(&self, user: UserId, failed: &Opened) {
+        self.drop_if(user, failed, |_| true);
+    }
+
+    /// The same for a session the upstream refused under the id `ended`, unless rmcp has
+    /// opened another in its place meanwhile.
+    pub fn drop_ended(&self, user: UserId, failed: &Opened, ended: &str) {
+        self.drop_if(
+            user,
+            failed,
+            |keeps| matches!(keeps.current(), Some(Keeps::Session(id)) if &*id == ended),
+        );
+    }
+
+    fn drop_if(&self, user: UserId, failed: &Opened, still: impl Fn(&Kept) -> bool) {
         let slot = self.slot(user, failed.server_id);
         let mut live = slot.live.lock().unwrap_or_else(|p| p.into_inner());
         if live
             .as_ref()
-            .is_some_and(|l| Arc::ptr_eq(&l.session, &failed.session))
+            .is_some_and(|l| Arc::ptr_eq(&l.session, &failed.session) && still(&l.keeps))
         {
             live.take();
         }
