@@ -105,6 +105,14 @@ async fn token_for(a: &Agg, resource: &str, servers: &[&str]) -> String {
     body["access_token"].as_str().unwrap().to_owned()
 }
 
+/// `agg()` with a token for `/mcp` covering gmail alone, and a session opened with it.
+async fn signed_in_to_gmail() -> (Agg, String, String) {
+    let a = agg().await;
+    let token = token_for(&a, &aggregate_url(&a), &["gmail"]).await;
+    let session = open(&a, &token).await;
+    (a, token, session)
+}
+
 /// The activity log's gateway calls begin with these lines, in order.
 async fn assert_logged(a: &Agg, expected: &[&str]) {
     let details = a.s.app.call_details().await;
@@ -285,9 +293,7 @@ async fn tools_of_several_upstreams_are_merged_prefixed_and_routed() {
 
 #[tokio::test]
 async fn a_grant_limited_to_one_server_lists_only_it_and_steps_up_for_the_other() {
-    let a = agg().await;
-    let token = token_for(&a, &aggregate_url(&a), &["gmail"]).await;
-    let session = open(&a, &token).await;
+    let (a, token, session) = signed_in_to_gmail().await;
     let (names, _) = all_tools(&a, &token, &session).await;
     assert_eq!(names, ["gmail__echo", "gmail__wait", "gmail__progress"]);
 
@@ -378,9 +384,7 @@ fn last_token(upstream: &Upstream) -> String {
 /// `/mcp/{slug}`; a token refused after the refresh asks the user to sign in again.
 #[tokio::test]
 async fn a_refused_upstream_token_is_refreshed_and_the_call_retried() {
-    let a = agg().await;
-    let token = token_for(&a, &aggregate_url(&a), &["gmail"]).await;
-    let session = open(&a, &token).await;
+    let (a, token, session) = signed_in_to_gmail().await;
     let out = call(&a, &token, &session, 2, "gmail__echo", "one").await;
     assert_eq!(out["result"]["content"][0]["text"], "echo: one", "{out}");
     let old = last_token(&a.gmail);
@@ -568,9 +572,7 @@ async fn a_server_of_the_initialize_era_gets_stateless_calls_through_a_session()
 
 #[tokio::test]
 async fn the_ai_clients_page_changes_what_a_grant_covers_at_once() {
-    let a = agg().await;
-    let token = token_for(&a, &aggregate_url(&a), &["gmail"]).await;
-    let session = open(&a, &token).await;
+    let (a, token, session) = signed_in_to_gmail().await;
     let page = a.s.admin.page("/clients").await;
     let grant = regex_lite::Regex::new(r#"data-grant="(\d+)""#)
         .unwrap()
@@ -623,9 +625,7 @@ async fn the_ai_clients_page_changes_what_a_grant_covers_at_once() {
 
 #[tokio::test]
 async fn stopping_the_server_ends_open_aggregate_streams() {
-    let a = agg().await;
-    let token = token_for(&a, &aggregate_url(&a), &["gmail"]).await;
-    let session = open(&a, &token).await;
+    let (a, token, session) = signed_in_to_gmail().await;
     let stream = standing_stream(&a, &token, &session).await;
     // A graceful stop waits for open connections: the standing stream must end, not the
     // client hang up.
@@ -728,23 +728,27 @@ async fn progress_of_a_call_to(slug: &str) {
         "progressed"
     );
     if slug == "gmail" {
-        let ids = a.gmail.call_ids();
-        assert!(
-            ids.last()
-                .and_then(Value::as_str)
-                .is_some_and(|id| id.starts_with("gatehouse-")),
-            "passed through on Gatehouse's session: {ids:?}"
-        );
+        assert_last_call_on_gatehouses_session(&a.gmail);
     }
+}
+
+/// The upstream's last `tools/call` came through Gatehouse's session with it, under an id of
+/// Gatehouse's (rmcp's client numbers its own requests: this is the passthrough).
+fn assert_last_call_on_gatehouses_session(upstream: &Upstream) {
+    let ids = upstream.call_ids();
+    assert!(
+        ids.last()
+            .and_then(Value::as_str)
+            .is_some_and(|id| id.starts_with("gatehouse-")),
+        "{ids:?}"
+    );
 }
 
 /// When rmcp itself opens the session again (a list found it ended), calls pass through on
 /// the new session, not the ended one.
 #[tokio::test]
 async fn calls_pass_through_on_the_session_rmcp_opened_again() {
-    let a = agg().await;
-    let token = token_for(&a, &aggregate_url(&a), &["gmail"]).await;
-    let session = open(&a, &token).await;
+    let (a, token, session) = signed_in_to_gmail().await;
     call(&a, &token, &session, 1, "gmail__echo", "one").await;
     a.gmail.expire_sessions(404);
     let (tools, _) = all_tools(&a, &token, &session).await;
@@ -753,11 +757,7 @@ async fn calls_pass_through_on_the_session_rmcp_opened_again() {
     let out = call(&a, &token, &session, 2, "gmail__echo", "two").await;
     assert_eq!(out["result"]["content"][0]["text"], "echo: two", "{out}");
     assert_eq!(a.gmail.initializes(), 2, "no third session");
-    let last = a.gmail.call_ids().last().cloned().unwrap();
-    assert!(
-        last.as_str().is_some_and(|id| id.starts_with("gatehouse-")),
-        "{last}"
-    );
+    assert_last_call_on_gatehouses_session(&a.gmail);
 }
 
 /// A server may end a call's stream after an event with an id and before the answer
@@ -765,9 +765,7 @@ async fn calls_pass_through_on_the_session_rmcp_opened_again() {
 /// and the client gets the answer under its own id.
 #[tokio::test]
 async fn an_answer_stream_the_server_ends_early_is_resumed() {
-    let a = agg().await;
-    let token = token_for(&a, &aggregate_url(&a), &["gmail"]).await;
-    let session = open(&a, &token).await;
+    let (a, token, session) = signed_in_to_gmail().await;
     let out = call(&a, &token, &session, 31, "gmail__resumable", "x").await;
     assert_eq!(out["result"]["content"][0]["text"], "resumed", "{out}");
     let seen = a.gmail.requests_seen();
@@ -787,9 +785,7 @@ async fn an_answer_stream_the_server_ends_early_is_resumed() {
 /// resume) Gatehouse's session with the server, which all the user's clients share.
 #[tokio::test]
 async fn only_a_post_passes_through() {
-    let a = agg().await;
-    let token = token_for(&a, &aggregate_url(&a), &["gmail"]).await;
-    let session = open(&a, &token).await;
+    let (a, token, session) = signed_in_to_gmail().await;
     let out = call(&a, &token, &session, 1, "gmail__echo", "one").await;
     assert_eq!(out["result"]["content"][0]["text"], "echo: one", "{out}");
     let body = json!({"jsonrpc": "2.0", "id": 2, "method": "tools/call",
@@ -916,9 +912,7 @@ async fn a_call_to_a_server_that_ended_gatehouses_session_goes_on_a_new_one() {
 }
 
 async fn call_after_the_session_ended(status: u16) {
-    let a = agg().await;
-    let token = token_for(&a, &aggregate_url(&a), &["gmail"]).await;
-    let session = open(&a, &token).await;
+    let (a, token, session) = signed_in_to_gmail().await;
     let out = call(&a, &token, &session, 5, "gmail__echo", "one").await;
     assert_eq!(out["result"]["content"][0]["text"], "echo: one", "{out}");
     assert_eq!(a.gmail.initializes(), 1);
@@ -932,11 +926,7 @@ async fn call_after_the_session_ended(status: u16) {
     let out = call(&a, &token, &session, 7, "gmail__echo", "three").await;
     assert_eq!(out["result"]["content"][0]["text"], "echo: three", "{out}");
     assert_eq!(a.gmail.initializes(), 2);
-    let last = a.gmail.call_ids().last().cloned().unwrap();
-    assert!(
-        last.as_str().is_some_and(|id| id.starts_with("gatehouse-")),
-        "{last}"
-    );
+    assert_last_call_on_gatehouses_session(&a.gmail);
     // Each call is logged once, as answered; a 404 refused the session, not the call (a
     // 400 might have been the call's answer: it is logged).
     let details = a.s.app.call_details().await;

@@ -508,16 +508,19 @@ mod tests {
         assert_eq!(messages, [json!({"jsonrpc": "2.0", "id": 5, "result": {}})]);
     }
 
-    #[tokio::test]
-    async fn a_silent_stream_gets_keep_alives() {
+    /// The first bytes the client gets of `upstream`, with keep-alives due after `after`.
+    async fn first_bytes(upstream: Body, after: Duration) -> Bytes {
         let mut quick = client("5");
-        quick.keep_alive = Duration::from_millis(50);
-        let out = quick
-            .answer(response("text/event-stream", then_silent(vec![])))
-            .await;
+        quick.keep_alive = after;
+        let out = quick.answer(response("text/event-stream", upstream)).await;
         let mut body = out.into_body().into_data_stream();
         let first = tokio::time::timeout(Duration::from_secs(10), body.next()).await;
-        let first = first.expect("a keep-alive while silent").unwrap().unwrap();
+        first.expect("something within 10 s").unwrap().unwrap()
+    }
+
+    #[tokio::test]
+    async fn a_silent_stream_gets_keep_alives() {
+        let first = first_bytes(then_silent(vec![]), Duration::from_millis(50)).await;
         assert_eq!(&first[..], b": keep-alive\n\n");
     }
 
@@ -626,14 +629,7 @@ mod tests {
             let ping = format!("data: {{\"jsonrpc\":\"2.0\",\"id\":{n},\"method\":\"ping\"}}\n\n");
             Some((Ok::<_, Infallible>(Bytes::from(ping)), n + 1))
         });
-        let mut quick = client("5");
-        quick.keep_alive = Duration::from_millis(100);
-        let out = quick
-            .answer(response("text/event-stream", Body::from_stream(pings)))
-            .await;
-        let mut body = out.into_body().into_data_stream();
-        let first = tokio::time::timeout(Duration::from_secs(10), body.next()).await;
-        let first = first.expect("a keep-alive").unwrap().unwrap();
+        let first = first_bytes(Body::from_stream(pings), Duration::from_millis(100)).await;
         assert_eq!(&first[..], b": keep-alive\n\n");
     }
 
