@@ -346,12 +346,14 @@ async fn pass_through(
             None => SessionOf::Client,
         },
     };
+    let cancellable = running.is_some();
     // The client's session (if any) is Gatehouse's: an upstream's session id, which a
     // client would adopt, never comes back from here.
     let forwarding = async {
         let mut response = forward(gw, caller, direct.slug.as_str(), inbound).await;
         response.headers_mut().remove(SESSION_ID);
         match on_session {
+            None if cancellable => Some(whole_if_json(response).await),
             None => Some(response),
             Some(call) => call.answer(gw, user, response).await,
         }
@@ -369,8 +371,38 @@ async fn pass_through(
             return Some(([(header::CONTENT_TYPE, "text/event-stream")], Body::empty()).into_response());
         }
     };
+    // An answer read whole (JSON) has nothing left to cut: it goes out with its length, in
+    // one write, instead of chunked.
+    if axum::body::HttpBody::size_hint(response.body())
+        .exact()
+        .is_some()
+    {
+        return Some(response);
+    }
     Some(holding(response, running, cancelled.cancelled_owned()))
 }
+
+/// A JSON answer read whole (it is one message, which the client needs all of), so a
+/// cancellation cannot cut it and it keeps a length; other answers as they come.
+async fn whole_if_json(response: Response) -> Response {
+    if crate::gateway::headers::media_type(response.headers()).as_deref()
+        != Some("application/json")
+    {
+        return response;
+    }
+    let (parts, body) = response.into_parts();
+    match axum::body::to_bytes(body, MAX_ANSWER).await {
+        Ok(whole) => Response::from_parts(parts, Body::from(whole)),
+        Err(_) => json_error(
+            StatusCode::BAD_GATEWAY,
+            "upstream_unavailable",
+            "the server's answer broke off or was larger than 16 MiB",
+        ),
+    }
+}
+
+/// The largest JSON answer read whole.
+const MAX_ANSWER: usize = 16 * 1024 * 1024;
 
 /// A call sent on Gatehouse's session `id` with its server.
 struct OnSession {

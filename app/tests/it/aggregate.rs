@@ -991,9 +991,9 @@ async fn cancel_a_call_to(slug: &str) {
     call.abort();
 }
 
-/// A passed-through call cancelled while its answer streams ends that answer cleanly: the
-/// upstream's `Content-Length` is not passed on (the cut body would be shorter than it says,
-/// and the connection would be aborted instead of the answer ended).
+/// A passed-through call cancelled while its (SSE) answer streams ends that answer cleanly:
+/// the upstream's `Content-Length` is not passed on (the cut body would be shorter than it
+/// says, and the connection would be aborted instead of the answer ended).
 #[tokio::test]
 async fn a_call_cancelled_mid_answer_ends_its_answer_cleanly() {
     let a = agg().await;
@@ -1013,7 +1013,7 @@ async fn a_call_cancelled_mid_answer_ends_its_answer_cleanly() {
         .await
         .unwrap()
         .expect("the upstream's first bytes");
-    assert!(String::from_utf8_lossy(&first).starts_with("{\"jsonrpc\""));
+    assert!(String::from_utf8_lossy(&first).starts_with("data: {\"jsonrpc\""));
     let cancel = json!({"jsonrpc": "2.0", "method": "notifications/cancelled",
         "params": {"requestId": 21, "reason": "user pressed stop"}});
     assert_eq!(
@@ -1030,6 +1030,66 @@ async fn a_call_cancelled_mid_answer_ends_its_answer_cleanly() {
     .await
     .expect("the answer ends once the call is cancelled");
     assert!(rest.is_ok(), "ended cleanly, not aborted: {rest:?}");
+}
+
+/// A JSON answer is read whole before it goes out (so it keeps its length, in one write): a
+/// call cancelled while it arrives gets an empty answer at once.
+#[tokio::test]
+async fn a_call_cancelled_while_its_json_answer_arrives_gets_an_empty_answer() {
+    let a = agg().await;
+    let token = token_for(&a, &aggregate_url(&a), &["notes"]).await;
+    let session = open(&a, &token).await;
+    let echo = json!({"jsonrpc": "2.0", "id": 20, "method": "tools/call",
+        "params": {"name": "notes__echo", "arguments": {"text": "x"}}});
+    let res = post(&a, &token, Some(&session), &echo).await;
+    assert!(
+        res.headers().get("content-length").is_some(),
+        "{:?}",
+        res.headers()
+    );
+    let body = json!({"jsonrpc": "2.0", "id": 21, "method": "tools/call",
+        "params": {"name": "notes__stall_json", "arguments": {"text": "x"}}});
+    let call = tokio::spawn(post_owned(
+        aggregate_url(&a),
+        token.clone(),
+        session.clone(),
+        body,
+    ));
+    tokio::time::timeout(Duration::from_secs(10), a.notes.recorded.started.notified())
+        .await
+        .expect("the call reached the upstream");
+    let cancel = json!({"jsonrpc": "2.0", "method": "notifications/cancelled",
+        "params": {"requestId": 21, "reason": "user pressed stop"}});
+    assert_eq!(
+        post(&a, &token, Some(&session), &cancel).await.status(),
+        StatusCode::ACCEPTED
+    );
+    let (status, text) = tokio::time::timeout(Duration::from_secs(10), call)
+        .await
+        .expect("answered once cancelled")
+        .unwrap();
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(text, "", "no answer to a cancelled call");
+}
+
+/// A call in a session, sent from a task of its own: its status and body.
+async fn post_owned(
+    url: String,
+    token: String,
+    session: String,
+    body: Value,
+) -> (StatusCode, String) {
+    let res = browser_client()
+        .post(url)
+        .bearer_auth(token)
+        .header("accept", "application/json, text/event-stream")
+        .header("mcp-session-id", session)
+        .header("mcp-protocol-version", "2025-11-25")
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    (res.status(), res.text().await.unwrap())
 }
 
 fn stateless_meta() -> Value {

@@ -214,8 +214,9 @@ async fn record(State(rec): State<Arc<Recorded>>, request: Request, next: Next) 
                 .unwrap()
                 .push((method.to_owned(), id.clone()));
         }
-        if message["params"]["name"] == "stall" {
-            return stalled_answer();
+        if let Some(kind @ ("stall" | "stall_json")) = message["params"]["name"].as_str() {
+            rec.started.notify_one();
+            return stalled_answer(kind == "stall_json");
         }
         if message["params"]["name"] == "resumable" {
             *rec.resumable.lock().unwrap() = message.get("id").cloned();
@@ -245,17 +246,18 @@ fn sse(body: String) -> Response {
     ([("content-type", "text/event-stream")], body).into_response()
 }
 
-/// A `tools/call` of `stall` (not a listed tool): an answer that announces 1,000 bytes,
-/// sends the first few and then nothing more.
-fn stalled_answer() -> Response {
-    let first = axum::body::Bytes::from_static(br#"{"jsonrpc":"2.0","#);
+/// A `tools/call` of `stall` or `stall_json` (not listed tools): an answer (SSE, or JSON)
+/// that announces 1,000 bytes, sends the first few and then nothing more.
+fn stalled_answer(json: bool) -> Response {
+    let (content_type, first) = match json {
+        true => ("application/json", &br#"{"jsonrpc":"2.0","#[..]),
+        false => ("text/event-stream", &br#"data: {"jsonrpc":"2.0","#[..]),
+    };
+    let first = axum::body::Bytes::from_static(first);
     let body = futures_util::stream::once(async move { Ok::<_, std::io::Error>(first) })
         .chain(futures_util::stream::pending());
     (
-        [
-            ("content-type", "application/json"),
-            ("content-length", "1000"),
-        ],
+        [("content-type", content_type), ("content-length", "1000")],
         axum::body::Body::from_stream(body),
     )
         .into_response()
