@@ -37,8 +37,8 @@ pub enum SessionOf {
     /// Gatehouse's own session with the upstream, which the aggregated `/mcp` passes a call
     /// through (`aggregate::passthrough`): opened by Gatehouse for this user, so neither
     /// checked nor bound. An upstream's 404 there refuses the session without running the
-    /// call, which the caller then sends on a new one: it is not recorded here. (A 400 may
-    /// be an answer: it is recorded.)
+    /// call, which the caller then sends on a new one, and a GET there resumes a call's
+    /// answer: neither is recorded here. (A 400 may be an answer: it is recorded.)
     Gatehouse,
 }
 
@@ -74,9 +74,13 @@ pub async fn forward(gw: &Gateway, caller: Caller<'_>, slug: &str, inbound: Inbo
     let started = Instant::now();
     let call = inspect(&inbound.body);
     let session_of = inbound.session_of;
+    let resumption = inbound.method == Method::GET;
     let outcome = forward_call(gw, caller.user, slug, &call, inbound).await;
     let status = outcome.response.status().as_u16();
-    if session_of == SessionOf::Gatehouse && status == 404 && outcome.note.is_none() {
+    // On Gatehouse's session, a 404 refused the session (the call is sent again on another)
+    // and a GET resumes the answer of a call already recorded: neither is a call.
+    let not_a_call = status == 404 || resumption;
+    if session_of == SessionOf::Gatehouse && not_a_call && outcome.note.is_none() {
         return outcome.response;
     }
     let took = started.elapsed();

@@ -779,6 +779,13 @@ async fn an_answer_stream_the_server_ends_early_is_resumed() {
         .get("mcp-session-id")
         .expect("on Gatehouse's session");
     assert_ne!(on.to_str().unwrap(), session);
+    // One call in the activity log: the resumption is not a call of its own.
+    let details = a.s.app.call_details().await;
+    assert_eq!(details.len(), 1, "{details:?}");
+    assert!(
+        details[0].starts_with("gmail: tools/call resumable → 200"),
+        "{details:?}"
+    );
 }
 
 /// Only a POST passes through: a DELETE (or GET) carrying a call's body would end (or
