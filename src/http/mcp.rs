@@ -24,7 +24,7 @@ use crate::domain::{Principal, ResourceUri, ServerSlug, UserId};
 use crate::gateway::aggregate::passthrough::{self, Envelope};
 use crate::gateway::aggregate::renumbered::{Renumbered, Resume};
 use crate::gateway::aggregate::upstream::{Keeps, Opened};
-use crate::gateway::aggregate::{names, Aggregator};
+use crate::gateway::aggregate::{names, read_whole, Aggregator};
 use crate::gateway::auth::{authenticate, AuthFailure};
 use crate::gateway::errors;
 use crate::gateway::forward::{forward, Caller, Inbound, SessionOf};
@@ -353,7 +353,15 @@ async fn pass_through(
         let mut response = forward(gw, caller, direct.slug.as_str(), inbound).await;
         response.headers_mut().remove(SESSION_ID);
         match on_session {
-            None if cancellable => Some(whole_if_json(response).await),
+            None if cancellable => Some(passthrough::whole_if_json(response).await.unwrap_or_else(
+                || {
+                    json_error(
+                        StatusCode::BAD_GATEWAY,
+                        "upstream_unavailable",
+                        "the server's answer broke off or was larger than 16 MiB",
+                    )
+                },
+            )),
             None => Some(response),
             Some(call) => call.answer(gw, user, response).await,
         }
@@ -382,28 +390,6 @@ async fn pass_through(
     Some(holding(response, running, cancelled.cancelled_owned()))
 }
 
-/// A JSON answer read whole (it is one message, which the client needs all of), so a
-/// cancellation cannot cut it and it keeps a length; other answers as they come.
-async fn whole_if_json(response: Response) -> Response {
-    if crate::gateway::headers::media_type(response.headers()).as_deref()
-        != Some("application/json")
-    {
-        return response;
-    }
-    let (parts, body) = response.into_parts();
-    match axum::body::to_bytes(body, MAX_ANSWER).await {
-        Ok(whole) => Response::from_parts(parts, Body::from(whole)),
-        Err(_) => json_error(
-            StatusCode::BAD_GATEWAY,
-            "upstream_unavailable",
-            "the server's answer broke off or was larger than 16 MiB",
-        ),
-    }
-}
-
-/// The largest JSON answer read whole.
-const MAX_ANSWER: usize = 16 * 1024 * 1024;
-
 /// A call sent on Gatehouse's session `id` with its server.
 struct OnSession {
     renumbered: Renumbered,
@@ -427,9 +413,7 @@ impl OnSession {
         }
         if status == StatusCode::BAD_REQUEST {
             let (parts, body) = response.into_parts();
-            let body = axum::body::to_bytes(body, 1024 * 1024)
-                .await
-                .unwrap_or_default();
+            let body = read_whole(body).await.unwrap_or_default();
             if self.renumbered.is_answer(&body) {
                 let response = Response::from_parts(parts, Body::from(body));
                 return Some(self.renumbered.answer(response).await);

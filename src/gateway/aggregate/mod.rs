@@ -70,6 +70,12 @@ enum Again {
 /// endless line for ever).
 const MAX_MESSAGE: usize = 16 * 1024 * 1024;
 
+/// An upstream's answer body read whole, at most `MAX_MESSAGE` bytes; `None`: it broke off
+/// or was larger.
+pub(crate) async fn read_whole(body: axum::body::Body) -> Option<axum::body::Bytes> {
+    axum::body::to_bytes(body, MAX_MESSAGE).await.ok()
+}
+
 /// How long one upstream may take to answer a list before it is left out of the merge.
 const LIST_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(15);
 

@@ -18,8 +18,9 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use axum::body::Bytes;
+use axum::body::{Body, Bytes};
 use axum::http::{HeaderMap, HeaderValue};
+use axum::response::Response;
 use rmcp::model::{CancelledNotificationParam, ProtocolVersion, RequestId};
 use rmcp::service::{ClientInitializeError, ClientLifecycleMode, ClientServiceExt, Peer};
 use rmcp::transport::streamable_http_client::StreamableHttpClientTransportConfig;
@@ -253,6 +254,20 @@ pub(super) fn spliced(text: &[u8], edits: &mut [(&RawValue, &str)]) -> Vec<u8> {
     }
     out.extend_from_slice(&text[from..]);
     out
+}
+
+/// A JSON answer read whole (it is one message, which the client needs all of), so a
+/// cancellation cannot cut it and it keeps a length; other answers as they come. `None`:
+/// the JSON broke off or was larger than `MAX_MESSAGE`.
+pub async fn whole_if_json(response: Response) -> Option<Response> {
+    if crate::gateway::headers::media_type(response.headers()).as_deref()
+        != Some("application/json")
+    {
+        return Some(response);
+    }
+    let (parts, body) = response.into_parts();
+    let whole = super::read_whole(body).await?;
+    Some(Response::from_parts(parts, Body::from(whole)))
 }
 
 /// Calls passed through from sessions of the `initialize` era, by (session, request id as

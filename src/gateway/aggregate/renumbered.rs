@@ -133,14 +133,14 @@ impl Renumbered {
         let (mut parts, body) = response.into_parts();
         let body = match media_type(&parts.headers).as_deref() {
             Some("application/json") => {
-                let json = match axum::body::to_bytes(body, MAX_MESSAGE).await {
-                    Ok(json) => match self.map(&json) {
+                let json = match super::read_whole(body).await {
+                    Some(json) => match self.map(&json) {
                         Mapped::Answer(answer) => answer.into(),
                         // An error status the client reads as one; a success must answer.
                         _ if !parts.status.is_success() => json,
                         _ => self.broken("it answered something else").into(),
                     },
-                    Err(_) => self.broken("its answer broke off or was too large").into(),
+                    None => self.broken("its answer broke off or was too large").into(),
                 };
                 Body::from(json)
             }
