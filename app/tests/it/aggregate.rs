@@ -126,6 +126,13 @@ fn aggregate_url(a: &Agg) -> String {
     format!("{}/mcp", a.s.app.base)
 }
 
+/// A request to `/mcp` with the token, in the client session `session` (2025-11-25).
+fn in_session(req: reqwest::RequestBuilder, token: &str, session: &str) -> reqwest::RequestBuilder {
+    req.bearer_auth(token)
+        .header("mcp-session-id", session)
+        .header("mcp-protocol-version", "2025-11-25")
+}
+
 async fn post(a: &Agg, token: &str, session: Option<&str>, body: &Value) -> Response {
     let mut req = browser_client()
         .post(aggregate_url(a))
@@ -797,11 +804,7 @@ async fn only_a_post_passes_through() {
     assert_eq!(out["result"]["content"][0]["text"], "echo: one", "{out}");
     let body = json!({"jsonrpc": "2.0", "id": 2, "method": "tools/call",
         "params": {"name": "gmail__echo", "arguments": {"text": "two"}}});
-    let res = browser_client()
-        .delete(aggregate_url(&a))
-        .bearer_auth(&token)
-        .header("mcp-session-id", &session)
-        .header("mcp-protocol-version", "2025-11-25")
+    let res = in_session(browser_client().delete(aggregate_url(&a)), &token, &session)
         .json(&body)
         .send()
         .await
@@ -813,12 +816,8 @@ async fn only_a_post_passes_through() {
     // A GET carrying a call's body is not sent upstream as one (the upstream records every
     // body's call, whatever the method); it is the client's standing stream, at rmcp.
     let session = open(&a, &token).await;
-    let res = browser_client()
-        .get(aggregate_url(&a))
-        .bearer_auth(&token)
+    let res = in_session(browser_client().get(aggregate_url(&a)), &token, &session)
         .header("accept", "text/event-stream")
-        .header("mcp-session-id", &session)
-        .header("mcp-protocol-version", "2025-11-25")
         .json(&body)
         .send()
         .await
@@ -844,12 +843,8 @@ async fn a_call_in_a_session_passes_through_to_either_kind_of_server() {
     // client's, which names no stream of the upstream's.)
     let body = json!({"jsonrpc": "2.0", "id": "call \"x\"", "method": "tools/call",
         "params": {"name": "gmail__echo", "arguments": {"text": "again"}}});
-    let res = browser_client()
-        .post(aggregate_url(&a))
-        .bearer_auth(&token)
+    let res = in_session(browser_client().post(aggregate_url(&a)), &token, &session)
         .header("accept", "application/json, text/event-stream")
-        .header("mcp-session-id", &session)
-        .header("mcp-protocol-version", "2025-11-25")
         .header("last-event-id", "client-1")
         .json(&body)
         .send()
@@ -1086,12 +1081,8 @@ async fn post_owned(
     session: String,
     body: Value,
 ) -> (StatusCode, String) {
-    let res = browser_client()
-        .post(url)
-        .bearer_auth(token)
+    let res = in_session(browser_client().post(url), &token, &session)
         .header("accept", "application/json, text/event-stream")
-        .header("mcp-session-id", session)
-        .header("mcp-protocol-version", "2025-11-25")
         .json(&body)
         .send()
         .await
