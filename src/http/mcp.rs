@@ -477,7 +477,7 @@ async fn step_up(
     envelope: Option<&Envelope<'_>>,
 ) -> Option<Response> {
     let (_, merged) = envelope?.called()?;
-    let (slug, _) = names::split(&merged)?;
+    let (slug, _) = names::split(merged)?;
     if principal.covers(slug.as_str()) || !gw.owns(principal.user, slug.as_str()).await {
         return None;
     }

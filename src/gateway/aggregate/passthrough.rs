@@ -45,6 +45,10 @@ pub struct Envelope<'a> {
     method: Cow<'a, str>,
     #[serde(borrow)]
     params: Option<Params<'a>>,
+    /// The called name, decoded once (the front door's step-up, the plan and the rename
+    /// all ask for it).
+    #[serde(skip)]
+    name: std::sync::OnceLock<Option<String>>,
 }
 
 #[derive(Deserialize)]
@@ -71,13 +75,16 @@ impl<'a> Envelope<'a> {
     }
 
     /// The name a `tools/call` or `prompts/get` asks for.
-    pub fn called(&self) -> Option<(&str, String)> {
+    pub fn called(&self) -> Option<(&str, &str)> {
         let method = self.method.as_ref();
         if method != "tools/call" && method != "prompts/get" {
             return None;
         }
-        let raw = self.params.as_ref()?.name?;
-        Some((method, serde_json::from_str(raw.get()).ok()?))
+        let name = self.name.get_or_init(|| {
+            let raw = self.params.as_ref()?.name?;
+            serde_json::from_str(raw.get()).ok()
+        });
+        Some((method, name.as_deref()?))
     }
 
     /// The request's id, as JSON text.
@@ -158,7 +165,7 @@ impl<'e, 'b> InSession<'e, 'b> {
         {
             return None;
         }
-        let (slug, _) = names::split(&envelope.called()?.1)?;
+        let (slug, _) = names::split(envelope.called()?.1)?;
         Some(Self { envelope, slug })
     }
 
@@ -218,8 +225,7 @@ fn renamed(
         return None;
     }
     let raw = envelope.params.as_ref()?.name?;
-    let merged: String = serde_json::from_str(raw.get()).ok()?;
-    let (slug, tool) = names::split(&merged)?;
+    let (slug, tool) = names::split(envelope.called()?.1)?;
     let plain = tool.len() <= 128
         && tool
             .bytes()
