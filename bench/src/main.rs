@@ -8,8 +8,8 @@
 //! median and the spread of each figure.
 //!
 //! A/B modes (`BENCH_ONLY`): `proxy` (direct, nginx, the gateway), `gateway` (every gateway
-//! target and the memory runs), `aggregate` (`/mcp` vs `/mcp/{slug}`; `BENCH_TARGET=<text>`
-//! keeps the pairs whose name holds it), `token` (`/token` vs the bare write), `store` (the
+//! target and the memory runs), `aggregate` (`/mcp` vs `/mcp/{slug}`; `BENCH_TARGET=<era>`
+//! keeps the pair of the era whose name ends with it), `token` (`/token` vs the bare write), `store` (the
 //! gateway and `/token` on this run's database).
 
 mod load;
@@ -58,10 +58,12 @@ fn aggregate_ratio<'a>(
     let one = find(&format!("`/mcp/echo`, {era}"), c)?;
     let all = find(&format!("`/mcp` (aggregated), {era}"), c)?;
     Some(format!(
-        "| aggregated `/mcp` / `/mcp/echo`, {era}, c={c} | {:.2} (p50 {:.2} vs {:.2} ms) | ≥ 0.9 |",
+        "| aggregated `/mcp` / `/mcp/echo`, {era}, c={c} | {:.2} (p50 {:.2} vs {:.2} ms; Gatehouse CPU {:.1} vs {:.1} µs per call) | ≥ 0.9 |",
         all.runs.per_second() / one.runs.per_second(),
         all.runs.p50_ms(),
-        one.runs.p50_ms()
+        one.runs.p50_ms(),
+        wrk::median(all.cpu_us.clone()),
+        wrk::median(one.cpu_us.clone()),
     ))
 }
 
@@ -106,6 +108,8 @@ struct Target {
     calls: Vec<Call>,
     connections: u32,
     runs: Series,
+    /// Gatehouse's CPU time per call in each run, in µs.
+    cpu_us: Vec<f64>,
 }
 
 /// One wrk run of refresh grants with rotation (8 connections over 16 fresh chains).
@@ -234,6 +238,7 @@ async fn main() {
             calls: vec![Call::to(&direct_path)],
             connections: c,
             runs: Series::default(),
+            cpu_us: Vec::new(),
         });
         if let Some(n) = &nginx {
             targets.push(Target {
@@ -242,6 +247,7 @@ async fn main() {
                 calls: vec![Call::to("/")],
                 connections: c,
                 runs: Series::default(),
+                cpu_us: Vec::new(),
             });
         }
         targets.push(Target {
@@ -250,6 +256,7 @@ async fn main() {
             calls: vec![Call::bearer("/mcp/echo", &token)],
             connections: c,
             runs: Series::default(),
+            cpu_us: Vec::new(),
         });
     }
     targets.push(Target {
@@ -258,6 +265,7 @@ async fn main() {
         calls: vec![Call::bearer("/mcp/echo", &key)],
         connections: 32,
         runs: Series::default(),
+        cpu_us: Vec::new(),
     });
     // The aggregated `/mcp` against `/mcp/{slug}` with the key, per protocol era (issue 16:
     // routing through one connector costs ≤ 10 %): stateless 2026-07-28; the `initialize`
@@ -295,6 +303,7 @@ async fn main() {
                     calls: vec![call.clone()],
                     connections: c,
                     runs: Series::default(),
+                    cpu_us: Vec::new(),
                 });
             }
         }
@@ -303,9 +312,10 @@ async fn main() {
     let aggregate_only = only == "aggregate";
     if aggregate_only {
         targets.retain(|t| t.name.starts_with("`/mcp"));
-        // `BENCH_TARGET=text`: only the pairs whose name holds it (profiling one era).
+        // `BENCH_TARGET=era`: only the pair whose name ends with it (profiling one era;
+        // "2025-06-18" alone is not also "2025-06-18, upstream sessions").
         if let Ok(only) = std::env::var("BENCH_TARGET") {
-            targets.retain(|t| t.name.contains(&only));
+            targets.retain(|t| t.name.ends_with(&only));
         }
     }
     // `BENCH_ONLY=proxy`: only direct, nginx and the gateway with a token (A/B runs of a
@@ -316,7 +326,20 @@ async fn main() {
     }
     for _ in 0..rounds {
         for t in &mut targets {
+            let cpu = gh.cpu_seconds();
             let run = wrk::run(&t.base, &t.calls, t.connections, secs);
+            let calls = run.per_second * secs.as_secs_f64();
+            t.cpu_us
+                .push((gh.cpu_seconds() - cpu) * 1e6 / calls.max(1.0));
+            // Each round on stderr: the tables keep only the median and the spread, and a
+            // bimodal target shows only here.
+            eprintln!(
+                "{} c={}: {:.0} req/s, Gatehouse {:.1} µs CPU per call",
+                t.name,
+                t.connections,
+                run.per_second,
+                t.cpu_us.last().unwrap_or(&0.0)
+            );
             t.runs.0.push(run);
         }
     }

@@ -121,6 +121,23 @@ impl Gatehouse {
         self.status_kib("RssAnon:")
     }
 
+    /// CPU time the Gatehouse process has used (user + system), in seconds: divided by the
+    /// calls of a run, what each call cost it, a figure steadier than throughput on a
+    /// machine whose cores the load generator and the upstream share.
+    pub fn cpu_seconds(&self) -> f64 {
+        let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.child.id())).unwrap();
+        // Fields after the command name, which is in parentheses and may hold spaces;
+        // utime and stime are the 14th and 15th fields, in USER_HZ ticks (100 on Linux).
+        let after = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
+        let ticks: u64 = after
+            .split_whitespace()
+            .skip(11)
+            .take(2)
+            .filter_map(|v| v.parse::<u64>().ok())
+            .sum();
+        ticks as f64 / 100.0
+    }
+
     fn status_kib(&self, field: &str) -> u64 {
         let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).unwrap();
         status

@@ -259,7 +259,7 @@ fn run_script(base: &str, script: &str, connections: u32, time: Duration) -> Run
 #[derive(Default)]
 pub struct Series(pub Vec<Run>);
 
-fn median(mut v: Vec<f64>) -> f64 {
+pub fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(f64::total_cmp);
     v.get(v.len() / 2).copied().unwrap_or(0.0)
 }

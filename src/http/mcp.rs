@@ -16,7 +16,6 @@ use axum::{Json, Router};
 use futures_util::StreamExt;
 use rmcp::transport::streamable_http_server::session::local::LocalSessionManager;
 use rmcp::transport::{StreamableHttpServerConfig, StreamableHttpService};
-use tower::ServiceExt;
 
 use super::wellknown::resource_metadata_url;
 use crate::domain::scope::MCP_SCOPE;
@@ -34,7 +33,9 @@ use crate::oauth::metadata::bearer_challenge;
 use crate::state::Core;
 
 pub fn routes(gw: &SharedGateway) -> Router<SharedGateway> {
-    let aggregated = aggregate_service(gw);
+    // Shared, not cloned per request: a clone copies its config, and most requests pass
+    // through without it.
+    let aggregated = Arc::new(aggregate_service(gw));
     Router::new().route("/mcp/{slug}", any(mcp)).route(
         "/mcp",
         any(move |State(gw): State<SharedGateway>, request: Request| {
@@ -195,7 +196,11 @@ const RESUMABLE_FOR: Duration = Duration::from_secs(10);
 /// `tools/call` that needs nothing of rmcp passes through the forwarder
 /// (`aggregate::passthrough`); anything else takes a stream slot and goes to rmcp with the
 /// principal in the request's extensions (the `Aggregator` reads it there).
-async fn aggregate(gw: SharedGateway, service: AggregateService, request: Request) -> Response {
+async fn aggregate(
+    gw: SharedGateway,
+    service: Arc<AggregateService>,
+    request: Request,
+) -> Response {
     if let Some(refusal) = misdirected(&gw, &request) {
         return refusal;
     }
@@ -236,7 +241,7 @@ async fn aggregate(gw: SharedGateway, service: AggregateService, request: Reques
     let deleting = parts.method == axum::http::Method::DELETE;
     parts.extensions.insert(principal);
     let request = Request::from_parts(parts, Body::from(body));
-    let Ok(response) = service.oneshot(request).await;
+    let response = service.handle(request).await;
     match (&session, response.headers().get("mcp-session-id")) {
         (Some(id), _) if deleting && response.status().is_success() => {
             gw.aggregate_sessions.closed(id)
