@@ -39,7 +39,10 @@ pub enum SessionOf {
     /// checked nor bound. An upstream's 404 there refuses the session without running the
     /// call, which the caller then sends on a new one, and a GET there resumes a call's
     /// answer: neither is recorded here. (A 400 may be an answer: it is recorded.)
-    Gatehouse,
+    /// `server_id`: the server the session was opened with. A server deleted and added
+    /// again under the same name since then is another server: the session is not sent
+    /// to it, and the call is refused as on an ended session.
+    Gatehouse { server_id: i64 },
 }
 
 /// Who is calling: the token's user and client.
@@ -80,7 +83,8 @@ pub async fn forward(gw: &Gateway, caller: Caller<'_>, slug: &str, inbound: Inbo
     // On Gatehouse's session, a 404 refused the session (the call is sent again on another)
     // and a GET resumes the answer of a call already recorded: neither is a call.
     let not_a_call = status == 404 || resumption;
-    if session_of == SessionOf::Gatehouse && not_a_call && outcome.note.is_none() {
+    let on_gatehouses = matches!(session_of, SessionOf::Gatehouse { .. });
+    if on_gatehouses && not_a_call && outcome.note.is_none() {
         return outcome.response;
     }
     let took = started.elapsed();
@@ -146,6 +150,11 @@ async fn forward_call(
     let Ok(session_id) = session_id(&inbound.headers) else {
         return noted(errors::bad_session_header(), "malformed session id");
     };
+    if let SessionOf::Gatehouse { server_id } = inbound.session_of {
+        if server_id != route.server_id {
+            return errors::unknown_session().into();
+        }
+    }
     let client_session = inbound.session_of == SessionOf::Client;
     let session = session_id.filter(|_| client_session).map(SecretHash::of);
     if let Some(hash) = &session {

@@ -324,7 +324,8 @@ async fn pass_through(
                     let running = gw.in_flight.start(session, id, Some(peer));
                     let ours = running.renumbered();
                     let direct = call.plan(body, &parts.headers, Some(&ours));
-                    let resume = resume(gw, principal, slug, upstream.clone(), version.clone());
+                    let on = (opened.clone(), upstream.clone());
+                    let resume = resume(gw, principal, slug, on, version.clone());
                     let renumbered = Renumbered::new(ours, id, slug).resumable(resume);
                     let direct = direct?.on_session(&upstream)?;
                     on_session = Some(OnSession {
@@ -346,8 +347,10 @@ async fn pass_through(
         method: parts.method.clone(),
         headers: direct.headers,
         body: direct.body,
-        session_of: match on_session {
-            Some(_) => SessionOf::Gatehouse,
+        session_of: match &on_session {
+            Some(call) => SessionOf::Gatehouse {
+                server_id: call.opened.server_id,
+            },
             None => SessionOf::Client,
         },
     };
@@ -430,19 +433,24 @@ impl OnSession {
     }
 }
 
-/// How a call's answer on Gatehouse's session with `slug` is asked for again after an event
-/// id (SEP-1699): a GET on that session, through the forwarder like the call.
+/// How a call's answer on Gatehouse's session `on` with `slug` is asked for again after an
+/// event id (SEP-1699): a GET on that session, through the forwarder like the call. A 404
+/// there ends the session for the next call too (it opens another instead of finding out).
 fn resume(
     gw: &SharedGateway,
     principal: &Principal,
     slug: &str,
-    upstream_session: Arc<str>,
+    on: (Opened, Arc<str>),
     version: String,
 ) -> Resume {
+    let (opened, upstream_session) = on;
+    let server_id = opened.server_id;
     let (gw, user) = (gw.clone(), principal.user);
     let (client, slug) = (principal.client_id.clone(), slug.to_owned());
+    let ended = Arc::new(opened);
     Box::new(move |last_event_id: String| {
         let (gw, client, slug) = (gw.clone(), client.clone(), slug.clone());
+        let (ended, upstream_session_id) = (ended.clone(), upstream_session.clone());
         let headers = [
             (header::ACCEPT.as_str(), "text/event-stream"),
             (SESSION_ID, &*upstream_session),
@@ -465,9 +473,12 @@ fn resume(
                 method: axum::http::Method::GET,
                 headers: map,
                 body: Bytes::new(),
-                session_of: SessionOf::Gatehouse,
+                session_of: SessionOf::Gatehouse { server_id },
             };
             let response = forward(&gw, caller, &slug, inbound).await;
+            if response.status() == StatusCode::NOT_FOUND {
+                gw.upstreams.drop_ended(user, &ended, &upstream_session_id);
+            }
             response.status().is_success().then_some(response)
         })
     })

@@ -795,6 +795,34 @@ async fn an_answer_stream_the_server_ends_early_is_resumed() {
     );
 }
 
+/// A server that restarted mid-answer refuses the resumption with 404: the client gets an
+/// error answer at once, and the session is dropped then, so the next call opens a new
+/// one instead of being sent on the ended one first.
+#[tokio::test]
+async fn a_resumption_refused_with_404_ends_gatehouses_session() {
+    let (a, token, session) = signed_in_to_gmail().await;
+    let out = call(&a, &token, &session, 31, "gmail__resumable_gone", "x").await;
+    let error = out["error"]["message"].as_str().unwrap_or_default();
+    assert!(error.contains("gmail"), "{out}");
+    let ended = a
+        .gmail
+        .requests_seen()
+        .into_iter()
+        .rev()
+        .find(|(m, h)| m == "GET" && h.get("last-event-id").is_some())
+        .and_then(|(_, h)| h.get("mcp-session-id").cloned())
+        .expect("a resumption on Gatehouse's session");
+    let before = a.gmail.requests_seen().len();
+    let out = call(&a, &token, &session, 32, "gmail__echo", "after").await;
+    assert_eq!(out["result"]["content"][0]["text"], "echo: after", "{out}");
+    let seen = a.gmail.requests_seen();
+    let on_ended: Vec<_> = seen[before..]
+        .iter()
+        .filter(|(_, h)| h.get("mcp-session-id") == Some(&ended))
+        .collect();
+    assert!(on_ended.is_empty(), "{on_ended:?}");
+}
+
 /// Only a POST passes through: a DELETE (or GET) carrying a call's body would end (or
 /// resume) Gatehouse's session with the server, which all the user's clients share.
 #[tokio::test]

@@ -48,6 +48,7 @@ pub struct Recorded {
     pub sessions_ended_with: std::sync::atomic::AtomicU16,
     /// The id of a `tools/call` of `resumable` (not a listed tool), whose answer stream
     /// ends after an event with an id; a GET with that `Last-Event-ID` gets the answer.
+    /// (`resumable_gone`: the same, but the session ends with the stream.)
     pub resumable: Mutex<Option<serde_json::Value>>,
 }
 
@@ -218,7 +219,20 @@ async fn record(State(rec): State<Arc<Recorded>>, request: Request, next: Next) 
             rec.started.notify_one();
             return stalled_answer(kind == "stall_json");
         }
-        if message["params"]["name"] == "resumable" {
+        if let Some(kind @ ("resumable" | "resumable_gone")) = message["params"]["name"].as_str() {
+            // `resumable_gone`: the server restarts mid-answer, its sessions end (404).
+            let session = parts
+                .headers
+                .get("mcp-session-id")
+                .and_then(|v| v.to_str().ok());
+            if let (Some(session), "resumable_gone") = (session, kind) {
+                rec.sessions_ended_with
+                    .store(404, std::sync::atomic::Ordering::SeqCst);
+                rec.sessions_ended
+                    .lock()
+                    .unwrap()
+                    .insert(session.to_owned());
+            }
             *rec.resumable.lock().unwrap() = message.get("id").cloned();
             return sse("id: r1\nretry: 0\ndata: \n\n".to_owned());
         }

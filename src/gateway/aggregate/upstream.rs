@@ -419,9 +419,10 @@ impl Slot {
 }
 
 /// An open session and the server it is with.
+#[derive(Clone)]
 pub struct Opened {
     pub session: Arc<Session>,
-    server_id: i64,
+    pub server_id: i64,
     /// What the upstream keeps, which decides how a call can be passed through to it
     /// (`passthrough`); `None`: not known, calls go over rmcp.
     pub keeps: Option<Keeps>,
