@@ -182,26 +182,26 @@ impl Issued {
     }
 }
 
-/// Writes the new access + refresh pair `issued` into `family_id` together with the event reporting it,
-/// on rotation the presented refresh token (`parent`) marked used, and the grant's last use
-/// when `touch` names it: one call to the database inside the caller's transaction, which
-/// holds the only write lock meanwhile.
+/// The writes of a new access + refresh pair `issued` in `family_id` together with the event
+/// reporting it, on rotation the presented refresh token (`parent`) marked used, and the
+/// grant's last use when `touch` names it: one call to the database inside the caller's
+/// transaction, which holds the only write lock meanwhile.
 #[allow(clippy::too_many_arguments)]
-async fn write_pair(
-    conn: &mut sqlx::AnyConnection,
+fn pair_batch<'q>(
+    backend: Backend,
     core: &Core,
-    issued: &Issued,
+    issued: &'q Issued,
     family_id: i64,
-    parent: Option<&SecretHash>,
+    parent: Option<&'q SecretHash>,
     touch: Option<i64>,
-    resources: &[String],
+    resources: &'q [String],
     absolute_expiry: UnixTime,
-    event: &NewEvent<'_>,
+    event: &'q NewEvent<'q>,
     now: UnixTime,
-) -> Result<(), sqlx::Error> {
+) -> Batch<'q> {
     let access_ttl = core.config.access_token_ttl.as_secs() as i64;
     let sliding = core.config.refresh_token_ttl.as_secs() as i64;
-    let mut batch = Batch::new(Backend::of_connection(conn));
+    let mut batch = Batch::new(backend);
     if let Some(parent) = parent {
         tokens::mark_refresh_used(&mut batch, parent, now);
     }
@@ -222,7 +222,7 @@ async fn write_pair(
         },
     );
     audit::insert_into(&mut batch, event, now);
-    batch.execute(conn).await
+    batch
 }
 
 fn response(core: &Core, issued: Issued, scope: String) -> TokenResponse {
@@ -301,8 +301,8 @@ async fn redeem_code(
                 },
                 format!("client {client_id} → {}", resources.join(", ")),
             );
-            write_pair(
-                &mut tx,
+            let batch = pair_batch(
+                Backend::of_connection(&tx),
                 core,
                 &issued,
                 family,
@@ -312,8 +312,8 @@ async fn redeem_code(
                 now + ABSOLUTE_REFRESH_CAP_SECS,
                 &event,
                 now,
-            )
-            .await?;
+            );
+            batch.execute(&mut tx).await?;
             tx.commit().await?;
             crate::telemetry::token_issued("authorization_code");
             Ok(response(
@@ -360,10 +360,11 @@ async fn refresh(
     let now = clock::now();
     // Generated before the write lock, which is then held only for the database calls.
     let issued = Issued::generate();
-    let mut tx = store::begin_write(&core.pool).await?;
-    let row = tokens::get_refresh(&mut *tx, &hash)
-        .await?
-        .ok_or_else(|| oauth(ErrorCode::InvalidGrant, "unknown refresh token"))?;
+    let (mut tx, row) = tokens::begin_refresh(&core.pool, &hash).await?;
+    let Some(row) = row else {
+        tx.rollback().await;
+        return Err(oauth(ErrorCode::InvalidGrant, "unknown refresh token"));
+    };
     let record = RefreshRecord {
         client_id: row.client_id.clone(),
         used_at: row.used_at,
@@ -386,6 +387,7 @@ async fn refresh(
                 .filter(|s| still_granted.contains(s))
                 .collect();
             if let Some(extra) = requested.iter().find(|r| !allowed.contains(r)) {
+                tx.rollback().await;
                 return Err(oauth(
                     ErrorCode::InvalidTarget,
                     &format!("resource for '{extra}' is not granted"),
@@ -420,8 +422,8 @@ async fn refresh(
                     n => format!("client {client_id} (a retry: {n} unused pair superseded)"),
                 },
             );
-            write_pair(
-                &mut tx,
+            let batch = pair_batch(
+                tx.backend(),
                 core,
                 &issued,
                 row.family_id,
@@ -431,9 +433,8 @@ async fn refresh(
                 row.absolute_expires_at,
                 &event,
                 now,
-            )
-            .await?;
-            tx.commit().await?;
+            );
+            tx.commit(batch).await?;
             crate::telemetry::token_issued("refresh_token");
             if superseded > 0 {
                 // After the commit: a superseded access token may sit in the cache.
@@ -456,17 +457,21 @@ async fn refresh(
                 now,
             )
             .await?;
-            tx.commit().await?;
+            let nothing_more = Batch::new(tx.backend());
+            tx.commit(nothing_more).await?;
             core.bearer_cache.clear();
             Err(oauth(
                 ErrorCode::InvalidGrant,
                 "refresh token was already used; all tokens of this grant are revoked",
             ))
         }
-        RefreshDecision::Refuse => Err(oauth(
-            ErrorCode::InvalidGrant,
-            "refresh token is expired, revoked or not for this client",
-        )),
+        RefreshDecision::Refuse => {
+            tx.rollback().await;
+            Err(oauth(
+                ErrorCode::InvalidGrant,
+                "refresh token is expired, revoked or not for this client",
+            ))
+        }
     }
 }
 

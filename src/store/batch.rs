@@ -91,6 +91,19 @@ impl<'q> Batch<'q> {
         }
     }
 
+    /// Runs every statement and then `COMMIT`, in one call (SQLite only: Postgres takes one
+    /// statement per call). A failing statement stops the call before `COMMIT`: the
+    /// transaction stays open, for the caller to roll back.
+    pub async fn execute_then_commit(
+        mut self,
+        conn: &mut AnyConnection,
+    ) -> Result<(), sqlx::Error> {
+        debug_assert!(matches!(self.backend, Backend::Sqlite));
+        self.close();
+        self.statements.push("COMMIT".to_owned());
+        self.execute(conn).await
+    }
+
     /// Runs every statement, in one call.
     pub async fn execute(mut self, conn: &mut AnyConnection) -> Result<(), sqlx::Error> {
         self.close();

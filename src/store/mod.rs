@@ -17,12 +17,14 @@ pub mod stats;
 pub mod tokens;
 pub mod upstream;
 pub mod users;
+mod writing;
 
 use sqlx::any::{AnyArguments, AnyPoolOptions, AnyTypeInfo, AnyTypeInfoKind};
 use sqlx::{Any, AnyPool, Transaction};
 
 use crate::config::{Config, ConfigError};
 pub(crate) use batch::Batch;
+pub(crate) use writing::Writing;
 
 /// What every store function runs on: the pool, a connection or a transaction of either
 /// backend (`sqlx::Any`, chosen at start from `GATEHOUSE_DATABASE_URL`).

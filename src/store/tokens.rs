@@ -1,6 +1,7 @@
 //! Token families, refresh tokens and access tokens.
 
-use super::{slug_array, Batch, Executor};
+use super::{slug_array, Batch, Executor, Writing};
+use sqlx::AnyPool;
 use sqlx::FromRow;
 
 use super::json_list as json;
@@ -82,12 +83,7 @@ pub struct RefreshRow {
 }
 
 /// A refresh token with its family, its grant and the grant's servers, in one statement.
-pub async fn get_refresh(
-    db: impl Executor<'_>,
-    token: &SecretHash,
-) -> Result<Option<RefreshRow>, sqlx::Error> {
-    sqlx::query_as(
-        concat!("SELECT r.family_id, f.grant_id, g.user_id, g.client_id, g.scope, f.resources, r.used_at,
+const REFRESH_ROW: &str = concat!("SELECT r.family_id, f.grant_id, g.user_id, g.client_id, g.scope, f.resources, r.used_at,
                 EXISTS (SELECT 1 FROM refresh_tokens c WHERE c.parent_hash = r.token_hash AND c.used_at IS NOT NULL) AS successor_used,
                 r.expires_at, f.absolute_expires_at,
                 (f.revoked_at IS NOT NULL OR g.revoked_at IS NOT NULL) AS revoked,
@@ -96,11 +92,15 @@ pub async fn get_refresh(
                   WHERE gs.grant_id = g.id) AS granted,
                 g.last_used_at AS grant_used_at
          FROM refresh_tokens r JOIN token_families f ON f.id = r.family_id JOIN grants g ON g.id = f.grant_id
-         WHERE r.token_hash = $1"),
-    )
-    .bind(token.as_str())
-    .fetch_optional(db)
-    .await
+         WHERE r.token_hash = $1");
+
+/// Takes the write lock and reads the refresh token's row (`REFRESH_ROW`) in the same call:
+/// the rotation decides on it and writes under the same lock.
+pub(crate) async fn begin_refresh(
+    pool: &AnyPool,
+    token: &SecretHash,
+) -> Result<(Writing, Option<RefreshRow>), sqlx::Error> {
+    Writing::begin_reading(pool, REFRESH_ROW, token.as_str()).await
 }
 
 /// Marks a refresh token used (first use only; later uses keep the first time).

@@ -885,3 +885,29 @@ async fn refresh_narrows_to_granted_servers_and_drops_deleted_ones() {
     let at = rest["access_token"].as_str().unwrap();
     assert_eq!(mcp_status(&app, "gmail", at).await, StatusCode::OK);
 }
+
+/// A refused refresh ends the write transaction it began: one left open would hold the
+/// database's write lock, and every later write would fail ("database is locked", or
+/// "cannot start a transaction within a transaction" on the same connection).
+#[tokio::test]
+async fn a_refused_refresh_leaves_no_transaction_open() {
+    let (app, admin, client) = ready().await;
+    let first = tokens_for_gmail(&app, &admin, &client).await;
+    let rt = first["refresh_token"].as_str().unwrap();
+    let (status, body) = refresh(&app, &client, "not-a-refresh-token").await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert_eq!(body["error"], "invalid_grant", "{body}");
+    let drive = format!("{}/mcp/drive", app.base);
+    let widened = [
+        ("grant_type", "refresh_token"),
+        ("refresh_token", rt),
+        ("client_id", client.id.as_str()),
+        ("resource", drive.as_str()),
+    ];
+    let (status, body) = token(&app, &widened).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert_eq!(body["error"], "invalid_target", "{body}");
+    let (status, body) = refresh(&app, &client, rt).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert!(body["refresh_token"].is_string(), "{body}");
+}

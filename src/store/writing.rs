@@ -1,0 +1,139 @@
+//! A write transaction whose first read goes with its `BEGIN` and whose last writes go with
+//! its `COMMIT`. The token endpoint's rotation is bounded by how long it holds the database's
+//! only write lock, and on SQLite every call inside it is a round trip to the connection's
+//! worker thread while other writers sleep in SQLite's busy handler: `BEGIN IMMEDIATE`, the
+//! token read, the writes and `COMMIT` were four. Here the lock is taken by the call that
+//! reads (`BEGIN IMMEDIATE; SELECT …`, one multi-statement call) and released by the call
+//! that writes (`…; COMMIT`): one round trip while it is held. On Postgres, which takes one
+//! statement per call, `begin_write`'s steps run one by one as before.
+//!
+//! sqlx's `Transaction` cannot begin with a query of the caller's, so this keeps the
+//! connection itself: a `Writing` dropped before `commit` (an early answer, an error, a
+//! cancelled request) rolls back on a task of its own before the connection goes back to
+//! the pool, as sqlx's own transactions do before the next use.
+
+use std::ops::{Deref, DerefMut};
+
+use futures_util::TryStreamExt;
+use sqlx::pool::PoolConnection;
+use sqlx::{Any, AnyConnection, AnyPool, Executor as _};
+
+use super::{Backend, Batch, WRITE_LOCK};
+
+pub(crate) struct Writing {
+    /// `None` once committed or rolled back.
+    conn: Option<PoolConnection<Any>>,
+    backend: Backend,
+}
+
+impl Writing {
+    /// Takes the write lock (`begin_write`) and runs `select` (one statement, its
+    /// placeholders bound to `bind`), the row it finds, if any, with the transaction.
+    pub async fn begin_reading<T>(
+        pool: &AnyPool,
+        select: &str,
+        bind: &str,
+    ) -> Result<(Self, Option<T>), sqlx::Error>
+    where
+        T: for<'r> sqlx::FromRow<'r, sqlx::any::AnyRow> + Send + Unpin,
+    {
+        let backend = Backend::of(pool);
+        let mut writing = Writing {
+            conn: Some(pool.acquire().await?),
+            backend,
+        };
+        let row = match backend {
+            Backend::Sqlite => {
+                // `fetch`, not `fetch_optional`: the `Any` driver's `fetch_optional` looks at
+                // the first statement's result only, which is `BEGIN`'s.
+                let sql = format!("BEGIN IMMEDIATE;\n{select}");
+                let mut rows = sqlx::query_as(&sql).bind(bind).fetch(&mut *writing);
+                rows.try_next().await
+            }
+            Backend::Postgres => {
+                (&mut *writing).execute("BEGIN").await?;
+                sqlx::query("SELECT pg_advisory_xact_lock($1)")
+                    .bind(WRITE_LOCK)
+                    .execute(&mut *writing)
+                    .await?;
+                sqlx::query_as(select)
+                    .bind(bind)
+                    .fetch_optional(&mut *writing)
+                    .await
+            }
+        };
+        // On an error the transaction may or may not have begun: dropped, `writing` rolls
+        // back (and closes the connection if there was nothing to roll back).
+        let row = row?;
+        Ok((writing, row))
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// Runs `batch` and commits: on SQLite in one call.
+    pub async fn commit(mut self, batch: Batch<'_>) -> Result<(), sqlx::Error> {
+        match self.backend {
+            Backend::Sqlite => batch.execute_then_commit(&mut self).await?,
+            Backend::Postgres => {
+                batch.execute(&mut self).await?;
+                (&mut *self).execute("COMMIT").await?;
+            }
+        }
+        // Committed: nothing to roll back.
+        self.conn.take();
+        Ok(())
+    }
+
+    /// Ends the transaction without its writes, on this task (dropping does it on another).
+    pub async fn rollback(mut self) {
+        if let Some(mut conn) = self.conn.take() {
+            roll_back(&mut conn).await;
+        }
+    }
+}
+
+/// A connection whose rollback failed holds a transaction it cannot end: it is closed
+/// rather than handed to the next user of the pool.
+async fn roll_back(conn: &mut PoolConnection<Any>) {
+    if let Err(err) = (&mut **conn).execute("ROLLBACK").await {
+        tracing::warn!(%err, "rollback failed: closing the connection");
+        conn.close_on_drop();
+    }
+}
+
+impl Deref for Writing {
+    type Target = AnyConnection;
+
+    fn deref(&self) -> &AnyConnection {
+        self.conn
+            .as_ref()
+            .expect("a Writing is used only until it ends")
+    }
+}
+
+impl DerefMut for Writing {
+    fn deref_mut(&mut self) -> &mut AnyConnection {
+        self.conn
+            .as_mut()
+            .expect("a Writing is used only until it ends")
+    }
+}
+
+impl Drop for Writing {
+    fn drop(&mut self) {
+        let Some(mut conn) = self.conn.take() else {
+            return;
+        };
+        match tokio::runtime::Handle::try_current() {
+            // The connection returns to the pool when this task ends, rolled back.
+            Ok(runtime) => {
+                runtime.spawn(async move { roll_back(&mut conn).await });
+            }
+            // No runtime to roll back on (never in the server): the connection is closed,
+            // which ends the transaction.
+            Err(_) => conn.close_on_drop(),
+        }
+    }
+}
