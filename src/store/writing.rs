@@ -8,9 +8,9 @@
 //! statement per call, `begin_write`'s steps run one by one as before.
 //!
 //! sqlx's `Transaction` cannot begin with a query of the caller's, so this keeps the
-//! connection itself: a `Writing` dropped before `commit` (an early answer, an error, a
-//! cancelled request) rolls back on a task of its own before the connection goes back to
-//! the pool, as sqlx's own transactions do before the next use.
+//! connection itself. A refusal rolls back (`rollback`); a `Writing` dropped before its end
+//! (a database error, a cancelled request) closes its connection, which ends the
+//! transaction, instead of handing the pool a connection inside one.
 
 use std::ops::{Deref, DerefMut};
 
@@ -21,9 +21,10 @@ use sqlx::{Any, AnyConnection, AnyPool, Executor as _};
 use super::{Backend, Batch, WRITE_LOCK};
 
 pub(crate) struct Writing {
-    /// `None` once committed or rolled back.
-    conn: Option<PoolConnection<Any>>,
+    conn: PoolConnection<Any>,
     backend: Backend,
+    /// Until committed or rolled back.
+    open: bool,
 }
 
 impl Writing {
@@ -39,8 +40,9 @@ impl Writing {
     {
         let backend = Backend::of(pool);
         let mut writing = Writing {
-            conn: Some(pool.acquire().await?),
+            conn: pool.acquire().await?,
             backend,
+            open: true,
         };
         let row = match backend {
             Backend::Sqlite => {
@@ -62,8 +64,8 @@ impl Writing {
                     .await
             }
         };
-        // On an error the transaction may or may not have begun: dropped, `writing` rolls
-        // back (and closes the connection if there was nothing to roll back).
+        // On an error the transaction may or may not have begun: dropped, `writing` closes
+        // the connection.
         let row = row?;
         Ok((writing, row))
     }
@@ -81,25 +83,18 @@ impl Writing {
                 (&mut *self).execute("COMMIT").await?;
             }
         }
-        // Committed: nothing to roll back.
-        self.conn.take();
+        self.open = false;
         Ok(())
     }
 
-    /// Ends the transaction without its writes, on this task (dropping does it on another).
+    /// Ends the transaction without its writes; the connection goes back to the pool.
     pub async fn rollback(mut self) {
-        if let Some(mut conn) = self.conn.take() {
-            roll_back(&mut conn).await;
+        if let Err(err) = (&mut *self.conn).execute("ROLLBACK").await {
+            // Still inside a transaction it cannot end: closed when dropped.
+            tracing::warn!(%err, "rollback failed: closing the connection");
+            return;
         }
-    }
-}
-
-/// A connection whose rollback failed holds a transaction it cannot end: it is closed
-/// rather than handed to the next user of the pool.
-async fn roll_back(conn: &mut PoolConnection<Any>) {
-    if let Err(err) = (&mut **conn).execute("ROLLBACK").await {
-        tracing::warn!(%err, "rollback failed: closing the connection");
-        conn.close_on_drop();
+        self.open = false;
     }
 }
 
@@ -107,33 +102,20 @@ impl Deref for Writing {
     type Target = AnyConnection;
 
     fn deref(&self) -> &AnyConnection {
-        self.conn
-            .as_ref()
-            .expect("a Writing is used only until it ends")
+        &self.conn
     }
 }
 
 impl DerefMut for Writing {
     fn deref_mut(&mut self) -> &mut AnyConnection {
-        self.conn
-            .as_mut()
-            .expect("a Writing is used only until it ends")
+        &mut self.conn
     }
 }
 
 impl Drop for Writing {
     fn drop(&mut self) {
-        let Some(mut conn) = self.conn.take() else {
-            return;
-        };
-        match tokio::runtime::Handle::try_current() {
-            // The connection returns to the pool when this task ends, rolled back.
-            Ok(runtime) => {
-                runtime.spawn(async move { roll_back(&mut conn).await });
-            }
-            // No runtime to roll back on (never in the server): the connection is closed,
-            // which ends the transaction.
-            Err(_) => conn.close_on_drop(),
+        if self.open {
+            self.conn.close_on_drop();
         }
     }
 }
