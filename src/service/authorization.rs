@@ -283,7 +283,7 @@ pub async fn decide(
         .await?
         .ok_or_else(|| ServiceError::Invalid("this authorization request has expired or was already answered; start again from your app".into()))?;
     let (requested, aggregate) = split_requested(&req.resources);
-    let mine = servers::list_for_user(&core.pool, account.id).await?;
+    let mine = servers::list_for_user(&mut *tx, account.id).await?;
     let owned: Vec<String> = mine.iter().map(|s| s.slug.clone()).collect();
     let actor = account.actor(ip);
     let slugs = match consent::decide(&requested, &owned, &answer) {

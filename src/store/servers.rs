@@ -68,12 +68,15 @@ pub async fn set_provider(
     Ok(done.rows_affected() == 1)
 }
 
-pub async fn list_for_user(pool: &AnyPool, user: UserId) -> Result<Vec<ServerRow>, sqlx::Error> {
+pub async fn list_for_user(
+    db: impl crate::store::Executor<'_>,
+    user: UserId,
+) -> Result<Vec<ServerRow>, sqlx::Error> {
     sqlx::query_as(&format!(
         "SELECT {COLUMNS} FROM mcp_servers s WHERE s.user_id = $1 ORDER BY s.slug"
     ))
     .bind(user)
-    .fetch_all(pool)
+    .fetch_all(db)
     .await
 }
 

@@ -911,3 +911,15 @@ async fn a_refused_refresh_leaves_no_transaction_open() {
     assert_eq!(status, StatusCode::OK, "{body}");
     assert!(body["refresh_token"].is_string(), "{body}");
 }
+
+/// Approving a consent holds one connection, not two: it read the user's servers through
+/// the pool while its write transaction held a connection, so with every connection in
+/// such a transaction (one here) it waited for itself until the pool gave up (a 500).
+#[tokio::test]
+async fn a_consent_is_approved_on_a_single_database_connection() {
+    let (app, admin, client) = ready_with(&[("GATEHOUSE_DATABASE_POOL_SIZE", "1")]).await;
+    let tokens = tokens_for_gmail(&app, &admin, &client).await;
+    let rt = tokens["refresh_token"].as_str().unwrap();
+    let (status, body) = refresh(&app, &client, rt).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+}
