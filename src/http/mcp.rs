@@ -324,15 +324,10 @@ async fn pass_through(
                     let running = gw.in_flight.start(session, id, Some(peer));
                     let ours = running.renumbered();
                     let direct = call.plan(body, &parts.headers, Some(&ours));
-                    let on = (opened.clone(), upstream.clone());
-                    let resume = resume(gw, principal, slug, on, version.clone());
-                    let renumbered = Renumbered::new(ours, id, slug).resumable(resume);
                     let direct = direct?.on_session(&upstream)?;
-                    on_session = Some(OnSession {
-                        renumbered,
-                        opened,
-                        id: upstream,
-                    });
+                    let resume = resume(gw, principal, slug, &opened, &upstream, &version);
+                    let renumbered = Renumbered::new(ours, id, slug).resumable(resume);
+                    on_session = Some(OnSession { renumbered, opened });
                     (direct, running)
                 }
             };
@@ -398,11 +393,10 @@ async fn pass_through(
     Some(holding(response, running, cancelled.cancelled_owned()))
 }
 
-/// A call sent on Gatehouse's session `id` with its server.
+/// A call sent on Gatehouse's session with its server (`opened`, `Keeps::Session`).
 struct OnSession {
     renumbered: Renumbered,
     opened: Opened,
-    id: Arc<str>,
 }
 
 impl OnSession {
@@ -428,42 +422,44 @@ impl OnSession {
             }
         }
         tracing::debug!(server = %self.renumbered.server(), %status, "an upstream refused Gatehouse's session; opening another");
-        gw.upstreams.drop_ended(user, &self.opened, &self.id);
+        gw.upstreams.drop_ended(user, &self.opened);
         None
     }
 }
 
-/// How a call's answer on Gatehouse's session `on` with `slug` is asked for again after an
-/// event id (SEP-1699): a GET on that session, through the forwarder like the call. A 404
-/// there ends the session for the next call too (it opens another instead of finding out).
+/// How a call's answer on Gatehouse's session `upstream_session` with `slug` (`opened`) is
+/// asked for again after an event id (SEP-1699): a GET on that session, through the
+/// forwarder like the call. A 404 there ends the session for the next call too (it opens
+/// another instead of finding out).
 fn resume(
     gw: &SharedGateway,
     principal: &Principal,
     slug: &str,
-    on: (Opened, Arc<str>),
-    version: String,
+    opened: &Opened,
+    upstream_session: &str,
+    version: &str,
 ) -> Resume {
-    let (opened, upstream_session) = on;
-    let server_id = opened.server_id;
-    let (gw, user) = (gw.clone(), principal.user);
+    let (gw, user, opened) = (gw.clone(), principal.user, opened.clone());
     let (client, slug) = (principal.client_id.clone(), slug.to_owned());
-    let ended = Arc::new(opened);
+    let fixed = [
+        (header::ACCEPT.as_str(), "text/event-stream"),
+        (SESSION_ID, upstream_session),
+        ("mcp-protocol-version", version),
+    ];
+    // `None`: a value no header can carry; every resumption is then refused.
+    let headers = fixed
+        .into_iter()
+        .try_fold(HeaderMap::new(), |mut map, (name, value)| {
+            map.insert(name, HeaderValue::from_str(value).ok()?);
+            Some(map)
+        });
     Box::new(move |last_event_id: String| {
-        let (gw, client, slug) = (gw.clone(), client.clone(), slug.clone());
-        let (ended, upstream_session_id) = (ended.clone(), upstream_session.clone());
-        let headers = [
-            (header::ACCEPT.as_str(), "text/event-stream"),
-            (SESSION_ID, &*upstream_session),
-            ("mcp-protocol-version", &version),
-            ("last-event-id", &last_event_id),
-        ];
-        let mut map = HeaderMap::new();
-        for (name, value) in headers {
-            match HeaderValue::from_str(value) {
-                Ok(value) => map.insert(name, value),
-                Err(_) => return Box::pin(std::future::ready(None)),
-            };
-        }
+        let (gw, client, slug, opened) = (gw.clone(), client.clone(), slug.clone(), opened.clone());
+        let last = HeaderValue::from_str(&last_event_id).ok();
+        let Some((mut headers, last)) = headers.clone().zip(last) else {
+            return Box::pin(std::future::ready(None));
+        };
+        headers.insert("last-event-id", last);
         Box::pin(async move {
             let caller = Caller {
                 user,
@@ -471,13 +467,15 @@ fn resume(
             };
             let inbound = Inbound {
                 method: axum::http::Method::GET,
-                headers: map,
+                headers,
                 body: Bytes::new(),
-                session_of: SessionOf::Gatehouse { server_id },
+                session_of: SessionOf::Gatehouse {
+                    server_id: opened.server_id,
+                },
             };
             let response = forward(&gw, caller, &slug, inbound).await;
             if response.status() == StatusCode::NOT_FOUND {
-                gw.upstreams.drop_ended(user, &ended, &upstream_session_id);
+                gw.upstreams.drop_ended(user, &opened);
             }
             response.status().is_success().then_some(response)
         })

@@ -500,13 +500,16 @@ impl Sessions {
         self.drop_if(user, failed, |_| true);
     }
 
-    /// The same for a session the upstream refused under the id `ended`, unless rmcp has
-    /// opened another in its place meanwhile.
-    pub fn drop_ended(&self, user: UserId, failed: &Opened, ended: &str) {
+    /// The same for a session the upstream refused under the id `failed` was opened with,
+    /// unless rmcp has opened another in its place meanwhile.
+    pub fn drop_ended(&self, user: UserId, failed: &Opened) {
+        let Some(Keeps::Session(ended)) = &failed.keeps else {
+            return;
+        };
         self.drop_if(
             user,
             failed,
-            |keeps| matches!(keeps.current(), Some(Keeps::Session(id)) if &*id == ended),
+            |keeps| matches!(keeps.current(), Some(Keeps::Session(id)) if id == *ended),
         );
     }
 
