@@ -175,13 +175,19 @@ pub async fn begin_write(pool: &AnyPool) -> Result<Transaction<'static, Any>, sq
         Backend::Sqlite => pool.begin_with("BEGIN IMMEDIATE").await,
         Backend::Postgres => {
             let mut tx = pool.begin().await?;
-            sqlx::query("SELECT pg_advisory_xact_lock($1)")
-                .bind(WRITE_LOCK)
-                .execute(&mut *tx)
-                .await?;
+            lock_writes(&mut tx).await?;
             Ok(tx)
         }
     }
+}
+
+/// Postgres: takes `begin_write`'s advisory lock inside the transaction open on `conn`.
+async fn lock_writes(conn: &mut sqlx::AnyConnection) -> Result<(), sqlx::Error> {
+    sqlx::query("SELECT pg_advisory_xact_lock($1)")
+        .bind(WRITE_LOCK)
+        .execute(conn)
+        .await?;
+    Ok(())
 }
 
 /// The advisory-lock key of `begin_write` ("gatehous" in ASCII).

@@ -18,11 +18,10 @@ use futures_util::TryStreamExt;
 use sqlx::pool::PoolConnection;
 use sqlx::{Any, AnyConnection, AnyPool, Executor as _};
 
-use super::{Backend, Batch, WRITE_LOCK};
+use super::{lock_writes, Backend, Batch};
 
 pub(crate) struct Writing {
     conn: PoolConnection<Any>,
-    backend: Backend,
     /// Until committed or rolled back.
     open: bool,
 }
@@ -38,13 +37,11 @@ impl Writing {
     where
         T: for<'r> sqlx::FromRow<'r, sqlx::any::AnyRow> + Send + Unpin,
     {
-        let backend = Backend::of(pool);
         let mut writing = Writing {
             conn: pool.acquire().await?,
-            backend,
             open: true,
         };
-        let row = match backend {
+        let row = match writing.backend() {
             Backend::Sqlite => {
                 // `fetch`, not `fetch_optional`: the `Any` driver's `fetch_optional` looks at
                 // the first statement's result only, which is `BEGIN`'s.
@@ -54,10 +51,7 @@ impl Writing {
             }
             Backend::Postgres => {
                 (&mut *writing).execute("BEGIN").await?;
-                sqlx::query("SELECT pg_advisory_xact_lock($1)")
-                    .bind(WRITE_LOCK)
-                    .execute(&mut *writing)
-                    .await?;
+                lock_writes(&mut writing).await?;
                 sqlx::query_as(select)
                     .bind(bind)
                     .fetch_optional(&mut *writing)
@@ -71,12 +65,12 @@ impl Writing {
     }
 
     pub fn backend(&self) -> Backend {
-        self.backend
+        Backend::of_connection(self)
     }
 
     /// Runs `batch` and commits: on SQLite in one call.
     pub async fn commit(mut self, batch: Batch<'_>) -> Result<(), sqlx::Error> {
-        match self.backend {
+        match self.backend() {
             Backend::Sqlite => batch.execute_then_commit(&mut self).await?,
             Backend::Postgres => {
                 batch.execute(&mut self).await?;
