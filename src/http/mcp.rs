@@ -325,7 +325,7 @@ async fn pass_through(
                     let ours = running.renumbered();
                     let direct = call.plan(body, &parts.headers, Some(&ours));
                     let direct = direct?.on_session(&upstream)?;
-                    let resume = resume(gw, principal, slug, &opened, &upstream, &version);
+                    let resume = resume(gw, principal, slug, &opened, &version);
                     let renumbered = Renumbered::new(ours, id, slug).resumable(resume);
                     on_session = Some(OnSession { renumbered, opened });
                     (direct, running)
@@ -427,39 +427,42 @@ impl OnSession {
     }
 }
 
-/// How a call's answer on Gatehouse's session `upstream_session` with `slug` (`opened`) is
+/// How a call's answer on Gatehouse's session with `slug` (`opened`, `Keeps::Session`) is
 /// asked for again after an event id (SEP-1699): a GET on that session, through the
 /// forwarder like the call. A 404 there ends the session for the next call too (it opens
-/// another instead of finding out).
+/// another instead of finding out). Built for every such call and rarely used: the headers
+/// are put together only when it is.
 fn resume(
     gw: &SharedGateway,
     principal: &Principal,
     slug: &str,
     opened: &Opened,
-    upstream_session: &str,
     version: &str,
 ) -> Resume {
     let (gw, user, opened) = (gw.clone(), principal.user, opened.clone());
-    let (client, slug) = (principal.client_id.clone(), slug.to_owned());
-    let fixed = [
-        (header::ACCEPT.as_str(), "text/event-stream"),
-        (SESSION_ID, upstream_session),
-        ("mcp-protocol-version", version),
-    ];
-    // `None`: a value no header can carry; every resumption is then refused.
-    let headers = fixed
-        .into_iter()
-        .try_fold(HeaderMap::new(), |mut map, (name, value)| {
-            map.insert(name, HeaderValue::from_str(value).ok()?);
-            Some(map)
-        });
+    let (client, slug, version) = (
+        principal.client_id.clone(),
+        slug.to_owned(),
+        version.to_owned(),
+    );
     Box::new(move |last_event_id: String| {
-        let (gw, client, slug, opened) = (gw.clone(), client.clone(), slug.clone(), opened.clone());
-        let last = HeaderValue::from_str(&last_event_id).ok();
-        let Some((mut headers, last)) = headers.clone().zip(last) else {
+        let Some(Keeps::Session(upstream_session)) = &opened.keeps else {
             return Box::pin(std::future::ready(None));
         };
-        headers.insert("last-event-id", last);
+        let headers = [
+            (header::ACCEPT.as_str(), "text/event-stream"),
+            (SESSION_ID, &**upstream_session),
+            ("mcp-protocol-version", &version),
+            ("last-event-id", &last_event_id),
+        ];
+        let mut map = HeaderMap::new();
+        for (name, value) in headers {
+            match HeaderValue::from_str(value) {
+                Ok(value) => map.insert(name, value),
+                Err(_) => return Box::pin(std::future::ready(None)),
+            };
+        }
+        let (gw, client, slug, opened) = (gw.clone(), client.clone(), slug.clone(), opened.clone());
         Box::pin(async move {
             let caller = Caller {
                 user,
@@ -467,7 +470,7 @@ fn resume(
             };
             let inbound = Inbound {
                 method: axum::http::Method::GET,
-                headers,
+                headers: map,
                 body: Bytes::new(),
                 session_of: SessionOf::Gatehouse {
                     server_id: opened.server_id,
