@@ -1172,10 +1172,17 @@ async fn a_session_belongs_to_the_user_who_opened_it() {
     let bob = a.s.app.user(&a.s.admin, "bob").await;
     let bobs_key = crate::api_keys::create_key(&bob, "bob", "never", &[]).await;
     let list = json!({"jsonrpc": "2.0", "id": 3, "method": "tools/list"});
+    // A call, which would pass through on Gatehouse's session with gmail, is refused
+    // before that, as a list is.
+    let call = json!({"jsonrpc": "2.0", "id": 4, "method": "tools/call",
+        "params": {"name": "gmail__echo", "arguments": {"text": "x"}}});
     for (who, id) in [(&bobs_key, session.as_str()), (&token, "made-up-session")] {
-        let res = post(&a, who, Some(id), &list).await;
-        assert_eq!(res.status(), StatusCode::NOT_FOUND, "{id}");
+        for body in [&list, &call] {
+            let res = post(&a, who, Some(id), body).await;
+            assert_eq!(res.status(), StatusCode::NOT_FOUND, "{id} {body}");
+        }
     }
+    assert!(a.gmail.call_ids().is_empty(), "{:?}", a.gmail.call_ids());
     // Bob cannot end it either; alice still can use it.
     let res = browser_client()
         .delete(aggregate_url(&a))
