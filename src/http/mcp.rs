@@ -23,7 +23,7 @@ use crate::domain::{Principal, ResourceUri, ServerSlug, UserId};
 use crate::gateway::aggregate::passthrough::{self, Envelope};
 use crate::gateway::aggregate::renumbered::{Renumbered, Resume};
 use crate::gateway::aggregate::upstream::{Keeps, Opened};
-use crate::gateway::aggregate::{names, read_whole, Aggregator};
+use crate::gateway::aggregate::{names, read_whole, Aggregator, MAX_MESSAGE};
 use crate::gateway::auth::{authenticate, AuthFailure};
 use crate::gateway::errors;
 use crate::gateway::forward::{forward, Caller, Inbound, SessionOf};
@@ -361,7 +361,10 @@ async fn pass_through(
                     json_error(
                         StatusCode::BAD_GATEWAY,
                         "upstream_unavailable",
-                        "the server's answer broke off or was larger than 16 MiB",
+                        &format!(
+                            "the server's answer broke off or was larger than {} MiB",
+                            MAX_MESSAGE >> 20
+                        ),
                     )
                 },
             )),

@@ -68,7 +68,7 @@ enum Again {
 /// The largest JSON answer taken from an upstream, and the most bytes one SSE event of an
 /// upstream's may take (tool results can be documents; an SSE parser would buffer an
 /// endless line for ever).
-const MAX_MESSAGE: usize = 16 * 1024 * 1024;
+pub(crate) const MAX_MESSAGE: usize = 16 * 1024 * 1024;
 
 /// An upstream's answer body read whole, at most `MAX_MESSAGE` bytes; `None`: it broke off
 /// or was larger.
